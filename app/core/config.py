@@ -1,0 +1,124 @@
+"""The one typed settings object, read by the API, the scheduler, Alembic and the CLI.
+
+Every value comes from an ``ARXIV_RECO_``-prefixed environment variable or an optional ``.env``
+file. A bad value fails at start with pydantic's message, which names the setting.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+ENV_PREFIX = "ARXIV_RECO_"
+DEFAULT_BASE_MODEL = "answerdotai/ModernBERT-base"
+ARXIV_API_URL = "https://export.arxiv.org/api/query"
+
+# Archive names like cs, math, astro-ph, hep-th, optionally with a subject class (cs.AI, math.ST).
+_CATEGORY_RE = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z-]{2,})?$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("./data"), description="Where the database and models live.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/arxiv_reco.db."
+    )
+    categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["cs.AI", "cs.CL", "cs.LG"],
+        description="Followed arXiv categories, comma-separated; cross-lists are included.",
+    )
+    schedule_cron: str = Field(
+        "30 1 * * *",
+        description="Daily ingestion, crontab in UTC. arXiv announces at 00:00 UTC (20:00 ET).",
+    )
+    scheduler_enabled: bool = Field(True, description="Run the daily job inside the service.")
+    arxiv_api_url: str = Field(ARXIV_API_URL, description="arXiv export API query endpoint.")
+    page_size: int = Field(200, ge=1, le=2000, description="Results per arXiv API request.")
+    request_delay_seconds: float = Field(
+        3.0, ge=0, description="Pause between arXiv API requests (arXiv asks for 3 s)."
+    )
+    request_timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout per request.")
+    retries: int = Field(4, ge=0, le=20, description="Retries of a failed fetch, with backoff.")
+    retry_backoff_seconds: float = Field(
+        5.0, ge=0, description="First backoff; doubles on each retry."
+    )
+    lookback_days: int = Field(3, ge=1, le=60, description="Days the daily job (re)ingests.")
+    model_dir: Path | None = Field(
+        None, description="Where trained models are kept; empty means <data_dir>/models."
+    )
+    device: Literal["auto", "cuda", "mps", "cpu"] = Field(
+        "auto", description="Device for scoring."
+    )
+    score_batch_size: int = Field(16, ge=1, le=1024, description="Abstracts per scoring batch.")
+    score_max_items: int = Field(64, ge=1, description="Most abstracts in one POST /score.")
+    score_max_chars: int = Field(20_000, ge=100, description="Longest abstract POST /score takes.")
+    api_token: SecretStr | None = Field(None, description="Bearer token required for writes.")
+    host: str = Field("127.0.0.1", description="Address `arxiv-reco serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `arxiv-reco serve` listens on.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _check_categories(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one arXiv category is required, e.g. cs.LG")
+        bad = [c for c in value if not _CATEGORY_RE.match(c)]
+        if bad:
+            raise ValueError(f"not arXiv categories: {bad} (expected names like cs.LG or hep-th)")
+        return value
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as err:
+            raise ValueError(f"not a crontab expression {value!r}: {err}") from err
+        return value
+
+    @field_validator("arxiv_api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("?")
+
+    @field_validator("api_token")
+    @classmethod
+    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'arxiv_reco.db'}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    def cron_trigger(self) -> CronTrigger:
+        return CronTrigger.from_crontab(self.schedule_cron, timezone="UTC")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,102 @@
+"""The model directory's layout and its metadata file, shared by training and serving."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+META_FILE = "reco_model.json"
+TRAIN_CONFIG_FILE = "train_config.json"
+MODEL_CARD_FILE = "MODEL_CARD.md"
+PR_CURVE_FILE = "pr_curve.png"
+TFIDF_PIPELINE_FILE = "pipeline.joblib"
+EMBED_CLASSIFIER_FILE = "classifier.joblib"
+ENCODER_DIR = "encoder"
+FORMAT_VERSION = 1
+
+Method = Literal["finetune", "tfidf", "embed"]
+METHODS: tuple[Method, ...] = ("finetune", "tfidf", "embed")
+TEXT_FIELDS = ("title", "abstract")
+
+
+class ArtifactError(ValueError):
+    """A model directory that cannot be served: missing files or unreadable metadata."""
+
+
+@dataclass
+class ModelMeta:
+    method: Method
+    threshold: float
+    max_length: int
+    base_model: str
+    text_fields: list[str] = field(default_factory=lambda: list(TEXT_FIELDS))
+    metrics: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # data hash, splits, versions, hparams
+    format_version: int = FORMAT_VERSION
+
+    def save(self, directory: Path) -> None:
+        _write_json(directory / META_FILE, asdict(self))
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelMeta:
+        path = Path(directory) / META_FILE
+        if not path.is_file():
+            raise ArtifactError(f"{directory} is not a model directory: {META_FILE} is missing")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            meta = cls(**raw)
+        except (json.JSONDecodeError, TypeError) as err:
+            raise ArtifactError(f"cannot read {path}: {err}") from err
+        if meta.method not in METHODS:
+            raise ArtifactError(f"{path}: unknown method {meta.method!r}; expected {METHODS}")
+        if not 0.0 <= float(meta.threshold) <= 1.0:
+            raise ArtifactError(f"{path}: threshold {meta.threshold} is not in [0, 1]")
+        bad = [f for f in meta.text_fields if f not in TEXT_FIELDS]
+        if bad or not meta.text_fields:
+            raise ArtifactError(f"{path}: text_fields {meta.text_fields} must be from {TEXT_FIELDS}")
+        return meta
+
+
+def compose_text(title: str | None, abstract: str, fields: Sequence[str] = TEXT_FIELDS) -> str:
+    """The model's input text; training and serving both build it here."""
+    parts = {"title": title or "", "abstract": abstract or ""}
+    return "\n".join(" ".join(parts[name].split()) for name in fields if parts[name].strip())
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling directory that becomes ``target`` only if the block succeeds.
+
+    A crash or an exception leaves ``target`` as it was: no half-written model is ever served.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; choose another --output or --overwrite")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

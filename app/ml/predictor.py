@@ -1,0 +1,233 @@
+"""Load a model directory and score texts with it.
+
+Training-time evaluation, the daily job and ``POST /score`` all go through :func:`load_predictor`,
+so what was measured is what is served.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import joblib
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import (
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from app.ml.artifact import (
+    EMBED_CLASSIFIER_FILE,
+    ENCODER_DIR,
+    TFIDF_PIPELINE_FILE,
+    ArtifactError,
+    ModelMeta,
+    compose_text,
+)
+from app.ml.device import pick_device
+
+logger = logging.getLogger(__name__)
+
+
+class Predictor(Protocol):
+    meta: ModelMeta
+    path: Path
+    device: str
+
+    def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Probability of interest for each text, in input order."""
+        ...
+
+
+def score_papers(
+    predictor: Predictor, papers: Sequence[tuple[str | None, str]], *, progress: bool = False
+) -> np.ndarray:
+    """Score ``(title, abstract)`` pairs with the text layout the model was trained on."""
+    texts = [compose_text(t, a, predictor.meta.text_fields) for t, a in papers]
+    return predictor.predict_proba(texts, progress=progress)
+
+
+def length_sorted_batches(
+    lengths: Sequence[int], batch_size: int
+) -> list[list[int]]:
+    """Index batches of similar length, so dynamic padding pads little."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def run_batched(
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    batch_size: int,
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    device: torch.device,
+    progress: bool = False,
+    desc: str = "scoring",
+) -> np.ndarray:
+    """Tokenise once, batch by length, pad each batch only to its longest text, and run."""
+    if not texts:
+        return np.zeros((0,), dtype=np.float32)
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    input_ids: list[list[int]] = encoded["input_ids"]
+    batches = length_sorted_batches([len(ids) for ids in input_ids], batch_size)
+    outputs: list[np.ndarray | None] = [None] * len(texts)
+    with torch.inference_mode():
+        for batch in tqdm(batches, desc=desc, disable=not progress, unit="batch"):
+            features = tokenizer.pad(
+                {"input_ids": [input_ids[i] for i in batch]}, return_tensors="pt"
+            )
+            tensors = {k: v.to(device) for k, v in features.items()}
+            result = forward(tensors).float().cpu().numpy()
+            for row, index in zip(result, batch, strict=True):
+                outputs[index] = row
+    return np.stack(outputs)  # type: ignore[arg-type]
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * mask).sum(dim=1)
+    return summed / mask.sum(dim=1).clamp(min=1e-9)
+
+
+def embed_texts(
+    encoder: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    batch_size: int,
+    device: torch.device,
+    progress: bool = False,
+) -> np.ndarray:
+    """L2-normalised mean-pooled embeddings; the ``embed`` method trains and serves on these."""
+
+    def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        hidden = encoder(**batch).last_hidden_state
+        pooled = mean_pool(hidden, batch["attention_mask"])
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    return run_batched(
+        tokenizer,
+        texts,
+        max_length=max_length,
+        batch_size=batch_size,
+        forward=forward,
+        device=device,
+        progress=progress,
+        desc="embedding",
+    )
+
+
+class TransformerPredictor:
+    """A fine-tuned sequence-classification checkpoint (ModernBERT by default)."""
+
+    def __init__(self, path: Path, meta: ModelMeta, device: torch.device, batch_size: int):
+        self.path, self.meta, self.batch_size = path, meta, batch_size
+        self._device = device
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(path)
+        self.model.to(device).eval()
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            logits = self.model(**batch).logits
+            return torch.softmax(logits.float(), dim=-1)[:, 1]
+
+        return run_batched(
+            self.tokenizer,
+            texts,
+            max_length=self.meta.max_length,
+            batch_size=self.batch_size,
+            forward=forward,
+            device=self._device,
+            progress=progress,
+        )
+
+
+class EmbedPredictor:
+    """A frozen encoder's mean-pooled embeddings fed to a logistic regression."""
+
+    def __init__(self, path: Path, meta: ModelMeta, device: torch.device, batch_size: int):
+        self.path, self.meta, self.batch_size = path, meta, batch_size
+        self._device = device
+        encoder_dir = path / ENCODER_DIR
+        self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+        self.encoder = AutoModel.from_pretrained(encoder_dir)
+        self.encoder.to(device).eval()
+        self.classifier: Any = joblib.load(path / EMBED_CLASSIFIER_FILE)
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return embed_texts(
+            self.encoder,
+            self.tokenizer,
+            texts,
+            max_length=self.meta.max_length,
+            batch_size=self.batch_size,
+            device=self._device,
+            progress=progress,
+        )
+
+    def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0,), dtype=np.float32)
+        probabilities = self.classifier.predict_proba(self.embed(texts, progress=progress))
+        return np.asarray(probabilities[:, 1], dtype=np.float32)
+
+
+class TfidfPredictor:
+    """A scikit-learn pipeline (TF-IDF and logistic regression)."""
+
+    device = "cpu"
+
+    def __init__(self, path: Path, meta: ModelMeta):
+        self.path, self.meta = path, meta
+        self.pipeline: Any = joblib.load(path / TFIDF_PIPELINE_FILE)
+
+    def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0,), dtype=np.float32)
+        return np.asarray(self.pipeline.predict_proba(list(texts))[:, 1], dtype=np.float32)
+
+
+def load_predictor(path: str | Path, *, device: str = "auto", batch_size: int = 16) -> Predictor:
+    """Open any model directory that training wrote; raises ArtifactError if it cannot."""
+    path = Path(path)
+    started = time.perf_counter()
+    meta = ModelMeta.load(path)
+    predictor: Predictor
+    try:
+        if meta.method == "tfidf":
+            predictor = TfidfPredictor(path, meta)
+        elif meta.method == "embed":
+            predictor = EmbedPredictor(path, meta, pick_device(device), batch_size)
+        else:
+            predictor = TransformerPredictor(path, meta, pick_device(device), batch_size)
+    except (OSError, EOFError) as err:
+        raise ArtifactError(f"cannot load the {meta.method} model in {path}: {err}") from err
+    logger.info(
+        "loaded %s model from %s on %s in %.1fs (threshold %.4f)",
+        meta.method,
+        path,
+        predictor.device,
+        time.perf_counter() - started,
+        meta.threshold,
+    )
+    return predictor

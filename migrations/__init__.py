@@ -1,0 +1,1 @@
+"""Alembic migrations; run through ``app.core.db.migrate`` or ``arxiv-reco migrate``."""
