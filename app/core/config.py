@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 ENV_PREFIX = "ARXIV_RECO_"
 DEFAULT_BASE_MODEL = "answerdotai/ModernBERT-base"
@@ -56,9 +55,7 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="Where trained models are kept; empty means <data_dir>/models."
     )
-    device: Literal["auto", "cuda", "mps", "cpu"] = Field(
-        "auto", description="Device for scoring."
-    )
+    device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="Device for scoring.")
     score_batch_size: int = Field(16, ge=1, le=1024, description="Abstracts per scoring batch.")
     score_max_items: int = Field(64, ge=1, description="Most abstracts in one POST /score.")
     score_max_chars: int = Field(20_000, ge=100, description="Longest abstract POST /score takes.")

@@ -60,7 +60,9 @@ class ModelMeta:
             raise ArtifactError(f"{path}: threshold {meta.threshold} is not in [0, 1]")
         bad = [f for f in meta.text_fields if f not in TEXT_FIELDS]
         if bad or not meta.text_fields:
-            raise ArtifactError(f"{path}: text_fields {meta.text_fields} must be from {TEXT_FIELDS}")
+            raise ArtifactError(
+                f"{path}: text_fields {meta.text_fields} must be from {TEXT_FIELDS}"
+            )
         return meta
 
 

@@ -55,9 +55,7 @@ def score_papers(
     return predictor.predict_proba(texts, progress=progress)
 
 
-def length_sorted_batches(
-    lengths: Sequence[int], batch_size: int
-) -> list[list[int]]:
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Index batches of similar length, so dynamic padding pads little."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -1,0 +1,77 @@
+"""Model versions in the database: register, activate, roll back, find the active one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.ml.artifact import META_FILE, ModelMeta
+from app.models import ModelVersion, utcnow
+
+
+class ModelVersionError(LookupError):
+    pass
+
+
+def register_model(
+    session: Session, *, path: Path, meta: ModelMeta, name: str | None = None, activate: bool
+) -> ModelVersion:
+    """Record a model directory (re-registering the same path updates it)."""
+    resolved = str(Path(path).resolve())
+    version = session.scalar(select(ModelVersion).where(ModelVersion.path == resolved))
+    if version is None:
+        version = ModelVersion(path=resolved)
+        session.add(version)
+    version.name = name or Path(path).name
+    version.method = meta.method
+    version.threshold = float(meta.threshold)
+    version.metrics = meta.metrics
+    session.flush()
+    if activate:
+        activate_model(session, version_id=version.id)
+    return version
+
+
+def activate_model(session: Session, *, version_id: int) -> ModelVersion:
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise ModelVersionError(f"no model version {version_id}")
+    if not (Path(version.path) / META_FILE).is_file():
+        raise ModelVersionError(f"model version {version_id} has no files at {version.path}")
+    session.execute(update(ModelVersion).values(is_active=False))
+    version.is_active = True
+    version.activated_at = utcnow()
+    session.flush()
+    return version
+
+
+def active_model(session: Session) -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(ModelVersion.is_active.is_(True)))
+
+
+def rollback_model(session: Session) -> ModelVersion:
+    """Activate the version that was active before the current one."""
+    current = active_model(session)
+    earlier = select(ModelVersion).where(ModelVersion.activated_at.is_not(None))
+    if current is not None:
+        earlier = earlier.where(ModelVersion.id != current.id)
+    previous = session.scalar(earlier.order_by(ModelVersion.activated_at.desc()).limit(1))
+    if previous is None:
+        raise ModelVersionError("no earlier model version to roll back to")
+    return activate_model(session, version_id=previous.id)
+
+
+def list_models(session: Session) -> list[ModelVersion]:
+    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())))
+
+
+__all__ = [
+    "ModelVersionError",
+    "activate_model",
+    "active_model",
+    "list_models",
+    "register_model",
+    "rollback_model",
+]
