@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from app import crud
+from app.api.deps import HolderDep, SessionDep
+from app.api.schemas import PaperDetail, PaperPublic
+
+router = APIRouter(tags=["papers"])
+
+
+@router.get("/papers/{paper_id:path}", response_model=PaperDetail)
+def paper(paper_id: str, session: SessionDep, holder: HolderDep) -> PaperDetail:
+    row = crud.get_paper(session, paper_id=paper_id)
+    if row is None:
+        raise HTTPException(404, f"paper {paper_id} is not in the database")
+    loaded = holder.get()
+    probability = (
+        crud.paper_score(session, paper=row, model_version_id=loaded.version_id)
+        if loaded is not None
+        else None
+    )
+    return PaperDetail(
+        **PaperPublic.model_validate(row).model_dump(),
+        submitted_at=row.submitted_at,
+        updated_at=row.updated_at,
+        probability=probability,
+        recommended=loaded is not None
+        and probability is not None
+        and probability >= loaded.threshold,
+        label=row.label.interest if row.label is not None else None,
+    )

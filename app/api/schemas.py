@@ -1,0 +1,117 @@
+"""Request and response shapes of the REST API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+
+class ModelVersionPublic(BaseModel):
+    id: int
+    name: str
+    method: str
+    threshold: float
+
+
+class PaperPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    version: int
+    title: str
+    authors: list[str]
+    abstract: str
+    categories: list[str]
+    primary_category: str
+    submitted_on: dt.date
+    abs_url: str
+    pdf_url: str | None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+
+
+class ScoredPaper(PaperPublic):
+    probability: float | None = Field(description="None until the model has scored the paper")
+    recommended: bool
+
+
+class PaperDetail(ScoredPaper):
+    submitted_at: dt.datetime
+    updated_at: dt.datetime | None
+    label: int | None = None
+
+
+class RecommendationsResponse(BaseModel):
+    date: dt.date
+    model: ModelVersionPublic
+    threshold: float
+    total_papers: int = Field(description="Papers of the day in the followed categories")
+    recommended: int = Field(description="Papers at or above the threshold")
+    pending: int = Field(description="Papers of the day the model has not scored yet")
+    papers: list[ScoredPaper]
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    abstract: StrictStr = Field(description="The abstract to score")
+    title: StrictStr | None = Field(
+        None, description="Optional title, used if the model was trained on titles"
+    )
+
+
+class ScoreResult(BaseModel):
+    probability: float
+    recommended: bool
+
+
+class ScoreResponse(ScoreResult):
+    threshold: float
+    model: ModelVersionPublic
+
+
+class BatchScoreResponse(BaseModel):
+    threshold: float
+    model: ModelVersionPublic
+    results: list[ScoreResult]
+
+
+class IngestRunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    day: dt.date
+    trigger: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    fetched: int
+    new: int
+    updated: int
+    scored: int
+    error: str | None
+
+
+class ModelStatus(BaseModel):
+    version: ModelVersionPublic | None
+    device: str | None
+    metrics: dict[str, Any]
+    load_error: str | None
+
+
+class StatusResponse(BaseModel):
+    model: ModelStatus
+    categories: list[str]
+    schedule_cron: str
+    next_run_at: dt.datetime | None
+    counts: dict[str, int]
+    last_runs: list[IngestRunPublic]
+    warnings: list[str]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    database: str

@@ -1,0 +1,198 @@
+"""The project's one arXiv client: the ``arxiv`` package, pointed at a configurable API URL.
+
+On top of the package it adds what a long-running service needs: a timeout on every request,
+exponential backoff on 429/5xx, timeouts, connection errors, malformed or truncated XML and
+spurious empty pages, and a check that every page holds as many entries as the API announced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import arxiv
+import requests
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from app.core.config import Settings
+
+logger = logging.getLogger(__name__)
+
+_VERSION_RE = re.compile(r"^(?P<id>.+?)(?:v(?P<version>\d+))?$")
+
+
+class FetchError(RuntimeError):
+    """The arXiv API could not give a complete answer, even after retries."""
+
+
+class IncompletePageError(RuntimeError):
+    """A page that parsed, but held fewer entries than the API announced (truncated XML)."""
+
+
+@dataclass(frozen=True)
+class ArxivPaper:
+    """One paper as the arXiv API describes it, reduced to what the service stores."""
+
+    id: str
+    version: int
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    primary_category: str
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+    comment: str | None
+    journal_ref: str | None
+    doi: str | None
+    abs_url: str
+    pdf_url: str | None
+
+
+def split_version(short_id: str) -> tuple[str, int]:
+    """``2503.11742v2`` -> (``2503.11742``, 2); ids without a version are version 1."""
+    match = _VERSION_RE.match(short_id)
+    if match is None:  # pragma: no cover - the pattern matches any non-empty string
+        raise ValueError(f"not an arXiv id: {short_id!r}")
+    return match["id"], int(match["version"] or 1)
+
+
+def day_query(categories: Sequence[str], day: dt.date) -> str:
+    """Papers first submitted on ``day`` (UTC) in any of ``categories``, cross-lists included."""
+    cats = " OR ".join(f"cat:{c}" for c in categories)
+    stamp = day.strftime("%Y%m%d")
+    return f"({cats}) AND submittedDate:[{stamp}0000 TO {stamp}2359]"
+
+
+def to_paper(result: arxiv.Result) -> ArxivPaper:
+    paper_id, version = split_version(result.get_short_id())
+    abs_url = next((link.href for link in result.links if link.rel == "alternate"), "")
+    return ArxivPaper(
+        id=paper_id,
+        version=version,
+        title=" ".join(result.title.split()),
+        abstract=" ".join(result.summary.split()),
+        authors=[author.name for author in result.authors],
+        categories=list(result.categories),
+        primary_category=result.primary_category
+        or (result.categories[0] if result.categories else ""),
+        submitted_at=result.published,
+        updated_at=result.updated,
+        comment=result.comment or None,
+        journal_ref=result.journal_ref or None,
+        doi=result.doi or None,
+        abs_url=abs_url or f"https://arxiv.org/abs/{paper_id}",
+        pdf_url=result.pdf_url,
+    )
+
+
+class _TimeoutSession(requests.Session):
+    def __init__(self, timeout: float):
+        super().__init__()
+        self._timeout = timeout
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(*args, **kwargs)
+
+
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, arxiv.HTTPError):
+        return error.status == 429 or error.status >= 500
+    return isinstance(
+        error,
+        arxiv.UnexpectedEmptyPageError
+        | IncompletePageError
+        | requests.exceptions.ConnectionError
+        | requests.exceptions.Timeout
+        | requests.exceptions.ChunkedEncodingError,
+    )
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "arXiv request failed (attempt %d): %s; retrying in %.1fs",
+        state.attempt_number,
+        error,
+        state.next_action.sleep if state.next_action else 0.0,
+    )
+
+
+class ArxivClient(arxiv.Client):
+    """``arxiv.Client`` with a base URL, request timeouts, backoff and completeness checks."""
+
+    def __init__(self, settings: Settings):
+        # Retries are ours (with backoff), so the package's own immediate retries are off.
+        super().__init__(
+            page_size=settings.page_size,
+            delay_seconds=settings.request_delay_seconds,
+            num_retries=0,
+        )
+        self.query_url_format = f"{settings.arxiv_api_url}?{{}}"
+        self._session = _TimeoutSession(settings.request_timeout_seconds)
+        self._fetch_page = retry(
+            retry=retry_if_exception(_is_transient),
+            stop=stop_after_attempt(settings.retries + 1),
+            wait=wait_exponential(multiplier=settings.retry_backoff_seconds, max=300),
+            before_sleep=_log_retry,
+            reraise=True,
+        )(self._fetch_page_once)
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> Any:
+        return self._fetch_page(url, first_page)
+
+    def _fetch_page_once(self, url: str, first_page: bool) -> Any:
+        feed = super()._parse_feed(url, first_page=first_page, _try_index=0)
+        if feed.malformed:
+            raise IncompletePageError(f"malformed XML from {url}: {feed.error}")
+        if feed.header.items_per_page == 0:
+            # Every arXiv answer, even an empty one, says how many items a page holds.
+            raise IncompletePageError(f"not an arXiv Atom feed from {url}")
+        query = parse_qs(urlparse(url).query)
+        start = int(query.get("start", ["0"])[0])
+        asked = int(query.get("max_results", [str(self.page_size)])[0])
+        total = feed.header.total_results
+        expected = max(0, min(asked, total - start))
+        if len(feed.results) < expected:
+            raise IncompletePageError(
+                f"page at start={start} held {len(feed.results)} entries, "
+                f"expected {expected} of {total} (truncated or partial response)"
+            )
+        return feed
+
+    def fetch(self, query: str = "", id_list: Sequence[str] = ()) -> list[ArxivPaper]:
+        """Every result of ``query`` (or of an id list), de-duplicated by id; newest version wins."""
+        search = arxiv.Search(
+            query=query,
+            id_list=list(id_list),
+            max_results=None,
+            sort_by=arxiv.SortCriterion.SubmittedDate,
+            sort_order=arxiv.SortOrder.Ascending,
+        )
+        papers: dict[str, ArxivPaper] = {}
+        try:
+            for result in self.results(search):
+                paper = to_paper(result)
+                known = papers.get(paper.id)
+                if known is None or paper.version > known.version:
+                    papers[paper.id] = paper
+        except (arxiv.ArxivError, IncompletePageError, requests.RequestException) as err:
+            raise FetchError(f"arXiv query failed: {err}") from err
+        return list(papers.values())
+
+    def fetch_day(self, categories: Sequence[str], day: dt.date) -> list[ArxivPaper]:
+        papers = self.fetch(day_query(categories, day))
+        # The API's submittedDate is the first version's time; keep only that UTC day.
+        return [p for p in papers if p.submitted_at.astimezone(dt.timezone.utc).date() == day]

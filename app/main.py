@@ -1,0 +1,49 @@
+"""The FastAPI application: REST API, the active model and the daily scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api.routes import papers, recommendations, score, system
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_session_factory, migrate
+from app.ml.serving import ModelHolder
+from app.scheduler import DailyJob, start_scheduler
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url)
+        app.state.sessions = make_session_factory(engine)
+        app.state.holder = ModelHolder(
+            app.state.sessions, device=settings.device, batch_size=settings.score_batch_size
+        )
+        app.state.job = DailyJob(app.state.sessions, settings, app.state.holder)
+        app.state.scheduler = start_scheduler(app.state.job) if settings.scheduler_enabled else None
+        try:
+            yield
+        finally:
+            if app.state.scheduler is not None:
+                app.state.scheduler.shutdown(wait=False)
+            engine.dispose()
+
+    app = FastAPI(
+        title="arxiv-reco",
+        summary="Daily arXiv recommendations from a model trained on your own labels",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    for module in (recommendations, score, papers, system):
+        app.include_router(module.router)
+    return app

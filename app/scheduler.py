@@ -1,0 +1,121 @@
+"""The daily job inside the service process: re-ingest the last N days, one run at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from filelock import FileLock, Timeout
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.ingest.service import IngestReport, ingest_range, score_pending
+from app.ml.serving import ModelHolder
+from app.models import IngestRun
+
+logger = logging.getLogger(__name__)
+
+SCHEDULED_TRIGGERS = ("schedule", "catch-up")
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def lookback_days(settings: Settings, today: dt.date | None = None) -> list[dt.date]:
+    """The last ``lookback_days`` UTC days before today, oldest first: the API lists a paper only
+    after its announcement, so recent days are fetched again until they are complete."""
+    today = today or utc_today()
+    return [today - dt.timedelta(days=n) for n in range(settings.lookback_days, 0, -1)]
+
+
+class DailyJob:
+    """Never two ingestions at once, in this process or another (a lock file in the data dir)."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, holder: ModelHolder):
+        self.sessions, self.settings, self.holder = sessions, settings, holder
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"))
+
+    def run(self, trigger: str = "schedule", today: dt.date | None = None) -> list[IngestReport]:
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            logger.warning("an ingestion is already running; %s run skipped", trigger)
+            return []
+        try:
+            days = lookback_days(self.settings, today)
+            reports = ingest_range(
+                self.sessions,
+                days[0],
+                days[-1],
+                self.settings,
+                model=self.holder.get,
+                trigger=trigger,
+            )
+            return reports
+        finally:
+            self.lock.release()
+
+    def score_recent(self) -> int:
+        """Score recent days with a newly activated model."""
+        loaded = self.holder.get()
+        if loaded is None:
+            return 0
+        return score_pending(
+            self.sessions, loaded, days=lookback_days(self.settings), settings=self.settings
+        )
+
+    def missed_run(self, now: dt.datetime | None = None) -> bool:
+        """True when the last scheduled time passed without a successful scheduled run."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        previous = previous_fire_time(self.settings, now)
+        if previous is None:
+            return False
+        with self.sessions() as session:
+            done = session.scalar(
+                select(IngestRun.id)
+                .where(
+                    IngestRun.trigger.in_(SCHEDULED_TRIGGERS),
+                    IngestRun.status == "success",
+                    IngestRun.started_at >= previous,
+                )
+                .limit(1)
+            )
+        return done is None
+
+
+def previous_fire_time(settings: Settings, now: dt.datetime) -> dt.datetime | None:
+    trigger = settings.cron_trigger()
+    cursor = now - dt.timedelta(days=8)
+    previous = None
+    while True:
+        fire = trigger.get_next_fire_time(previous, cursor)
+        if fire is None or fire > now:
+            return previous
+        previous, cursor = fire, fire + dt.timedelta(seconds=1)
+
+
+def start_scheduler(job: DailyJob) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        job.run,
+        trigger=job.settings.cron_trigger(),
+        id="daily-ingest",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=6 * 3600,
+        kwargs={"trigger": "schedule"},
+    )
+    if job.missed_run():
+        logger.info("the last scheduled ingestion was missed; catching up now")
+        scheduler.add_job(job.run, id="catch-up", max_instances=1, kwargs={"trigger": "catch-up"})
+    scheduler.start()
+    next_run = scheduler.get_job("daily-ingest").next_run_time
+    logger.info(
+        "daily ingestion scheduled (%s UTC), next at %s", job.settings.schedule_cron, next_run
+    )
+    return scheduler
