@@ -173,7 +173,7 @@ class ArxivClient(arxiv.Client):
         return feed
 
     def fetch(self, query: str = "", id_list: Sequence[str] = ()) -> list[ArxivPaper]:
-        """Every result of ``query`` (or of an id list), de-duplicated by id; newest version wins."""
+        """Every result of ``query`` or of an id list, de-duplicated by id; newest version wins."""
         search = arxiv.Search(
             query=query,
             id_list=list(id_list),

@@ -201,7 +201,7 @@ def test_requests_are_spaced_by_the_configured_delay(sessions, settings, standin
     ingest_day(sessions, WEDNESDAY, polite)
     times = [t for t, _ in standin.requests]
     assert len(times) >= 3
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     assert min(gaps) >= 0.29
 
 

@@ -12,17 +12,28 @@ from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResp
 router = APIRouter(tags=["recommendations"])
 
 
+def _parse_day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as err:
+        raise HTTPException(422, f"date {value!r} is not a calendar day: {err}") from err
+
+
 @router.get("/recommendations", response_model=RecommendationsResponse)
 def recommendations(
     session: SessionDep,
     model: ModelDep,
     date: Annotated[
-        dt.date | None, Query(description="UTC day (YYYY-MM-DD); default: latest with papers")
+        str | None,
+        Query(
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            description="UTC day, YYYY-MM-DD; default: the latest day with papers",
+        ),
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=5000)] = None,
     all: Annotated[bool, Query(description="Also list papers below the threshold")] = False,  # noqa: A002
 ) -> RecommendationsResponse:
-    day = date or crud.latest_day(session)
+    day = _parse_day(date) if date is not None else crud.latest_day(session)
     if day is None:
         raise HTTPException(404, "no papers have been ingested yet; run `arxiv-reco ingest`")
     if not crud.day_was_ingested(session, day=day):

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from app.ingest.service import ingest_day
+from app.ml.artifact import ModelMeta
+from tests.factories import activate_model_dir
+
+WEDNESDAY = dt.date(2025, 3, 19)
+THURSDAY = dt.date(2025, 3, 20)
+SATURDAY = dt.date(2025, 3, 22)
+
+
+@pytest.fixture
+def served(client, sessions, settings, holder, tiny_model_dir):
+    """The app with a model and two ingested weekdays and a weekend day."""
+    version_id = activate_model_dir(sessions, tiny_model_dir)
+    for day in (WEDNESDAY, THURSDAY, SATURDAY):
+        assert ingest_day(sessions, day, settings, model=holder.get).status == "success"
+    return version_id
+
+
+def test_without_a_model_scoring_and_recommendations_say_how_to_train(client):
+    for response in (
+        client.get("/recommendations"),
+        client.post("/score", json={"abstract": "Transformers for everything."}),
+    ):
+        assert response.status_code == 503
+        assert "arxiv-reco train" in response.json()["detail"]
+
+
+def test_recommendations_of_a_day_are_the_papers_above_the_threshold_best_first(
+    client, served, standin, settings
+):
+    response = client.get("/recommendations", params={"date": "2025-03-19"})
+    assert response.status_code == 200
+    body = response.json()
+    expected = {e.id for e in standin.catalog.on_day(WEDNESDAY, settings.categories)}
+    threshold = body["threshold"]
+    probabilities = [p["probability"] for p in body["papers"]]
+    assert body["date"] == "2025-03-19" and body["model"]["id"] == served
+    assert body["total_papers"] == len(expected) and body["pending"] == 0
+    assert 0 < body["recommended"] < len(expected) == body["total_papers"]
+    assert len(body["papers"]) == body["recommended"]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert all(p >= threshold for p in probabilities)
+    first = body["papers"][0]
+    assert first["id"] in expected and first["recommended"] is True
+    assert first["abs_url"].startswith("https://arxiv.org/abs/")
+    assert first["pdf_url"].startswith("https://arxiv.org/pdf/")
+    assert first["authors"] and first["title"] and first["abstract"] and first["categories"]
+
+    everything = client.get("/recommendations", params={"date": "2025-03-19", "all": "true"})
+    papers = everything.json()["papers"]
+    assert {p["id"] for p in papers} == expected
+    assert any(not p["recommended"] for p in papers)
+    limited = client.get("/recommendations", params={"date": "2025-03-19", "limit": 2})
+    assert [p["id"] for p in limited.json()["papers"]] == [p["id"] for p in body["papers"][:2]]
+
+
+def test_no_date_means_the_latest_day_with_papers(client, served):
+    assert client.get("/recommendations").json()["date"] == THURSDAY.isoformat()
+
+
+def test_an_ingested_weekend_day_is_empty_not_missing(client, served):
+    body = client.get("/recommendations", params={"date": "2025-03-22"}).json()
+    assert (body["total_papers"], body["papers"]) == (0, [])
+
+
+@pytest.mark.parametrize("bad", ["2025-13-01", "yesterday", "2025-03-19T00:00"])
+def test_a_malformed_date_is_422(client, served, bad):
+    assert client.get("/recommendations", params={"date": bad}).status_code == 422
+
+
+def test_a_day_never_ingested_is_404_that_says_so(client, served):
+    response = client.get("/recommendations", params={"date": "2024-01-02"})
+    assert response.status_code == 404
+    assert "arxiv-reco ingest --date 2024-01-02" in response.json()["detail"]
+
+
+def test_score_one_abstract(client, served):
+    response = client.post(
+        "/score", json={"abstract": "We fine-tune a language model.", "title": "LLMs"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert 0.0 <= body["probability"] <= 1.0
+    assert body["recommended"] == (body["probability"] >= body["threshold"])
+    assert body["model"]["id"] == served
+
+
+def test_score_a_list_in_order(client, served):
+    items = [{"abstract": f"Paper number {i} about graphs and agents."} for i in range(5)]
+    batch = client.post("/score", json=items).json()
+    singles = [client.post("/score", json=item).json()["probability"] for item in items]
+    assert [r["probability"] for r in batch["results"]] == pytest.approx(singles, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"abstract": "   "}, "abstract is empty"),
+        ({"abstract": 42}, "string"),
+        ({"title": "no abstract"}, "abstract"),
+        ({"abstract": "x" * 20_001}, "at most 20000"),
+        ([], "empty"),
+        ([{"abstract": "ok"}] * 65, "at most 64"),
+        ({"abstract": "ok", "extra": 1}, "extra"),
+    ],
+)
+def test_bad_score_input_is_422_with_a_reason(client, served, body, reason):
+    response = client.post("/score", json=body)
+    assert response.status_code == 422
+    assert reason in str(response.json()["detail"]).lower().replace("not permitted", "extra")
+
+
+def test_paper_by_id_with_or_without_version(client, served, standin, settings):
+    paper_id = sorted(e.id for e in standin.catalog.on_day(WEDNESDAY, settings.categories))[0]
+    body = client.get(f"/papers/{paper_id}").json()
+    assert body["id"] == paper_id and body["probability"] is not None and body["label"] is None
+    assert client.get(f"/papers/{paper_id}v1").json()["id"] == paper_id
+    missing = client.get("/papers/1234.56789")
+    assert missing.status_code == 404 and "1234.56789" in missing.json()["detail"]
+
+
+def test_health_and_status(client, served):
+    assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+    status = client.get("/status").json()
+    assert status["model"]["version"]["id"] == served
+    assert status["model"]["device"] == "cpu"
+    assert status["counts"]["papers"] > 0 and status["counts"]["scores"] > 0
+    assert [r["status"] for r in status["last_runs"]] == ["success"] * 3
+    assert status["warnings"] == []
+    assert status["categories"] == ["cs.AI", "cs.CL", "cs.LG"]
+
+
+def test_status_warns_about_an_empty_weekday(client, served, sessions, settings):
+    ingest_day(sessions, dt.date(2025, 3, 25), settings)  # a Tuesday the stand-in has no papers
+    warnings = client.get("/status").json()["warnings"]
+    assert any("no papers on weekday 2025-03-25" in w for w in warnings)
+
+
+def test_a_newly_activated_model_is_served_without_restart(
+    client, served, sessions, tiny_model_dir, tmp_path
+):
+    copy = tmp_path / "strict"
+    shutil.copytree(tiny_model_dir, copy)
+    meta = ModelMeta.load(copy)
+    meta.threshold = 1.0
+    meta.save(copy)
+    new_id = activate_model_dir(sessions, copy, name="strict")
+    body = client.post("/score", json={"abstract": "Anything at all."}).json()
+    assert (body["model"]["id"], body["threshold"], body["recommended"]) == (new_id, 1.0, False)
+
+
+def test_openapi_docs_are_served(client):
+    assert client.get("/docs").status_code == 200
+    assert "/recommendations" in client.get("/openapi.json").json()["paths"]
