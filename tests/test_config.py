@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.cli import main
+from app.core.config import Settings
+
+
+def test_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(_env_file=None)
+    assert settings.categories == ["cs.AI", "cs.CL", "cs.LG"]
+    assert settings.resolved_database_url == "sqlite:///data/arxiv_reco.db"
+    assert str(settings.resolved_model_dir) == "data/models"
+    assert settings.lookback_days == 3 and settings.api_token is None
+
+
+def test_environment_values_are_read_with_the_prefix(monkeypatch):
+    monkeypatch.setenv("ARXIV_RECO_CATEGORIES", "cs.IR, hep-th")
+    monkeypatch.setenv("ARXIV_RECO_API_TOKEN", "s3cret")
+    settings = Settings(_env_file=None)
+    assert settings.categories == ["cs.IR", "hep-th"]
+    assert settings.api_token is not None and settings.api_token.get_secret_value() == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("categories", "cs.AI,not a category", "not arXiv categories"),
+        ("categories", "", "at least one arXiv category"),
+        ("schedule_cron", "every day", "not a crontab expression"),
+        ("arxiv_api_url", "export.arxiv.org", "expected an http"),
+        ("page_size", "0", "greater than or equal to 1"),
+        ("device", "tpu", "'auto', 'cuda', 'mps' or 'cpu'"),
+    ],
+)
+def test_a_bad_value_names_the_setting(monkeypatch, field, value, message):
+    monkeypatch.setenv(f"ARXIV_RECO_{field.upper()}", value)
+    with pytest.raises(ValidationError, match=message) as info:
+        Settings(_env_file=None)
+    assert field in str(info.value)
+
+
+def test_the_cli_refuses_bad_settings_with_the_variable_name(monkeypatch, capsys):
+    monkeypatch.setenv("ARXIV_RECO_LOOKBACK_DAYS", "0")
+    with pytest.raises(SystemExit) as info:
+        main(["migrate"])
+    assert "ARXIV_RECO_LOOKBACK_DAYS" in str(info.value.code)
+
+
+def test_the_cli_names_a_bad_date(capsys):
+    with pytest.raises(SystemExit):
+        main(["ingest", "--date", "2025-02-30"])
+    assert "not a date (YYYY-MM-DD): '2025-02-30'" in capsys.readouterr().err

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from sqlalchemy import func, select
+
+from app.core.db import session_scope
+from app.models import IngestRun, Paper
+from app.scheduler import DailyJob, lookback_days, previous_fire_time, start_scheduler
+
+MONDAY = dt.date(2025, 3, 24)
+
+
+def test_lookback_covers_the_days_before_today_oldest_first(settings):
+    assert lookback_days(settings, MONDAY) == [
+        dt.date(2025, 3, 21), dt.date(2025, 3, 22), dt.date(2025, 3, 23)
+    ]
+
+
+def test_the_daily_job_ingests_the_last_days(sessions, settings, holder, standin):
+    reports = DailyJob(sessions, settings, holder).run(trigger="schedule", today=MONDAY)
+    assert [r.day for r in reports] == lookback_days(settings, MONDAY)
+    assert all(r.status == "success" for r in reports)
+    friday = {e.id for e in standin.catalog.on_day(dt.date(2025, 3, 21), settings.categories)}
+    assert reports[0].new == len(friday) and reports[1].fetched == reports[2].fetched == 0
+    with sessions() as session:
+        assert session.scalar(select(func.count(Paper.id))) == len(friday)
+
+
+def test_never_two_runs_at_once(sessions, settings, holder, standin):
+    job = DailyJob(sessions, settings, holder)
+    with job.lock.acquire(timeout=0):
+        assert DailyJob(sessions, settings, holder).run(today=MONDAY) == []
+    assert standin.requests == []
+
+
+def test_a_missed_run_is_detected_and_a_successful_one_clears_it(sessions, settings, holder):
+    job = DailyJob(sessions, settings, holder)
+    now = dt.datetime(2025, 3, 24, 12, 0, tzinfo=dt.timezone.utc)
+    assert previous_fire_time(settings, now) == dt.datetime(
+        2025, 3, 24, 1, 30, tzinfo=dt.timezone.utc
+    )
+    assert job.missed_run(now)
+    with session_scope(sessions) as session:
+        session.add(
+            IngestRun(
+                day=dt.date(2025, 3, 23),
+                trigger="schedule",
+                status="success",
+                started_at=dt.datetime(2025, 3, 24, 1, 30, 5, tzinfo=dt.timezone.utc),
+            )
+        )
+    assert not job.missed_run(now)
+    assert job.missed_run(now + dt.timedelta(days=1))
+
+
+def test_the_scheduler_catches_up_a_missed_run_at_start(sessions, settings, holder, standin):
+    job = DailyJob(sessions, settings, holder)
+    scheduler = start_scheduler(job)
+    try:
+        assert scheduler.get_job("daily-ingest").max_instances == 1
+        assert scheduler.get_job("daily-ingest").next_run_time is not None
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        while dt.datetime.now() < deadline:
+            with sessions() as session:
+                runs = session.scalars(select(IngestRun)).all()
+            if len(runs) == settings.lookback_days and all(r.finished_at for r in runs):
+                break
+            time.sleep(0.1)
+        assert {r.trigger for r in runs} == {"catch-up"}
+        assert all(r.status == "success" for r in runs)
+    finally:
+        scheduler.shutdown(wait=True)
