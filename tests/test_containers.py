@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_compose_file_declares_the_service_volume_and_healthcheck():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    service = compose["services"]["arxiv-reco"]
+    assert service["build"] == "."
+    assert "reco-data:/data" in service["volumes"] and "reco-data" in compose["volumes"]
+    assert "/health" in " ".join(service["healthcheck"]["test"])
+
+
+def test_dockerfile_runs_cpu_torch_as_a_non_root_user_with_a_healthcheck():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "whl/cpu" in dockerfile
+    assert "\nUSER reco\n" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/health" in dockerfile
+
+
+@pytest.mark.skipif(
+    not (shutil.which("docker-compose") or shutil.which("docker")), reason="no compose client"
+)
+def test_compose_accepts_the_file():
+    if shutil.which("docker-compose"):
+        command = ["docker-compose", "-f", "docker-compose.yml", "config", "-q"]
+    else:
+        command = ["docker", "compose", "-f", "docker-compose.yml", "config", "-q"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if "unknown command" in result.stderr:
+        pytest.skip("docker has no compose plugin here")
+    assert result.returncode == 0, result.stderr
