@@ -1,0 +1,177 @@
+"""Data checks: each problem is an error that names the rows or values at fault."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.core.db import make_engine, make_session_factory, session_scope
+from app.models import Label, Paper
+from training.data import DataError, data_hash, load_labelled_csv, load_labels_from_db
+
+
+def _rows(sample_rows: list[dict[str, str]], n: int = 40) -> list[dict[str, str]]:
+    return [dict(row) for row in sample_rows[:n]]
+
+
+def test_sample_loads_with_types(sample_csv: Path) -> None:
+    frame = load_labelled_csv(sample_csv)
+    assert len(frame) == 300
+    assert frame["interest"].sum() == 60
+    assert str(frame["submission_date"].dt.tz) == "UTC"
+    assert frame["line"].iloc[0] == 2  # the header is line 1
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"labelled CSV .*nope\.csv does not exist"):
+        load_labelled_csv(tmp_path / "nope.csv")
+
+
+def test_missing_columns_are_named(write_csv: Callable[..., Path], sample_rows) -> None:
+    columns = ["paper_id", "title", "abstract", "categories", "submission_date"]
+    path = write_csv(_rows(sample_rows), columns=columns)
+    with pytest.raises(DataError, match=r"but \['interest'\] are missing \(found \['paper_id'"):
+        load_labelled_csv(path)
+
+
+def test_unparsable_dates_name_lines_and_values(write_csv, sample_rows) -> None:
+    rows = _rows(sample_rows)
+    rows[1]["submission_date"] = "not-a-date"
+    rows[5]["submission_date"] = "2025-13-45"
+    with pytest.raises(
+        DataError,
+        match=r"unparsable submission_date in 2 rows .*"
+        r"line 3 \('not-a-date'\), line 7 \('2025-13-45'\)",
+    ):
+        load_labelled_csv(write_csv(rows))
+
+
+def test_labels_other_than_0_1(write_csv, sample_rows) -> None:
+    rows = _rows(sample_rows)
+    rows[0]["interest"] = "yes"
+    rows[3]["interest"] = "2"
+    rows[4]["interest"] = ""
+    with pytest.raises(
+        DataError,
+        match=r"interest must be 0 or 1; 3 rows have other values: line 2 \('yes'\), "
+        r"line 5 \('2'\), line 6 \(''\)",
+    ):
+        load_labelled_csv(write_csv(rows))
+
+
+def test_empty_abstract(write_csv, sample_rows) -> None:
+    rows = _rows(sample_rows)
+    rows[2]["abstract"] = "   "
+    with pytest.raises(
+        DataError, match=rf"empty abstract in 1 rows: line 4 \({rows[2]['paper_id']}\)"
+    ):
+        load_labelled_csv(write_csv(rows))
+
+
+def test_empty_paper_id(write_csv, sample_rows) -> None:
+    rows = _rows(sample_rows)
+    rows[7]["paper_id"] = ""
+    with pytest.raises(DataError, match=r"empty paper_id in 1 rows \(lines 9\)"):
+        load_labelled_csv(write_csv(rows))
+
+
+def test_duplicate_ids_name_id_and_lines(write_csv, sample_rows) -> None:
+    rows = _rows(sample_rows)
+    rows[9]["paper_id"] = rows[0]["paper_id"]
+    with pytest.raises(
+        DataError, match=rf"duplicate paper_id values.*{rows[0]['paper_id']} \(lines 2, 11\)"
+    ):
+        load_labelled_csv(write_csv(rows))
+
+
+def test_single_class(write_csv, sample_rows) -> None:
+    rows = _rows(sample_rows)
+    for row in rows:
+        row["interest"] = "0"
+    with pytest.raises(DataError, match=r"only one class: all 40 rows have interest=0"):
+        load_labelled_csv(write_csv(rows))
+
+
+def test_long_lists_are_shortened(write_csv, sample_rows) -> None:
+    rows = _rows(sample_rows)
+    for row in rows[:8]:
+        row["interest"] = "x"
+    with pytest.raises(DataError, match=r"8 rows have other values: .*line 6 \('x'\) and 3 more"):
+        load_labelled_csv(write_csv(rows))
+
+
+def test_extra_columns_are_ignored_and_logged(write_csv, sample_rows, caplog) -> None:
+    rows = _rows(sample_rows)
+    for row in rows:
+        row["note"] = "x"
+    path = write_csv(rows, columns=[*rows[0].keys()])
+    with caplog.at_level("INFO"):
+        frame = load_labelled_csv(path)
+    assert "note" not in frame.columns
+    assert "ignoring extra columns ['note']" in caplog.text
+
+
+def test_data_hash_changes_with_a_label(sample_frame: pd.DataFrame) -> None:
+    flipped = sample_frame.copy()
+    flipped.loc[0, "interest"] = 1 - flipped.loc[0, "interest"]
+    assert data_hash(sample_frame) == data_hash(sample_frame.copy())
+    assert data_hash(sample_frame) != data_hash(flipped)
+
+
+def test_labels_from_the_service_database(database_url: str, sample_rows) -> None:
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        for index, row in enumerate(sample_rows[:30]):
+            day = dt.date(2025, 3, 18) + dt.timedelta(days=index // 10)
+            session.add(
+                Paper(
+                    id=row["paper_id"],
+                    title=row["title"],
+                    abstract=row["abstract"],
+                    categories=[c.strip() for c in row["categories"].split(",")],
+                    primary_category=row["categories"].split(",")[0],
+                    submitted_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc),
+                    submitted_on=day,
+                )
+            )
+            if index % 3:  # every third paper is unlabelled and must not appear
+                session.add(Label(paper_id=row["paper_id"], interest=int(index % 5 == 1)))
+    engine.dispose()
+
+    frame = load_labels_from_db(database_url)
+
+    assert len(frame) == 20
+    first = frame.iloc[0]
+    source = next(row for row in sample_rows if row["paper_id"] == first["paper_id"])
+    assert first["categories"] == ",".join(c.strip() for c in source["categories"].split(","))
+    assert first["submission_date"] == pd.Timestamp("2025-03-18", tz="UTC")
+    assert set(frame["interest"]) == {0, 1}
+    assert list(frame.columns[:2]) == ["line", "paper_id"]
+
+
+def test_database_labels_checked_too(database_url: str, sample_rows) -> None:
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        row = sample_rows[0]
+        session.add(
+            Paper(
+                id=row["paper_id"],
+                title=row["title"],
+                abstract=row["abstract"],
+                submitted_at=dt.datetime(2025, 3, 18, tzinfo=dt.timezone.utc),
+                submitted_on=dt.date(2025, 3, 18),
+            )
+        )
+        session.add(Label(paper_id=row["paper_id"], interest=1))
+    with (
+        make_session_factory(engine)() as session,
+        pytest.raises(
+            DataError, match=r"database labels: only one class: all 1 rows have interest=1"
+        ),
+    ):
+        load_labels_from_db(session)
+    engine.dispose()

@@ -1,0 +1,137 @@
+"""``arxiv-reco train`` and ``arxiv-reco evaluate``.
+
+Bad input (arguments, config files, data) ends with a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from transformers import HfArgumentParser
+
+from app.ml.artifact import ArtifactError
+from training.config import ConfigError, TrainConfig, read_config_file
+from training.data import DataError
+
+logger = logging.getLogger(__name__)
+
+BAD_INPUT = 2
+EXPECTED_ERRORS = (ConfigError, DataError, ArtifactError, FileExistsError)
+
+
+def _setup_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def build_train_parser(prog: str = "arxiv-reco train") -> HfArgumentParser:
+    parser = HfArgumentParser(
+        TrainConfig,
+        prog=prog,
+        description=(
+            "Train a paper recommender on labelled papers and write a model directory the "
+            "service can serve. Options also read from --config FILE (JSON or YAML, keyed by "
+            "the option names); options on the command line win."
+        ),
+    )
+    parser.add_argument("--config", metavar="FILE", help="JSON or YAML file of options.")
+    return parser
+
+
+def parse_train_args(argv: Sequence[str], prog: str = "arxiv-reco train") -> TrainConfig:
+    """The TrainConfig for ``argv``; ConfigError for any bad value, SystemExit for --help."""
+    parser = build_train_parser(prog)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    if known.config:
+        parser.set_defaults(**read_config_file(known.config))
+    try:
+        outputs = parser.parse_args_into_dataclasses(args=list(argv))
+    except TypeError as err:  # a config-file value of the wrong kind
+        raise ConfigError(f"bad argument: {err}") from err
+    config = outputs[0]
+    assert isinstance(config, TrainConfig)
+    return config
+
+
+def train_main(argv: Sequence[str] | None = None, prog: str = "arxiv-reco train") -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _setup_logging()
+    try:
+        config = parse_train_args(argv, prog)
+        from training.report import metrics_table
+        from training.train import train
+
+        result = train(config)
+    except SystemExit as exit_:  # argparse: --help, or a malformed option
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else BAD_INPUT
+    except EXPECTED_ERRORS as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return BAD_INPUT
+    print(f"\nwrote {result.path} ({config.method}, threshold {result.meta.threshold:.4f})")
+    print(metrics_table(result.metrics))
+    if result.model_version_id is not None:
+        state = "active" if config.activate else "not active; activate it to serve it"
+        print(f"registered as model version {result.model_version_id} ({state})")
+    return 0
+
+
+def build_evaluate_parser(prog: str = "arxiv-reco evaluate") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Score a labelled CSV with a trained model and report the training metrics "
+        "at the model's threshold.",
+    )
+    parser.add_argument("model", help="A model directory written by `arxiv-reco train`.")
+    parser.add_argument(
+        "--data", required=True, help="Labelled CSV in the training layout (paper_id,...)."
+    )
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cuda", "mps", "cpu"], help="Scoring device."
+    )
+    parser.add_argument("--batch-size", type=int, default=16, help="Texts per scoring batch.")
+    parser.add_argument("--json", metavar="FILE", help="Also write the metrics to this JSON file.")
+    parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
+    return parser
+
+
+def evaluate_main(argv: Sequence[str] | None = None, prog: str = "arxiv-reco evaluate") -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _setup_logging()
+    parser = build_evaluate_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else BAD_INPUT
+    if args.batch_size < 1:
+        print(
+            f"{prog}: error: --batch-size must be at least 1, got {args.batch_size}",
+            file=sys.stderr,
+        )
+        return BAD_INPUT
+    from training.evaluate import evaluate
+    from training.report import metrics_table
+
+    try:
+        metrics = evaluate(
+            args.model,
+            args.data,
+            device=args.device,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+        )
+    except (*EXPECTED_ERRORS, ValueError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return BAD_INPUT
+    if args.json:
+        Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    print(metrics_table({"test": metrics}).replace("| test |", f"| {Path(args.data).name} |"))
+    return 0

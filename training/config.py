@@ -1,0 +1,279 @@
+"""Training arguments: one validated dataclass, readable from the command line or a config file."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from app.core.config import DEFAULT_BASE_MODEL
+from app.ml.artifact import METHODS, TEXT_FIELDS
+
+ThresholdStrategy = Literal["f1", "precision", "recall", "per_day"]
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
+Device = Literal["auto", "cuda", "mps", "cpu"]
+
+# Fields that do not change what is trained; a resumed run may differ in them.
+RUN_ONLY_FIELDS = frozenset(
+    {"resume", "activate", "no_register", "database_url", "name", "progress", "overwrite"}
+)
+
+
+class ConfigError(ValueError):
+    """A training argument that cannot work; the message names the argument and its value."""
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass
+class TrainConfig:
+    # What to train on and where to put it.
+    output: str = field(
+        default="", metadata=_help("Model directory to write, e.g. models/my-model (required).")
+    )
+    data: str | None = field(
+        default=None,
+        metadata=_help(
+            "Labelled CSV: paper_id,title,abstract,categories,submission_date,interest."
+        ),
+    )
+    from_db: bool = field(
+        default=False, metadata=_help("Train on the labels stored by the service instead of a CSV.")
+    )
+    method: str = field(
+        default="finetune",
+        metadata=_help(
+            "finetune (a Hugging Face encoder), tfidf (TF-IDF + logistic regression) or "
+            "embed (frozen encoder embeddings + logistic regression).",
+            choices=list(METHODS),
+        ),
+    )
+    base_model: str = field(
+        default=DEFAULT_BASE_MODEL,
+        metadata=_help("Hugging Face model id or local path of the encoder (finetune, embed)."),
+    )
+    text_fields: list[str] = field(
+        default_factory=lambda: list(TEXT_FIELDS),
+        metadata=_help("Which fields form the input text, in order: title and/or abstract."),
+    )
+    # Split and threshold.
+    val_fraction: float = field(
+        default=0.2, metadata=_help("Share of rows (by date, after train) used for validation.")
+    )
+    test_fraction: float = field(
+        default=0.2, metadata=_help("Share of the newest rows held out as the test split.")
+    )
+    threshold_strategy: ThresholdStrategy = field(
+        default="f1",
+        metadata=_help(
+            "How the threshold is chosen on validation: best f1, a target precision, a target "
+            "recall, or an expected number of recommended papers per day (per_day)."
+        ),
+    )
+    threshold_target: float | None = field(
+        default=None,
+        metadata=_help(
+            "The target for --threshold-strategy precision/recall (0..1) or per_day (papers)."
+        ),
+    )
+    # Fine-tuning (the notebook's hyper-parameters, but 512 tokens).
+    epochs: float = field(default=7.0, metadata=_help("Training epochs (finetune)."))
+    max_steps: int = field(
+        default=-1, metadata=_help("Stop after this many optimiser steps; -1 means use epochs.")
+    )
+    learning_rate: float = field(default=5e-6, metadata=_help("Peak learning rate (finetune)."))
+    weight_decay: float = field(default=0.05, metadata=_help("AdamW weight decay (finetune)."))
+    warmup_ratio: float = field(
+        default=0.1, metadata=_help("Share of the steps spent warming up the learning rate.")
+    )
+    batch_size: int = field(default=32, metadata=_help("Training batch size (finetune)."))
+    eval_batch_size: int = field(
+        default=32, metadata=_help("Batch size for scoring and embedding.")
+    )
+    gradient_accumulation_steps: int = field(
+        default=1, metadata=_help("Batches accumulated per optimiser step (finetune).")
+    )
+    max_length: int = field(
+        default=512, metadata=_help("Tokens kept per text (finetune, embed); longer is cut.")
+    )
+    class_weights: bool = field(
+        default=True, metadata=_help("Weight the loss by inverse class frequency.")
+    )
+    early_stopping_patience: int = field(
+        default=2,
+        metadata=_help("Evaluations without a better validation AP before stopping (0: never)."),
+    )
+    eval_steps: int | None = field(
+        default=None,
+        metadata=_help("Evaluate and checkpoint every N steps instead of every epoch."),
+    )
+    precision: Precision = field(
+        default="auto",
+        metadata=_help("auto: bf16 on CUDA GPUs that support it, else fp16 on CUDA, else fp32."),
+    )
+    device: Device = field(default="auto", metadata=_help("auto picks CUDA, then MPS, then CPU."))
+    checkpoint_dir: str | None = field(
+        default=None,
+        metadata=_help("Where fine-tuning checkpoints go; default <output>.checkpoints."),
+    )
+    resume: bool = field(
+        default=False,
+        metadata=_help("Continue an interrupted fine-tuning run from its last checkpoint."),
+    )
+    keep_checkpoints: bool = field(
+        default=False, metadata=_help("Keep the checkpoint directory after a successful run.")
+    )
+    # The fast methods.
+    c_grid: list[float] = field(
+        default_factory=lambda: [0.01, 0.1, 1.0, 10.0, 100.0],
+        metadata=_help("Logistic regression C values tried on validation (tfidf, embed)."),
+    )
+    tfidf_min_df: int = field(default=2, metadata=_help("Ignore n-grams seen in fewer rows."))
+    tfidf_max_features: int | None = field(
+        default=200_000, metadata=_help("Keep at most this many n-grams (tfidf).")
+    )
+    # Run.
+    seed: int = field(default=42, metadata=_help("Seed for Python, NumPy and torch."))
+    progress: bool = field(default=True, metadata=_help("Show progress bars."))
+    overwrite: bool = field(default=False, metadata=_help("Replace an existing --output."))
+    # The service's database.
+    no_register: bool = field(
+        default=False, metadata=_help("Do not record the model in the service's database.")
+    )
+    activate: bool = field(
+        default=False, metadata=_help("Make the service serve this model once it is registered.")
+    )
+    database_url: str | None = field(
+        default=None, metadata=_help("SQLAlchemy URL; default: the service's settings.")
+    )
+    name: str | None = field(
+        default=None, metadata=_help("Name of the model version; default: the output folder name.")
+    )
+
+    def __post_init__(self) -> None:
+        if not self.output:
+            raise ConfigError("--output is required: the model directory to write")
+        if self.data and self.from_db:
+            raise ConfigError("give either --data CSV or --from-db, not both")
+        if not self.data and not self.from_db:
+            raise ConfigError("no training data: give --data labels.csv or --from-db")
+        if self.method not in METHODS:
+            raise ConfigError(f"--method must be one of {list(METHODS)}, got {self.method!r}")
+        bad = [f for f in self.text_fields if f not in TEXT_FIELDS]
+        if bad or not self.text_fields or len(set(self.text_fields)) != len(self.text_fields):
+            raise ConfigError(
+                f"--text-fields must be distinct names from {list(TEXT_FIELDS)}, "
+                f"got {self.text_fields}"
+            )
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"--{_flag(name)} must be between 0 and 1, got {value}")
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ConfigError(
+                f"--val-fraction + --test-fraction must leave at least 10% to train, got "
+                f"{self.val_fraction} + {self.test_fraction}"
+            )
+        self._check_threshold()
+        positive_ints = ("batch_size", "eval_batch_size", "gradient_accumulation_steps")
+        for name in (*positive_ints, "max_length", "tfidf_min_df"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
+        if not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise ConfigError(f"--epochs must be positive, got {self.epochs}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ConfigError(f"--max-steps must be -1 or positive, got {self.max_steps}")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ConfigError(f"--learning-rate must be in (0, 1), got {self.learning_rate}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.early_stopping_patience < 0:
+            raise ConfigError(
+                f"--early-stopping-patience must be >= 0, got {self.early_stopping_patience}"
+            )
+        if self.eval_steps is not None and self.eval_steps < 1:
+            raise ConfigError(f"--eval-steps must be at least 1, got {self.eval_steps}")
+        if not self.c_grid or any(not (c > 0) for c in self.c_grid):
+            raise ConfigError(f"--c-grid must be positive numbers, got {self.c_grid}")
+        if self.tfidf_max_features is not None and self.tfidf_max_features < 1:
+            raise ConfigError(
+                f"--tfidf-max-features must be at least 1, got {self.tfidf_max_features}"
+            )
+        if self.activate and self.no_register:
+            raise ConfigError("--activate needs registration; drop --no-register")
+
+    def _check_threshold(self) -> None:
+        strategy, target = self.threshold_strategy, self.threshold_target
+        if strategy not in ("f1", "precision", "recall", "per_day"):
+            raise ConfigError(
+                f"--threshold-strategy must be f1, precision, recall or per_day, got {strategy!r}"
+            )
+        if strategy == "f1":
+            if target is not None:
+                raise ConfigError("--threshold-target is only used with precision, recall, per_day")
+            return
+        if target is None:
+            raise ConfigError(f"--threshold-strategy {strategy} needs --threshold-target")
+        if strategy in ("precision", "recall") and not 0.0 < target <= 1.0:
+            raise ConfigError(f"--threshold-target for {strategy} must be in (0, 1], got {target}")
+        if strategy == "per_day" and not target > 0:
+            raise ConfigError(f"--threshold-target for per_day must be positive, got {target}")
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        if self.checkpoint_dir:
+            return Path(self.checkpoint_dir)
+        return self.output_path.with_name(self.output_path.name + ".checkpoints")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Arguments from a JSON or YAML file, keyed by the argument names (``base_model``...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            raw = json.loads(text)
+        elif path.suffix.lower() in (".yaml", ".yml"):
+            raw = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"config file {path}: expected a .json, .yaml or .yml file")
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot parse config file {path}: {err}") from err
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of arguments, got {raw!r}")
+    known = set(field_names())
+    normalised = {str(key).replace("-", "_"): value for key, value in raw.items()}
+    unknown = sorted(set(normalised) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown arguments {unknown}")
+    return normalised

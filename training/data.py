@@ -1,0 +1,204 @@
+"""Labelled data in, checked: the CSV a researcher hands over, or the labels the service gathered.
+
+Every problem is an error that names the rows or values at fault; nothing is dropped quietly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.db import make_engine, make_session_factory
+from app.ml.artifact import compose_text
+from app.models import Label, Paper
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ("paper_id", "title", "abstract", "categories", "submission_date", "interest")
+_SHOWN = 5  # offending rows quoted in a message
+
+
+class DataError(ValueError):
+    """Labelled data that cannot be trained or evaluated on, with the rows at fault."""
+
+
+def _rows(labels: Sequence[object], more: int) -> str:
+    text = ", ".join(str(label) for label in labels[:_SHOWN])
+    if more > _SHOWN:
+        text += f" and {more - _SHOWN} more"
+    return text
+
+
+def load_labelled_csv(path: str | Path) -> pd.DataFrame:
+    """Read and check a labelled CSV; rows keep their file line numbers in ``line``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"labelled CSV {path} does not exist")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read {path} as CSV: {err}") from err
+    frame.columns = [str(column).strip() for column in frame.columns]
+    missing = [column for column in COLUMNS if column not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: expected the columns {list(COLUMNS)}, but {missing} are missing "
+            f"(found {list(frame.columns)})"
+        )
+    extra = [column for column in frame.columns if column not in COLUMNS]
+    if extra:
+        logger.info("%s: ignoring extra columns %s", path, extra)
+    frame = frame[list(COLUMNS)].copy()
+    # Line 1 is the header, so data row i is on line i + 2.
+    frame.insert(0, "line", range(2, len(frame) + 2))
+    return validate_labels(frame, source=str(path))
+
+
+def validate_labels(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
+    """Normalise the columns' types and reject what cannot be trained on.
+
+    ``frame`` needs the :data:`COLUMNS` and a ``line`` column that tells the user where a row is.
+    """
+    where = f"{source}:"
+    if frame.empty:
+        raise DataError(f"{where} no labelled rows")
+    frame = frame.copy()
+    for column in ("paper_id", "title", "abstract", "categories"):
+        frame[column] = frame[column].fillna("").astype(str).str.strip()
+
+    blank_ids = frame.loc[frame["paper_id"] == "", "line"].tolist()
+    if blank_ids:
+        lines = _rows(blank_ids, len(blank_ids))
+        raise DataError(f"{where} empty paper_id in {len(blank_ids)} rows (lines {lines})")
+
+    duplicated = frame[frame["paper_id"].duplicated(keep=False)]
+    if not duplicated.empty:
+        groups = duplicated.groupby("paper_id", sort=False)["line"].apply(list)
+        shown = [f"{pid} (lines {', '.join(map(str, lines))})" for pid, lines in groups.items()]
+        raise DataError(
+            f"{where} duplicate paper_id values, each must appear once: {_rows(shown, len(shown))}"
+        )
+
+    interest = frame["interest"].astype(str).str.strip()
+    bad_label = ~interest.isin(["0", "1"])
+    if bad_label.any():
+        bad = frame.loc[bad_label]
+        shown = [
+            f"line {line} ({value!r})"
+            for line, value in zip(bad["line"], interest[bad_label], strict=True)
+        ]
+        raise DataError(
+            f"{where} interest must be 0 or 1; {len(shown)} rows have other values: "
+            f"{_rows(shown, len(shown))}"
+        )
+    frame["interest"] = interest.astype(int)
+
+    dates = pd.to_datetime(
+        frame["submission_date"].astype(str), utc=True, errors="coerce", format="mixed"
+    )
+    bad_date = dates.isna()
+    if bad_date.any():
+        bad = frame.loc[bad_date]
+        shown = [
+            f"line {line} ({value!r})"
+            for line, value in zip(bad["line"], bad["submission_date"], strict=True)
+        ]
+        raise DataError(
+            f"{where} unparsable submission_date in {len(shown)} rows (expected e.g. 2025-03-18 "
+            f"or 2025-03-18 00:00:00+00:00): {_rows(shown, len(shown))}"
+        )
+    frame["submission_date"] = dates
+
+    empty_abstract = frame["abstract"] == ""
+    if empty_abstract.any():
+        bad = frame.loc[empty_abstract]
+        shown = [
+            f"line {line} ({pid})" for line, pid in zip(bad["line"], bad["paper_id"], strict=True)
+        ]
+        raise DataError(f"{where} empty abstract in {len(shown)} rows: {_rows(shown, len(shown))}")
+
+    counts = frame["interest"].value_counts()
+    if len(counts) < 2:
+        only = int(counts.index[0])
+        raise DataError(
+            f"{where} only one class: all {len(frame)} rows have interest={only}; "
+            "both interesting (1) and uninteresting (0) papers are needed"
+        )
+
+    untitled = int((frame["title"] == "").sum())
+    if untitled:
+        logger.warning(
+            "%s %d rows have no title; their text is the abstract alone", where, untitled
+        )
+    logger.info(
+        "%s %d labelled rows, %d positive (%.2f%%), %s to %s",
+        where,
+        len(frame),
+        int(counts.get(1, 0)),
+        100.0 * counts.get(1, 0) / len(frame),
+        frame["submission_date"].min().date(),
+        frame["submission_date"].max().date(),
+    )
+    return frame.reset_index(drop=True)
+
+
+def load_labels_from_db(session_or_url: Session | str) -> pd.DataFrame:
+    """The service's labels joined with their papers, in the CSV's layout."""
+    if isinstance(session_or_url, str):
+        engine = make_engine(session_or_url)
+        try:
+            with make_session_factory(engine)() as session:
+                return load_labels_from_db(session)
+        finally:
+            engine.dispose()
+    session = session_or_url
+    rows = session.execute(
+        select(
+            Paper.id,
+            Paper.title,
+            Paper.abstract,
+            Paper.categories,
+            Paper.submitted_on,
+            Label.interest,
+        )
+        .join(Label, Label.paper_id == Paper.id)
+        .order_by(Paper.submitted_on, Paper.id)
+    ).all()
+    frame = pd.DataFrame(
+        [
+            {
+                "paper_id": paper_id,
+                "title": title,
+                "abstract": abstract,
+                "categories": ",".join(categories or []),
+                "submission_date": submitted_on.isoformat() if submitted_on else "",
+                "interest": str(interest),
+            }
+            for paper_id, title, abstract, categories, submitted_on, interest in rows
+        ],
+        columns=list(COLUMNS),
+    )
+    # "line" names a row in messages; for the database that is the paper id.
+    frame.insert(0, "line", frame["paper_id"].tolist())
+    return validate_labels(frame, source="database labels")
+
+
+def texts_of(frame: pd.DataFrame, text_fields: Sequence[str]) -> list[str]:
+    return [
+        compose_text(title, abstract, text_fields)
+        for title, abstract in zip(frame["title"], frame["abstract"], strict=True)
+    ]
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """A fingerprint of the labelled rows, so a model can be traced to its data."""
+    canonical = frame[list(COLUMNS)].copy()
+    canonical["submission_date"] = canonical["submission_date"].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    payload = canonical.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return "sha256:" + hashlib.sha256(payload).hexdigest()

@@ -1,0 +1,203 @@
+"""``train(config)``: data in, a served-ready model directory out, registered if asked.
+
+The CLI, the service's retrain command and the tests all call this one function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.core.config import get_settings
+from app.core.db import make_engine, make_session_factory, migrate, session_scope
+from app.ml.artifact import TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
+from app.ml.predictor import load_predictor, score_papers
+from app.ml.registry import register_model
+from training.config import TrainConfig
+from training.data import data_hash, load_labelled_csv, load_labels_from_db
+from training.methods import get_method
+from training.metrics import choose_threshold, split_metrics
+from training.report import plot_pr_curves, write_model_card
+from training.split import DateSplit, split_by_date
+
+logger = logging.getLogger(__name__)
+
+_VERSIONED = ("torch", "transformers", "scikit-learn", "numpy", "pandas", "tokenizers")
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    meta: ModelMeta
+    model_version_id: int | None
+    fit_seconds: float
+    total_seconds: float
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.meta.metrics
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def database_url(config: TrainConfig) -> str:
+    return config.database_url or get_settings().resolved_database_url
+
+
+def load_training_data(config: TrainConfig) -> tuple[pd.DataFrame, str]:
+    if config.from_db:
+        url = database_url(config)
+        return load_labels_from_db(url), "the service's database labels"
+    assert config.data is not None  # the config checked it
+    return load_labelled_csv(config.data), str(config.data)
+
+
+def _set_seed(seed: int) -> None:
+    from transformers import set_seed
+
+    set_seed(seed)
+
+
+def train(config: TrainConfig, *, frame: pd.DataFrame | None = None) -> TrainResult:
+    """Train, choose the threshold on validation, report validation and test, save, register.
+
+    ``frame`` (already validated, e.g. from :func:`load_labelled_csv`) replaces the data that
+    ``config`` names.
+    """
+    started = time.perf_counter()
+    _set_seed(config.seed)
+    if frame is None:
+        frame, source = load_training_data(config)
+    else:
+        source = "a data frame given to train()"
+    split = split_by_date(
+        frame, val_fraction=config.val_fraction, test_fraction=config.test_fraction
+    )
+    output = config.output_path
+    with atomic_directory(output, overwrite=config.overwrite) as workdir:
+        fit_started = time.perf_counter()
+        fitted = get_method(config.method)(config, split, workdir)
+        fit_seconds = time.perf_counter() - fit_started
+        logger.info("%s trained in %.1f s", config.method, fit_seconds)
+        meta = ModelMeta(
+            method=config.method,  # type: ignore[arg-type]  # checked by TrainConfig
+            threshold=0.5,  # replaced below, once validation has been scored
+            max_length=fitted.max_length,
+            base_model=fitted.base_model,
+            text_fields=list(config.text_fields),
+        )
+        meta.save(workdir)
+        # Score through the service's own loader, so the numbers are those of the served model.
+        scores = score_splits(workdir, split, config)
+        validation_days = _days(split.validation)
+        threshold, rule = choose_threshold(
+            split.validation["interest"].to_numpy(),
+            scores["validation"],
+            strategy=config.threshold_strategy,
+            target=config.threshold_target,
+            days=validation_days,
+        )
+        logger.info("threshold %.4f: %s", threshold, rule)
+        metrics = {
+            name: split_metrics(
+                part["interest"].to_numpy(), scores[name], threshold=threshold, days=_days(part)
+            )
+            for name, part in (("validation", split.validation), ("test", split.test))
+        }
+        meta.threshold = threshold
+        meta.metrics = metrics
+        meta.info = {
+            "name": config.name or output.name,
+            "data_source": source,
+            "data_hash": data_hash(frame),
+            "rows": len(frame),
+            "splits": split.info(),
+            "split_fractions": {
+                "train": round(1 - config.val_fraction - config.test_fraction, 6),
+                "validation": config.val_fraction,
+                "test": config.test_fraction,
+            },
+            "threshold_strategy": config.threshold_strategy,
+            "threshold_target": config.threshold_target,
+            "threshold_rule": rule,
+            "hyperparameters": fitted.hyperparameters,
+            "fit": fitted.details,
+            "fit_seconds": round(fit_seconds, 2),
+            "seed": config.seed,
+            "versions": library_versions(),
+            "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        meta.save(workdir)
+        config.save(workdir / TRAIN_CONFIG_FILE)
+        write_model_card(workdir, meta)
+        plot_pr_curves(
+            workdir,
+            {
+                "validation": (split.validation["interest"].to_numpy(), scores["validation"]),
+                "test": (split.test["interest"].to_numpy(), scores["test"]),
+            },
+            metrics,
+            title=f"{meta.info['name']} ({config.method})",
+        )
+    logger.info("wrote %s", output)
+    version_id = None if config.no_register else register(config, output, meta)
+    return TrainResult(
+        path=output,
+        meta=meta,
+        model_version_id=version_id,
+        fit_seconds=fit_seconds,
+        total_seconds=time.perf_counter() - started,
+    )
+
+
+def score_splits(model_dir: Path, split: DateSplit, config: TrainConfig) -> dict[str, np.ndarray]:
+    predictor = load_predictor(model_dir, device=config.device, batch_size=config.eval_batch_size)
+    return {
+        name: score_papers(
+            predictor,
+            list(zip(part["title"], part["abstract"], strict=True)),
+            progress=config.progress,
+        )
+        for name, part in (("validation", split.validation), ("test", split.test))
+    }
+
+
+def register(config: TrainConfig, path: Path, meta: ModelMeta) -> int:
+    url = database_url(config)
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            version = register_model(
+                session, path=path, meta=meta, name=config.name, activate=config.activate
+            )
+            version_id = version.id
+    finally:
+        engine.dispose()
+    logger.info(
+        "registered model version %d%s",
+        version_id,
+        " and made it active" if config.activate else "",
+    )
+    return version_id
+
+
+def _days(part: pd.DataFrame) -> int:
+    return int(part["submission_date"].dt.normalize().nunique())
