@@ -79,7 +79,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         last = args.to or args.date
         if last < args.date:
             raise SystemExit(f"--to {last} is before --date {args.date}")
-        reports = ingest_range(sessions, args.date, last, settings, model=holder.get)
+        reports = ingest_range(sessions, args.date, last, settings, model=holder.get, progress=True)
     print(f"{'day':<10}  {'status':<7}  {'fetched':>7}  {'new':>5}  {'updated':>7}  {'scored':>6}")
     for r in reports:
         print(

@@ -25,11 +25,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrate(settings.resolved_database_url)
         engine = make_engine(settings.resolved_database_url)
         app.state.sessions = make_session_factory(engine)
+        app.state.scheduler = None
+
+        def score_recent_days(_: object) -> None:
+            # A newly served model scores the recent days in the background.
+            if app.state.scheduler is not None:
+                app.state.scheduler.add_job(
+                    app.state.job.score_recent, id="score-recent", replace_existing=True
+                )
+
         app.state.holder = ModelHolder(
-            app.state.sessions, device=settings.device, batch_size=settings.score_batch_size
+            app.state.sessions,
+            device=settings.device,
+            batch_size=settings.score_batch_size,
+            on_change=score_recent_days,
         )
         app.state.job = DailyJob(app.state.sessions, settings, app.state.holder)
-        app.state.scheduler = start_scheduler(app.state.job) if settings.scheduler_enabled else None
+        if settings.scheduler_enabled:
+            app.state.scheduler = start_scheduler(app.state.job)
         try:
             yield
         finally:

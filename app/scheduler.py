@@ -65,9 +65,7 @@ class DailyJob:
         loaded = self.holder.get()
         if loaded is None:
             return 0
-        return score_pending(
-            self.sessions, loaded, days=lookback_days(self.settings), settings=self.settings
-        )
+        return score_pending(self.sessions, loaded, days=lookback_days(self.settings))
 
     def missed_run(self, now: dt.datetime | None = None) -> bool:
         """True when the last scheduled time passed without a successful scheduled run."""

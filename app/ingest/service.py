@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.db import session_scope
-from app.ingest.arxiv_source import ArxivClient, ArxivPaper
+from app.ingest.arxiv_source import ArxivClient, ArxivPaper, FetchError
 from app.ml.predictor import score_papers
 from app.ml.serving import LoadedModel
 from app.models import IngestRun, Paper, Score, utcnow
@@ -51,6 +51,7 @@ def ingest_day(
     client: ArxivClient | None = None,
     model: ModelProvider | None = None,
     trigger: str = "manual",
+    progress: bool = False,
 ) -> IngestReport:
     """Fetch the papers first submitted on ``day``, upsert them, score what is new or changed,
     and record the run. Running a day twice changes nothing; a failed run is recorded as failed
@@ -71,8 +72,11 @@ def ingest_day(
         if loaded is None:
             logger.warning("no active model: papers of %s are stored but not scored", day)
         else:
-            report.scored = score_pending(sessions, loaded, days=[day], settings=settings)
+            report.scored = score_pending(sessions, loaded, days=[day], progress=progress)
         report.status = "success"
+    except FetchError as err:
+        logger.error("ingestion of %s failed: %s", day, err)
+        report.status, report.error = "failed", f"{type(err).__name__}: {err}"
     except Exception as err:  # recorded on the run, and the next run completes the day
         logger.exception("ingestion of %s failed", day)
         report.status, report.error = "failed", f"{type(err).__name__}: {err}"
@@ -157,7 +161,7 @@ def score_pending(
     loaded: LoadedModel,
     *,
     days: Sequence[dt.date] | None,
-    settings: Settings,
+    progress: bool = False,
 ) -> int:
     """Score every paper of ``days`` (all days if None) that the model has not scored in its
     current version. Idempotent: what a crash left unscored is picked up next time."""
@@ -182,7 +186,7 @@ def score_pending(
         probabilities = score_papers(
             loaded.predictor,
             [(row.title, row.abstract) for row in chunk],
-            progress=len(pending) > 64,
+            progress=progress,
         )
         with session_scope(sessions) as session:
             _store_scores(session, loaded.version_id, chunk, probabilities.tolist())
@@ -220,6 +224,7 @@ def ingest_range(
     *,
     model: ModelProvider | None = None,
     trigger: str = "manual",
+    progress: bool = False,
 ) -> list[IngestReport]:
     """Ingest every day from ``first`` to ``last`` inclusive, sharing one polite client."""
     if last < first:
@@ -229,7 +234,15 @@ def ingest_range(
     day = first
     while day <= last:
         reports.append(
-            ingest_day(sessions, day, settings, client=client, model=model, trigger=trigger)
+            ingest_day(
+                sessions,
+                day,
+                settings,
+                client=client,
+                model=model,
+                trigger=trigger,
+                progress=progress,
+            )
         )
         day += dt.timedelta(days=1)
     return reports

@@ -92,8 +92,8 @@ def listing_files(directory: Path) -> dict[dt.date, Path]:
 
 
 def catalog_from_listings(directory: Path, days: Iterable[dt.date] | None = None) -> Catalog:
-    """Each paper is first submitted on the weekday it is first listed (later listings of it are
-    cross-lists of the same version)."""
+    """Each paper is first submitted on the weekday it is first listed; later listings of it
+    are cross-lists of the same version."""
     catalog = Catalog()
     files = listing_files(directory)
     wanted = set(days) if days is not None else set(files)
@@ -102,7 +102,11 @@ def catalog_from_listings(directory: Path, days: Iterable[dt.date] | None = None
             continue
         midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
         for index, row in enumerate(read_listing(path)):
-            if row["id"] in catalog.entries:
+            known = catalog.entries.get(row["id"])
+            if known is not None:
+                # A later listing of the same paper is a cross-list: it may add categories.
+                extra = [c for c in row["categories"] if c not in known.categories]
+                known.categories.extend(extra)
                 continue
             stamp = midnight + dt.timedelta(seconds=17 * index)
             catalog.add(

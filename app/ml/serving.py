@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,8 +31,16 @@ class ModelHolder:
     """Serves the database's active model version; a newly activated one replaces it on the next
     call, without a restart. Loading failures are logged and the previous model stays."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, device: str, batch_size: int):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        device: str,
+        batch_size: int,
+        on_change: Callable[[LoadedModel], None] | None = None,
+    ):
         self._sessions = sessions
+        self._on_change = on_change
         self._device, self._batch_size = device, batch_size
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
@@ -63,4 +72,7 @@ class ModelHolder:
                 predictor=predictor,
             )
             logger.info("serving model version %d (%s)", version_id, name)
-            return self._loaded
+            loaded = self._loaded
+        if self._on_change is not None:
+            self._on_change(loaded)
+        return loaded
