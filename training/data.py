@@ -35,8 +35,11 @@ def _rows(labels: Sequence[object], more: int) -> str:
     return text
 
 
-def load_labelled_csv(path: str | Path) -> pd.DataFrame:
-    """Read and check a labelled CSV; rows keep their file line numbers in ``line``."""
+def load_labelled_csv(path: str | Path, *, require_both_classes: bool = True) -> pd.DataFrame:
+    """Read and check a labelled CSV; rows keep their file line numbers in ``line``.
+
+    Training needs both classes; importing labels into the service does not.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"labelled CSV {path} does not exist")
@@ -57,10 +60,12 @@ def load_labelled_csv(path: str | Path) -> pd.DataFrame:
     frame = frame[list(COLUMNS)].copy()
     # Line 1 is the header, so data row i is on line i + 2.
     frame.insert(0, "line", range(2, len(frame) + 2))
-    return validate_labels(frame, source=str(path))
+    return validate_labels(frame, source=str(path), require_both_classes=require_both_classes)
 
 
-def validate_labels(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
+def validate_labels(
+    frame: pd.DataFrame, *, source: str, require_both_classes: bool = True
+) -> pd.DataFrame:
     """Normalise the columns' types and reject what cannot be trained on.
 
     ``frame`` needs the :data:`COLUMNS` and a ``line`` column that tells the user where a row is.
@@ -124,7 +129,7 @@ def validate_labels(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
         raise DataError(f"{where} empty abstract in {len(shown)} rows: {_rows(shown, len(shown))}")
 
     counts = frame["interest"].value_counts()
-    if len(counts) < 2:
+    if len(counts) < 2 and require_both_classes:
         only = int(counts.index[0])
         raise DataError(
             f"{where} only one class: all {len(frame)} rows have interest={only}; "
