@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -89,6 +90,85 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if any(r.status != "success" for r in reports) else 0
 
 
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.core.db import make_engine, make_session_factory, migrate
+
+    migrate(settings.resolved_database_url)
+    return make_session_factory(make_engine(settings.resolved_database_url))
+
+
+def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
+    from app.core.db import session_scope
+    from app.labels import export_labels_csv, import_labels_csv, labels_csv_text
+    from training.data import DataError
+
+    sessions = _sessions(settings)
+    if args.action == "import":
+        try:
+            with session_scope(sessions) as session:
+                report = import_labels_csv(session, args.file)
+        except DataError as err:
+            raise SystemExit(f"nothing imported: {err}") from None
+        print(
+            f"{report.rows} rows: {report.new_labels} new labels, {report.changed_labels} "
+            f"changed, {report.unchanged} unchanged; {report.new_papers} papers added"
+        )
+        return 0
+    with sessions() as session:
+        if args.file is None:
+            sys.stdout.write(labels_csv_text(session))
+        else:
+            print(f"wrote {export_labels_csv(session, args.file)} labels to {args.file}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from app.core.db import session_scope
+    from app.ml.registry import ModelVersionError, activate_model, list_models, rollback_model
+
+    sessions = _sessions(settings)
+    try:
+        with session_scope(sessions) as session:
+            if args.action == "activate":
+                activate_model(session, version_id=args.version)
+            elif args.action == "rollback":
+                rollback_model(session)
+            versions = list_models(session)
+    except ModelVersionError as err:
+        raise SystemExit(str(err)) from None
+    print(f"{'':1} {'id':>3}  {'name':<28} {'method':<8} {'threshold':>9} {'test AP':>7}  created")
+    for v in versions:
+        ap = (v.metrics or {}).get("test", {}).get("average_precision")
+        print(
+            f"{'*' if v.is_active else ' '} {v.id:>3}  {v.name[:28]:<28} {v.method:<8} "
+            f"{v.threshold:>9.4f} {ap if ap is None else format(ap, '.4f'):>7}  "
+            f"{v.created_at:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
+    from app.retrain import retrain
+    from training.config import ConfigError
+    from training.data import DataError
+
+    try:
+        outcome = retrain(
+            _sessions(settings),
+            settings,
+            method=args.method,
+            tolerance=args.tolerance,
+            force=args.force,
+        )
+    except (DataError, ConfigError) as err:
+        raise SystemExit(f"retrain refused: {err}") from None
+    print(
+        f"trained {outcome.name} on {outcome.labels} labels in {outcome.seconds:.1f}s "
+        f"(version {outcome.version_id}); {outcome.reason}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arxiv-reco",
@@ -106,6 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--date", type=_date, help="first UTC day, YYYY-MM-DD")
     ingest.add_argument("--to", type=_date, help="last UTC day (inclusive), YYYY-MM-DD")
     ingest.set_defaults(func=cmd_ingest)
+    labels = sub.add_parser("labels", help="import or export labels (the notebook's CSV layout)")
+    labels_sub = labels.add_subparsers(dest="action", required=True)
+    labels_import = labels_sub.add_parser("import", help="import a labelled CSV (all or nothing)")
+    labels_import.add_argument("file", type=Path)
+    labels_export = labels_sub.add_parser("export", help="write all labels as CSV")
+    labels_export.add_argument("file", type=Path, nargs="?", help="default: standard output")
+    labels.set_defaults(func=cmd_labels)
+    models = sub.add_parser("models", help="list, activate or roll back model versions")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    models_sub.add_parser("list", help="every registered model version (* = active)")
+    models_activate = models_sub.add_parser("activate", help="serve a model version")
+    models_activate.add_argument("version", type=int)
+    models_sub.add_parser("rollback", help="serve the previously active version again")
+    models.set_defaults(func=cmd_models)
+    retrain = sub.add_parser(
+        "retrain", help="train on all stored labels; activate only if not worse than the active"
+    )
+    retrain.add_argument("--method", choices=["finetune", "tfidf", "embed"])
+    retrain.add_argument("--tolerance", type=float, help="accepted loss of test AP (default 0)")
+    retrain.add_argument("--force", action="store_true", help="activate whatever the result")
+    retrain.set_defaults(func=cmd_retrain)
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(func=cmd_migrate)
     sub.add_parser("train", help="train a model (see `arxiv-reco train --help`)", add_help=False)

@@ -106,3 +106,43 @@ def latest_runs_by_day(session: Session, *, days: int) -> list[IngestRun]:
     return list(
         session.scalars(select(IngestRun).where(IngestRun.id.in_(newest)).order_by(IngestRun.day))
     )
+
+
+def adjacent_days(session: Session, *, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The nearest earlier and later days that have papers."""
+    earlier = session.scalar(select(func.max(Paper.submitted_on)).where(Paper.submitted_on < day))
+    later = session.scalar(select(func.min(Paper.submitted_on)).where(Paper.submitted_on > day))
+    return earlier, later
+
+
+def labels_of(session: Session, *, paper_ids: list[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(Label.paper_id, Label.interest).where(Label.paper_id.in_(paper_ids))
+    ).all()
+    return {paper_id: interest for paper_id, interest in rows}
+
+
+def recent_recommendations(
+    session: Session, *, model_version_id: int, threshold: float, days: int
+) -> list[tuple[Paper, float]]:
+    """Papers at or above the threshold on the last ``days`` days that have papers."""
+    recent = (
+        select(Paper.submitted_on)
+        .group_by(Paper.submitted_on)
+        .order_by(Paper.submitted_on.desc())
+        .limit(days)
+    )
+    rows = session.execute(
+        select(Paper, Score.probability)
+        .join(
+            Score,
+            and_(
+                Score.paper_id == Paper.id,
+                Score.model_version_id == model_version_id,
+                Score.paper_version == Paper.version,
+            ),
+        )
+        .where(Paper.submitted_on.in_(recent), Score.probability >= threshold)
+        .order_by(Paper.submitted_on.desc(), Score.probability.desc())
+    ).all()
+    return [(paper, probability) for paper, probability in rows]

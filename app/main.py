@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import papers, recommendations, score, system
+from app.api.routes import feed, labels, models, papers, recommendations, score, system
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory, migrate
 from app.ml.serving import ModelHolder
+from app.retrain import RetrainRunner
 from app.scheduler import DailyJob, start_scheduler
+from app.web import routes as web
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_change=score_recent_days,
         )
         app.state.job = DailyJob(app.state.sessions, settings, app.state.holder)
+        app.state.retrainer = RetrainRunner(app.state.sessions, settings)
         if settings.scheduler_enabled:
             app.state.scheduler = start_scheduler(app.state.job)
         try:
@@ -57,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    for module in (recommendations, score, papers, system):
+    # Label routes first: /papers/{id}/label must not be taken for a paper id.
+    for module in (labels, recommendations, score, papers, models, feed, system, web):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

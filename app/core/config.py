@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     score_batch_size: int = Field(16, ge=1, le=1024, description="Abstracts per scoring batch.")
     score_max_items: int = Field(64, ge=1, description="Most abstracts in one POST /score.")
     score_max_chars: int = Field(20_000, ge=100, description="Longest abstract POST /score takes.")
+    retrain_method: Literal["finetune", "tfidf", "embed"] = Field(
+        "tfidf", description="Method of `arxiv-reco retrain` and the page's button."
+    )
+    retrain_base_model: str = Field(
+        DEFAULT_BASE_MODEL, description="Encoder for finetune/embed retrains (id or path)."
+    )
+    retrain_tolerance: float = Field(
+        0.0, ge=0, le=1, description="A retrain is activated if its test AP is at most this worse."
+    )
+    feed_days: int = Field(7, ge=1, le=60, description="Days in /feed.atom.")
     api_token: SecretStr | None = Field(None, description="Bearer token required for writes.")
     host: str = Field("127.0.0.1", description="Address `arxiv-reco serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `arxiv-reco serve` listens on.")

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app import crud
+from app.api.deps import ModelDep, SessionDep, SettingsDep
+from app.web.routes import TEMPLATES
+
+router = APIRouter(tags=["feed"])
+
+
+def _stamp(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@router.get("/feed.atom", response_class=Response)
+def feed(
+    request: Request,
+    session: SessionDep,
+    model: ModelDep,
+    settings: SettingsDep,
+    days: Annotated[int | None, Query(ge=1, le=60, description="How many recent days")] = None,
+) -> Response:
+    """The recommended papers of the last days that have papers, newest day first."""
+    rows = crud.recent_recommendations(
+        session,
+        model_version_id=model.version_id,
+        threshold=model.threshold,
+        days=days or settings.feed_days,
+    )
+    newest = max(
+        (p.updated_at or p.submitted_at for p, _ in rows),
+        default=dt.datetime.now(dt.timezone.utc),
+    )
+    return TEMPLATES.TemplateResponse(
+        request,
+        "feed.atom",
+        {
+            "base": str(request.base_url).rstrip("/"),
+            "model": model,
+            "rows": rows,
+            "updated": _stamp(newest),
+            "stamp": _stamp,
+        },
+        media_type="application/atom+xml",
+    )

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, ConfigDict
+
+from app import crud
+from app.api.deps import SessionDep, WriterDep
+from app.labels import clear_label, labels_csv_text, set_label
+
+router = APIRouter(tags=["labels"])
+
+
+class LabelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interest: Literal[0, 1]
+
+
+class LabelPublic(BaseModel):
+    paper_id: str
+    interest: int | None
+
+
+@router.post("/papers/{paper_id:path}/label", response_model=LabelPublic, dependencies=[WriterDep])
+def label_paper(paper_id: str, body: LabelRequest, session: SessionDep) -> LabelPublic:
+    paper = crud.get_paper(session, paper_id=paper_id)
+    if paper is None:
+        raise HTTPException(404, f"paper {paper_id} is not in the database")
+    label = set_label(session, paper_id=paper.id, interest=body.interest, source="web")
+    session.commit()
+    return LabelPublic(paper_id=paper.id, interest=label.interest)
+
+
+@router.delete(
+    "/papers/{paper_id:path}/label", response_model=LabelPublic, dependencies=[WriterDep]
+)
+def unlabel_paper(paper_id: str, session: SessionDep) -> LabelPublic:
+    paper = crud.get_paper(session, paper_id=paper_id)
+    if paper is None:
+        raise HTTPException(404, f"paper {paper_id} is not in the database")
+    clear_label(session, paper_id=paper.id)
+    session.commit()
+    return LabelPublic(paper_id=paper.id, interest=None)
+
+
+@router.get("/labels.csv", response_class=Response)
+def labels_csv(session: SessionDep) -> Response:
+    return Response(
+        labels_csv_text(session),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="labels.csv"'},
+    )

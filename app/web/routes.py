@@ -1,0 +1,82 @@
+"""The reader's page: a day's papers, best first, with one-click labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app import crud
+from app.api.deps import HolderDep, SessionDep, SettingsDep
+from app.ml.registry import active_model
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC_DIR = Path(__file__).parent / "static"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(
+    request: Request,
+    session: SessionDep,
+    holder: HolderDep,
+    settings: SettingsDep,
+    date: Annotated[str | None, Query()] = None,
+    all: Annotated[bool, Query()] = False,  # noqa: A002
+) -> HTMLResponse:
+    error = None
+    day: dt.date | None = None
+    if date:
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            error = f"{date!r} is not a date (YYYY-MM-DD); showing the latest day instead."
+    day = day or crud.latest_day(session)
+    loaded = holder.get()
+    version = active_model(session)
+    runs = crud.recent_runs(session, limit=1)
+    context: dict[str, object] = {
+        "day": day,
+        "show_all": all or loaded is None,
+        "model": loaded,
+        "version": version,
+        "last_run": runs[0] if runs else None,
+        "error": error or holder.last_error,
+        "token_required": settings.api_token is not None,
+        "counts": crud.table_counts(session),
+        "papers": [],
+        "result": None,
+        "previous_day": None,
+        "next_day": None,
+        "ingested": False,
+    }
+    if day is not None:
+        context["previous_day"], context["next_day"] = crud.adjacent_days(session, day=day)
+        context["ingested"] = crud.day_was_ingested(session, day=day)
+        result = crud.day_recommendations(
+            session,
+            day=day,
+            model_version_id=loaded.version_id if loaded else -1,
+            threshold=loaded.threshold if loaded else 0.0,
+            include_all=bool(context["show_all"]),
+            limit=None,
+        )
+        labels = crud.labels_of(session, paper_ids=[paper.id for paper, _ in result.rows])
+        context["result"] = result
+        context["papers"] = [
+            {
+                "paper": paper,
+                "probability": probability,
+                "recommended": loaded is not None
+                and probability is not None
+                and probability >= loaded.threshold,
+                "label": labels.get(paper.id),
+            }
+            for paper, probability in result.rows
+        ]
+    return TEMPLATES.TemplateResponse(request, "index.html", context)
