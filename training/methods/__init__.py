@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.config import TrainConfig
+from training.config import ConfigError, TrainConfig
 from training.split import DateSplit
 
 logger = logging.getLogger(__name__)
@@ -57,3 +57,15 @@ def encoder_max_length(tokenizer: Any, model: Any, wanted: int) -> int:
             "max_length %d exceeds what %s accepts; using %d", wanted, model.name_or_path, limit
         )
     return limit
+
+
+def load_base(config: TrainConfig, model_class: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """The base encoder's tokenizer and model; a model that cannot be found is bad input."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.base_model)
+        model = model_class.from_pretrained(config.base_model, **kwargs)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot load --base-model {config.base_model!r}: {err}") from err
+    return tokenizer, model

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import joblib
 from sklearn.linear_model import LogisticRegression
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from app.ml.artifact import EMBED_CLASSIFIER_FILE, ENCODER_DIR
 from app.ml.device import pick_device
 from app.ml.predictor import embed_texts
 from training.config import TrainConfig
 from training.data import texts_of
-from training.methods import FitResult, encoder_max_length
+from training.methods import FitResult, encoder_max_length, load_base
 from training.methods.linear import choose_c
 from training.split import DateSplit
 
@@ -23,8 +23,7 @@ logger = logging.getLogger(__name__)
 
 def fit_embed(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResult:
     device = pick_device(config.device)
-    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
-    encoder = AutoModel.from_pretrained(config.base_model)
+    tokenizer, encoder = load_base(config, AutoModel)
     encoder.to(device).eval()
     max_length = encoder_max_length(tokenizer, encoder, config.max_length)
 

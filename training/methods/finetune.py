@@ -16,7 +16,6 @@ import torch
 from sklearn.metrics import average_precision_score
 from transformers import (
     AutoModelForSequenceClassification,
-    AutoTokenizer,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     EvalPrediction,
@@ -29,7 +28,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from app.ml.device import pick_device
 from training.config import ConfigError, TrainConfig
 from training.data import texts_of
-from training.methods import FitResult, encoder_max_length
+from training.methods import FitResult, encoder_max_length, load_base
 from training.split import DateSplit
 
 logger = logging.getLogger(__name__)
@@ -114,9 +113,9 @@ def _encode(
 def fit_finetune(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResult:
     device = pick_device(config.device)
     bf16, fp16 = mixed_precision(config, device)
-    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        config.base_model,
+    tokenizer, model = load_base(
+        config,
+        AutoModelForSequenceClassification,
         num_labels=2,
         id2label=LABELS,
         label2id={label: index for index, label in LABELS.items()},

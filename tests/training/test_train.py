@@ -1,0 +1,210 @@
+"""train() end to end: a complete artifact that the service's loader scores with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from sklearn.metrics import average_precision_score
+
+from app.core.db import make_engine, make_session_factory
+from app.ml.artifact import (
+    EMBED_CLASSIFIER_FILE,
+    ENCODER_DIR,
+    META_FILE,
+    MODEL_CARD_FILE,
+    PR_CURVE_FILE,
+    TFIDF_PIPELINE_FILE,
+    TRAIN_CONFIG_FILE,
+    ModelMeta,
+)
+from app.ml.predictor import load_predictor, score_papers
+from app.ml.registry import active_model
+from tests.training.conftest import tiny_finetune_settings
+from training import ConfigError, TrainConfig, train
+from training.split import split_by_date
+
+COMMON_FILES = {META_FILE, MODEL_CARD_FILE, PR_CURVE_FILE, TRAIN_CONFIG_FILE}
+
+
+def _check_artifact(path: Path, method: str, frame: pd.DataFrame) -> ModelMeta:
+    meta = ModelMeta.load(path)
+    assert meta.method == method
+    assert 0.0 <= meta.threshold <= 1.0
+    info = meta.info
+    assert info["data_hash"].startswith("sha256:")
+    assert info["seed"] == 42
+    assert {"torch", "transformers", "scikit-learn"} <= set(info["versions"])
+    assert info["splits"]["test"]["rows"] == 60
+    assert info["splits"]["train"]["last_date"] <= info["splits"]["validation"]["first_date"]
+    for split in ("validation", "test"):
+        metrics = meta.metrics[split]
+        for key in ("average_precision", "roc_auc", "precision", "recall", "f1"):
+            assert 0.0 <= metrics[key] <= 1.0, (split, key)
+        assert metrics["threshold"] == meta.threshold
+        assert metrics["recommended_per_day"] >= 0
+        assert "optimistic_best_f1" in metrics
+    card = (path / MODEL_CARD_FILE).read_text(encoding="utf-8")
+    assert "optimistic" in card and f"{meta.threshold:.4f}" in card
+    with Image.open(path / PR_CURVE_FILE) as image:
+        assert image.size[0] > 100
+    saved = json.loads((path / TRAIN_CONFIG_FILE).read_text(encoding="utf-8"))
+    assert saved["method"] == method and TrainConfig(**saved).method == method
+
+    # The service's loader gives back the very validation numbers the report states.
+    predictor = load_predictor(path, device="cpu")
+    validation = split_by_date(frame).validation
+    scores = score_papers(predictor, list(zip(validation.title, validation.abstract, strict=True)))
+    assert scores.shape == (60,)
+    assert np.all((scores >= 0) & (scores <= 1))
+    ap = average_precision_score(validation["interest"], scores)
+    assert ap == pytest.approx(meta.metrics["validation"]["average_precision"], abs=1e-4)
+    assert not list(path.parent.glob(f".{path.name}.*")), "temporary directories left behind"
+    return meta
+
+
+def test_tfidf_writes_a_complete_artifact(make_config, sample_frame) -> None:
+    result = train(make_config(method="tfidf"))
+    assert {p.name for p in result.path.iterdir()} == COMMON_FILES | {TFIDF_PIPELINE_FILE}
+    meta = _check_artifact(result.path, "tfidf", sample_frame)
+    assert meta.info["hyperparameters"]["C"] == 1.0
+    assert result.model_version_id is None
+
+
+def test_embed_with_the_tiny_encoder(make_config, sample_frame, tiny_base: Path) -> None:
+    config = make_config(method="embed", base_model=str(tiny_base), max_length=64)
+    result = train(config)
+    assert {p.name for p in result.path.iterdir()} == COMMON_FILES | {
+        EMBED_CLASSIFIER_FILE,
+        ENCODER_DIR,
+    }
+    assert (result.path / ENCODER_DIR / "config.json").is_file()
+    meta = _check_artifact(result.path, "embed", sample_frame)
+    assert meta.max_length == 64
+    assert meta.base_model == str(tiny_base)
+
+
+def test_finetune_tiny_modernbert_and_resume(
+    make_config, sample_frame, tiny_base: Path, tmp_path: Path
+) -> None:
+    """Fine-tune for two steps (a complete artifact), then resume that run to four steps."""
+    checkpoints = tmp_path / "ckpt"
+    settings = tiny_finetune_settings(tiny_base)
+    first = make_config(
+        **{**settings, "max_steps": 2},
+        output=str(tmp_path / "first"),
+        checkpoint_dir=str(checkpoints),
+        keep_checkpoints=True,
+    )
+    result = train(first)
+    assert (result.path / "config.json").is_file()
+    assert (result.path / "tokenizer.json").is_file()
+    meta = _check_artifact(result.path, "finetune", sample_frame)
+    fit = meta.info["fit"]
+    assert fit["steps"] == 2
+    assert fit["best_checkpoint_validation_ap"] == fit["evaluations"][0]["validation_ap"]
+    assert meta.info["hyperparameters"]["class_weights"][1] > 1  # positives weigh more
+    assert meta.max_length == 64
+    assert (checkpoints / "checkpoint-2").is_dir()
+
+    # The checkpoints of an interrupted run are not thrown away by accident...
+    again = make_config(**settings, output=str(tmp_path / "again"), checkpoint_dir=str(checkpoints))
+    with pytest.raises(ConfigError, match=r"holds checkpoints of an interrupted run: add --resume"):
+        train(again)
+
+    # ...and --resume continues from the last one.
+    resumed = make_config(
+        **settings, output=str(tmp_path / "resumed"), checkpoint_dir=str(checkpoints), resume=True
+    )
+    result = train(resumed)
+    fit = result.meta.info["fit"]
+    assert fit["resumed_from"] == "checkpoint-2"
+    assert fit["steps"] == 4
+    assert [e["step"] for e in fit["evaluations"]] == [2, 4]
+    assert fit["best_checkpoint_validation_ap"] == max(
+        e["validation_ap"] for e in fit["evaluations"]
+    )
+    assert not checkpoints.exists(), "checkpoints are removed after a successful run"
+    assert load_predictor(result.path, device="cpu").predict_proba(
+        ["a title\nan abstract"]
+    ).shape == (1,)
+
+
+def test_threshold_never_sees_test_labels(make_config, sample_frame, tmp_path: Path) -> None:
+    """Flip every test label: the threshold and validation metrics must not move."""
+    test_ids = set(split_by_date(sample_frame).test["paper_id"])
+    flipped = sample_frame.copy()
+    in_test = flipped["paper_id"].isin(test_ids)
+    flipped.loc[in_test, "interest"] = 1 - flipped.loc[in_test, "interest"]
+
+    original = train(make_config(output=str(tmp_path / "original")), frame=sample_frame)
+    changed = train(make_config(output=str(tmp_path / "flipped")), frame=flipped)
+
+    assert changed.meta.threshold == original.meta.threshold
+    assert changed.metrics["validation"] == original.metrics["validation"]
+    assert changed.metrics["test"]["positives"] == 60 - original.metrics["test"]["positives"]
+    assert changed.metrics["test"]["average_precision"] != pytest.approx(
+        original.metrics["test"]["average_precision"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "target"), [("precision", 0.6), ("recall", 0.5), ("per_day", 2.0)]
+)
+def test_threshold_strategies(make_config, strategy: str, target: float) -> None:
+    result = train(make_config(threshold_strategy=strategy, threshold_target=target))
+    validation = result.metrics["validation"]
+    if strategy == "recall":
+        assert validation["recall"] >= target
+    elif strategy == "per_day":
+        assert validation["recommended_per_day"] == pytest.approx(target, abs=0.2)
+    else:
+        assert validation["precision"] >= target
+    assert result.meta.info["threshold_strategy"] == strategy
+
+
+def test_registers_and_activates(make_config, database_url: str) -> None:
+    config = make_config(no_register=False, database_url=database_url, activate=True, name="v1")
+    result = train(config)
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        active = active_model(session)
+        assert active is not None
+        assert active.id == result.model_version_id
+        assert active.name == "v1"
+        assert Path(active.path) == result.path.resolve()
+        assert active.threshold == pytest.approx(result.meta.threshold)
+        assert active.metrics["test"]["average_precision"] == pytest.approx(
+            result.metrics["test"]["average_precision"]
+        )
+    engine.dispose()
+
+
+def test_existing_output_is_kept(make_config) -> None:
+    config = make_config()
+    train(config)
+    before = (config.output_path / META_FILE).read_text()
+    with pytest.raises(FileExistsError, match="already exists; choose another --output"):
+        train(config)
+    assert (config.output_path / META_FILE).read_text() == before
+
+
+def test_failed_training_leaves_nothing(make_config, tmp_path: Path) -> None:
+    config = make_config(
+        method="embed", base_model=str(tmp_path / "no-such-model"), output=str(tmp_path / "m")
+    )
+    with pytest.raises(ConfigError, match=r"cannot load --base-model .*no-such-model"):
+        train(config)
+    assert not list(tmp_path.glob("*m*"))
+
+
+def test_fraction_of_train_frame_only(sample_frame: pd.DataFrame, make_config) -> None:
+    """A frame handed to train() replaces the CSV named in the config."""
+    frame = sample_frame.iloc[::2].reset_index(drop=True)
+    result = train(make_config(), frame=frame)
+    assert result.meta.info["rows"] == 150
+    assert result.meta.info["data_source"] == "a data frame given to train()"
