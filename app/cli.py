@@ -169,6 +169,31 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo import prepare_demo
+
+    demo = settings.model_copy(
+        update={
+            "data_dir": args.data_dir,
+            "database_url": "",
+            "model_dir": None,
+            "scheduler_enabled": False,
+        }
+    )
+    report = prepare_demo(demo)
+    print(
+        f"demo ready in {report.seconds:.0f}s: {report.labels} labels, model {report.model_name} "
+        f"(test AP {report.test_average_precision:.3f}), days "
+        + ", ".join(f"{r.day} ({r.fetched} papers)" for r in report.days)
+    )
+    if args.no_serve:
+        return 0
+    print(
+        f"open http://{args.host or demo.host}:{args.port or demo.port}/?date={report.days[-1].day}"
+    )
+    return cmd_serve(args, demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arxiv-reco",
@@ -207,6 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--tolerance", type=float, help="accepted loss of test AP (default 0)")
     retrain.add_argument("--force", action="store_true", help="activate whatever the result")
     retrain.set_defaults(func=cmd_retrain)
+    demo = sub.add_parser(
+        "demo", help="the whole product offline on a bundled sample of real papers, then serve"
+    )
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("./demo-data"),
+        help="where the demo's database and model go (default ./demo-data)",
+    )
+    demo.add_argument("--host", help="bind address (default: settings)")
+    demo.add_argument("--port", type=int, help="port (default: settings)")
+    demo.add_argument("--no-serve", action="store_true", help="prepare only")
+    demo.set_defaults(func=cmd_demo)
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(func=cmd_migrate)
     sub.add_parser("train", help="train a model (see `arxiv-reco train --help`)", add_help=False)

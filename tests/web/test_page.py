@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from app.ingest.service import ingest_day
+from tests.factories import activate_model_dir
+
+
+def test_a_newcomer_is_told_what_to_do(client):
+    page = client.get("/").text
+    assert "Getting started" in page
+    assert "arxiv-reco labels import" in page and "arxiv-reco train --from-db" in page
+    assert "No papers yet" in page
+
+
+def test_without_a_model_every_paper_can_still_be_labelled(client, sessions, settings, standin):
+    day = dt.date(2025, 3, 19)
+    ingest_day(sessions, day, settings)
+    expected = len(standin.catalog.on_day(day, settings.categories))
+    page = client.get("/?date=2025-03-19").text
+    assert "Getting started" in page
+    assert page.count('data-paper-id="') == expected == page.count('data-interest="1"')
+
+
+def test_the_day_page_lists_recommendations_best_first_with_navigation(
+    client, sessions, settings, holder, tiny_model_dir
+):
+    activate_model_dir(sessions, tiny_model_dir, name="tiny-v1")
+    for day in (dt.date(2025, 3, 19), dt.date(2025, 3, 20), dt.date(2025, 3, 21)):
+        ingest_day(sessions, day, settings, model=holder.get)
+    api = client.get("/recommendations", params={"date": "2025-03-20"}).json()
+    page = client.get("/?date=2025-03-20").text
+    assert "tiny-v1" in page and "last ingest 2025-03-21" in page
+    positions = [page.index(f'data-paper-id="{p["id"]}"') for p in api["papers"]]
+    assert positions == sorted(positions) and len(positions) == api["recommended"]
+    assert 'href="/?date=2025-03-19"' in page and 'href="/?date=2025-03-21"' in page
+    everything = client.get("/?date=2025-03-20&all=true").text
+    assert everything.count('data-paper-id="') == api["total_papers"]
+    assert 'class="paper below"' in everything
+
+
+def test_a_bad_date_on_the_page_is_explained_not_an_error(client):
+    response = client.get("/?date=tomorrow")
+    assert response.status_code == 200 and "is not a date" in response.text
