@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/arxiv-reco serve
 
+demo: setup
+	$(BIN)/arxiv-reco demo
+
 test: setup
 	$(BIN)/python -m pytest -q
 
