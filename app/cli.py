@@ -71,7 +71,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     migrate(settings.resolved_database_url)
     sessions = make_session_factory(make_engine(settings.resolved_database_url))
-    holder = ModelHolder(sessions, device=settings.device, batch_size=settings.score_batch_size)
+    holder = ModelHolder(
+        sessions,
+        device=settings.device,
+        batch_size=settings.score_batch_size,
+        precision=settings.scoring_precision,
+    )
     if args.date is None:
         if args.to is not None:
             raise SystemExit("--to needs --date")

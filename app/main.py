@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.sessions,
             device=settings.device,
             batch_size=settings.score_batch_size,
+            precision=settings.scoring_precision,
             on_change=score_recent_days,
         )
         app.state.job = DailyJob(app.state.sessions, settings, app.state.holder)

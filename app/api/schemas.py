@@ -98,6 +98,7 @@ class IngestRunPublic(BaseModel):
 class ModelStatus(BaseModel):
     version: ModelVersionPublic | None
     device: str | None
+    scoring_path: str | None = Field(description="fp32, int8-dynamic (CPU) or sklearn")
     metrics: dict[str, Any]
     load_error: str | None
 

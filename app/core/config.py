@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         None, description="Where trained models are kept; empty means <data_dir>/models."
     )
     device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="Device for scoring.")
+    scoring_precision: Literal["auto", "fp32", "int8"] = Field(
+        "auto",
+        description="auto scores with int8 on the CPU when the model passed its int8 accuracy "
+        "check at training time, fp32 otherwise.",
+    )
     score_batch_size: int = Field(16, ge=1, le=1024, description="Abstracts per scoring batch.")
     score_max_items: int = Field(64, ge=1, description="Most abstracts in one POST /score.")
     score_max_chars: int = Field(20_000, ge=100, description="Longest abstract POST /score takes.")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import joblib
 import numpy as np
 import torch
+from torch.ao.quantization import quantize_dynamic
 from tqdm.auto import tqdm
 from transformers import (
     AutoModel,
@@ -41,6 +43,7 @@ class Predictor(Protocol):
     meta: ModelMeta
     path: Path
     device: str
+    scoring_path: str
 
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Probability of interest for each text, in input order."""
@@ -126,15 +129,50 @@ def embed_texts(
     )
 
 
+INT8_CHECK = "int8_check"  # key in ModelMeta.info: the int8-vs-fp32 accuracy check
+INT8_MAX_AP_CHANGE = 0.005
+Precision = Literal["auto", "fp32", "int8"]
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of every Linear layer (weights int8, activations quantised on
+    the fly): the CPU scoring path."""
+    with warnings.catch_warnings():
+        # PyTorch marks its quantised tensor types as deprecated; they still run here.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def int8_passed(meta: ModelMeta) -> bool:
+    check = meta.info.get(INT8_CHECK) or {}
+    return bool(check.get("passed"))
+
+
 class TransformerPredictor:
     """A fine-tuned sequence-classification checkpoint (ModernBERT by default)."""
 
-    def __init__(self, path: Path, meta: ModelMeta, device: torch.device, batch_size: int):
+    def __init__(
+        self,
+        path: Path,
+        meta: ModelMeta,
+        device: torch.device,
+        batch_size: int,
+        precision: Precision = "auto",
+    ):
         self.path, self.meta, self.batch_size = path, meta, batch_size
         self._device = device
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModelForSequenceClassification.from_pretrained(path)
         self.model.to(device).eval()
+        on_cpu = device.type == "cpu"
+        if precision == "int8" and not on_cpu:
+            raise ValueError(f"int8 scoring runs on the CPU only, not on {device}")
+        # auto: int8 on the CPU when the model passed the accuracy check at training time.
+        use_int8 = precision == "int8" or (precision == "auto" and on_cpu and int8_passed(meta))
+        if use_int8:
+            self.model = quantize_int8(self.model)
+        self.scoring_path = "int8-dynamic" if use_int8 else "fp32"
 
     @property
     def device(self) -> str:
@@ -158,6 +196,8 @@ class TransformerPredictor:
 
 class EmbedPredictor:
     """A frozen encoder's mean-pooled embeddings fed to a logistic regression."""
+
+    scoring_path = "fp32"
 
     def __init__(self, path: Path, meta: ModelMeta, device: torch.device, batch_size: int):
         self.path, self.meta, self.batch_size = path, meta, batch_size
@@ -194,6 +234,7 @@ class TfidfPredictor:
     """A scikit-learn pipeline (TF-IDF and logistic regression)."""
 
     device = "cpu"
+    scoring_path = "sklearn"
 
     def __init__(self, path: Path, meta: ModelMeta):
         self.path, self.meta = path, meta
@@ -205,7 +246,9 @@ class TfidfPredictor:
         return np.asarray(self.pipeline.predict_proba(list(texts))[:, 1], dtype=np.float32)
 
 
-def load_predictor(path: str | Path, *, device: str = "auto", batch_size: int = 16) -> Predictor:
+def load_predictor(
+    path: str | Path, *, device: str = "auto", batch_size: int = 16, precision: Precision = "auto"
+) -> Predictor:
     """Open any model directory that training wrote; raises ArtifactError if it cannot."""
     path = Path(path)
     started = time.perf_counter()
@@ -217,14 +260,17 @@ def load_predictor(path: str | Path, *, device: str = "auto", batch_size: int = 
         elif meta.method == "embed":
             predictor = EmbedPredictor(path, meta, pick_device(device), batch_size)
         else:
-            predictor = TransformerPredictor(path, meta, pick_device(device), batch_size)
+            predictor = TransformerPredictor(
+                path, meta, pick_device(device), batch_size, precision=precision
+            )
     except (OSError, EOFError) as err:
         raise ArtifactError(f"cannot load the {meta.method} model in {path}: {err}") from err
     logger.info(
-        "loaded %s model from %s on %s in %.1fs (threshold %.4f)",
+        "loaded %s model from %s on %s (%s) in %.1fs (threshold %.4f)",
         meta.method,
         path,
         predictor.device,
+        predictor.scoring_path,
         time.perf_counter() - started,
         meta.threshold,
     )

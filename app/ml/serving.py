@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.ml.predictor import Predictor, load_predictor
+from app.ml.predictor import Precision, Predictor, load_predictor
 from app.ml.registry import active_model
 
 logger = logging.getLogger(__name__)
@@ -37,9 +37,11 @@ class ModelHolder:
         *,
         device: str,
         batch_size: int,
+        precision: Precision = "auto",
         on_change: Callable[[LoadedModel], None] | None = None,
     ):
         self._sessions = sessions
+        self._precision = precision
         self._on_change = on_change
         self._device, self._batch_size = device, batch_size
         self._loaded: LoadedModel | None = None
@@ -59,7 +61,12 @@ class ModelHolder:
             if self._loaded is not None and self._loaded.version_id == version_id:
                 return self._loaded
             try:
-                predictor = load_predictor(path, device=self._device, batch_size=self._batch_size)
+                predictor = load_predictor(
+                    path,
+                    device=self._device,
+                    batch_size=self._batch_size,
+                    precision=self._precision,
+                )
             except (OSError, ValueError) as err:
                 self.last_error = f"cannot load model version {version_id} ({path}): {err}"
                 logger.error(self.last_error)

@@ -131,6 +131,7 @@ def test_health_and_status(client, served):
     status = client.get("/status").json()
     assert status["model"]["version"]["id"] == served
     assert status["model"]["device"] == "cpu"
+    assert status["model"]["scoring_path"] == "fp32"
     assert status["counts"]["papers"] > 0 and status["counts"]["scores"] > 0
     assert [r["status"] for r in status["last_runs"]] == ["success"] * 3
     assert status["warnings"] == []

@@ -59,6 +59,7 @@ def status(
             if version is not None
             else None,
             device=loaded.predictor.device if loaded is not None else None,
+            scoring_path=loaded.predictor.scoring_path if loaded is not None else None,
             metrics=version.metrics if version is not None else {},
             load_error=holder.last_error,
         ),
