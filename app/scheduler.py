@@ -41,24 +41,24 @@ class DailyJob:
         self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"))
 
     def run(self, trigger: str = "schedule", today: dt.date | None = None) -> list[IngestReport]:
+        days = lookback_days(self.settings, today)
+        return self.run_range(days[0], days[-1], trigger=trigger)
+
+    def run_range(self, first: dt.date, last: dt.date, *, trigger: str) -> list[IngestReport]:
         try:
             self.lock.acquire(timeout=0)
         except Timeout:
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
         try:
-            days = lookback_days(self.settings, today)
-            reports = ingest_range(
-                self.sessions,
-                days[0],
-                days[-1],
-                self.settings,
-                model=self.holder.get,
-                trigger=trigger,
+            return ingest_range(
+                self.sessions, first, last, self.settings, model=self.holder.get, trigger=trigger
             )
-            return reports
         finally:
             self.lock.release()
+
+    def is_running(self) -> bool:
+        return bool(self.lock.is_locked)
 
     def score_recent(self) -> int:
         """Score recent days with a newly activated model."""

@@ -160,3 +160,24 @@ def test_a_newly_activated_model_is_served_without_restart(
 def test_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     assert "/recommendations" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_backfill_can_be_started_over_the_api(client, sessions, standin, settings):
+    assert (
+        client.post("/ingest", params={"date": "2025-03-21", "to": "2025-03-19"}).status_code == 422
+    )
+    assert client.post("/ingest", params={"date": "21/03/2025"}).status_code == 422
+    started = client.post("/ingest", params={"date": "2025-03-19", "to": "2025-03-20"})
+    assert started.status_code == 202 and started.json()["to"] == "2025-03-20"
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        runs = client.get("/status").json()["last_runs"]
+        if len(runs) == 2 and all(r["finished_at"] for r in runs):
+            break
+        time.sleep(0.1)
+    assert sorted((r["day"], r["trigger"], r["status"]) for r in runs) == [
+        ("2025-03-19", "api", "success"),
+        ("2025-03-20", "api", "success"),
+    ]

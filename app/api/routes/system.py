@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import crud
-from app.api.deps import HolderDep, SessionDep, SettingsDep
+from app.api.deps import HolderDep, SessionDep, SettingsDep, WriterDep
 from app.api.schemas import (
     HealthResponse,
     IngestRunPublic,
@@ -70,3 +72,28 @@ def status(
         last_runs=[IngestRunPublic.model_validate(r) for r in crud.recent_runs(session)],
         warnings=warnings,
     )
+
+
+@router.post("/ingest", status_code=202, dependencies=[WriterDep])
+def start_ingest(
+    request: Request,
+    date: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="First UTC day")],
+    to: Annotated[
+        str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Last UTC day")
+    ] = None,
+) -> dict[str, str]:
+    """Backfill days in the background, as `arxiv-reco ingest` does; see /status for the runs."""
+    try:
+        first = dt.date.fromisoformat(date)
+        last = dt.date.fromisoformat(to) if to else first
+    except ValueError as err:
+        raise HTTPException(422, f"not a calendar day: {err}") from err
+    if last < first:
+        raise HTTPException(422, f"to={last} is before date={first}")
+    job = request.app.state.job
+    if job.is_running():
+        raise HTTPException(409, "an ingestion is already running")
+    threading.Thread(
+        target=job.run_range, args=(first, last), kwargs={"trigger": "api"}, daemon=True
+    ).start()
+    return {"status": "started", "from": first.isoformat(), "to": last.isoformat()}
