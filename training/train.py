@@ -75,18 +75,20 @@ def _set_seed(seed: int) -> None:
     set_seed(seed)
 
 
-def train(config: TrainConfig, *, frame: pd.DataFrame | None = None) -> TrainResult:
+def train(
+    config: TrainConfig, *, frame: pd.DataFrame | None = None, source: str | None = None
+) -> TrainResult:
     """Train, choose the threshold on validation, report validation and test, save, register.
 
     ``frame`` (already validated, e.g. from :func:`load_labelled_csv`) replaces the data that
-    ``config`` names.
+    ``config`` names; ``source`` says where it came from, for the model card.
     """
     started = time.perf_counter()
     _set_seed(config.seed)
     if frame is None:
         frame, source = load_training_data(config)
     else:
-        source = "a data frame given to train()"
+        source = source or "a data frame given to train()"
     split = split_by_date(
         frame, val_fraction=config.val_fraction, test_fraction=config.test_fraction
     )
