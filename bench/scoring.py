@@ -1,4 +1,4 @@
-"""Scoring throughput of the ModernBERT-base shape on a real day's abstracts, against the fp32 limit.
+"""Scoring throughput of the ModernBERT-base shape on a real day, against the fp32 limit.
 
     .venv/bin/python bench/scoring.py [--limit N] [--max-length 512] [--batch-size 16]
         [--finetuned bench/out/models/finetune]
@@ -65,7 +65,8 @@ def largest_day(listings: Path) -> tuple[str, list[tuple[str, str]]]:
 def forward_flops(config, token_counts: list[int]) -> float:  # type: ignore[no-untyped-def]
     """Linear layers (2 x weights per token) plus attention scores and mixing per layer."""
     d, layers = config.hidden_size, config.num_hidden_layers
-    per_layer_linear = d * 3 * d + d * d + d * 2 * config.intermediate_size + config.intermediate_size * d
+    mlp = config.intermediate_size
+    per_layer_linear = d * 3 * d + d * d + d * 2 * mlp + mlp * d  # Wqkv, Wo, GLU in, out
     linear = 2 * layers * per_layer_linear + 2 * d * d  # + the classifier head's dense layer
     total = 0.0
     for n in token_counts:
@@ -97,28 +98,36 @@ def main() -> None:
         papers = papers[::step][: args.limit]
     texts = [compose_text(t, a) for t, a in papers]
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
-    counts = [len(ids) for ids in tokenizer(texts, truncation=True,
-                                            max_length=args.max_length)["input_ids"]]
+    counts = [
+        len(ids)
+        for ids in tokenizer(texts, truncation=True, max_length=args.max_length)["input_ids"]
+    ]
     torch.manual_seed(0)
     config = ModernBertConfig(num_labels=2)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp)
         ModernBertForSequenceClassification(config).save_pretrained(model_dir)
         tokenizer.save_pretrained(model_dir)
-        ModelMeta(method="finetune", threshold=0.5, max_length=args.max_length,
-                  base_model="ModernBertConfig() random weights").save(model_dir)
-        fp32 = load_predictor(model_dir, device="cpu", batch_size=args.batch_size,
-                              precision="fp32")
-        int8 = load_predictor(model_dir, device="cpu", batch_size=args.batch_size,
-                              precision="int8")
+        ModelMeta(
+            method="finetune",
+            threshold=0.5,
+            max_length=args.max_length,
+            base_model="ModernBertConfig() random weights",
+        ).save(model_dir)
+        fp32 = load_predictor(model_dir, device="cpu", batch_size=args.batch_size, precision="fp32")
+        int8 = load_predictor(model_dir, device="cpu", batch_size=args.batch_size, precision="int8")
         gflops = matmul_gflops()
         flops = forward_flops(config, counts)
         limit_per_s = len(texts) / (flops / (gflops * 1e9))
-        print(f"day {day}: {len(texts)} abstracts, {sum(counts)} tokens "
-              f"(mean {np.mean(counts):.0f}, max {max(counts)}), max length {args.max_length}, "
-              f"batch {args.batch_size}, {torch.get_num_threads()} threads")
-        print(f"fp32 matmul: {gflops:.1f} GFLOP/s; forward: {flops / sum(counts) / 1e6:.0f} "
-              f"MFLOP/token -> fp32 limit {limit_per_s:.2f} abstracts/s")
+        print(
+            f"day {day}: {len(texts)} abstracts, {sum(counts)} tokens "
+            f"(mean {np.mean(counts):.0f}, max {max(counts)}), max length {args.max_length}, "
+            f"batch {args.batch_size}, {torch.get_num_threads()} threads"
+        )
+        print(
+            f"fp32 matmul: {gflops:.1f} GFLOP/s; forward: {flops / sum(counts) / 1e6:.0f} "
+            f"MFLOP/token -> fp32 limit {limit_per_s:.2f} abstracts/s"
+        )
         fp32.predict_proba(texts[:2])
         int8.predict_proba(texts[:2])
 
@@ -147,8 +156,7 @@ def main() -> None:
         from training.data import load_labelled_csv
         from training.split import split_by_date
 
-        test = split_by_date(load_labelled_csv(args.csv), val_fraction=0.2,
-                             test_fraction=0.2).test
+        test = split_by_date(load_labelled_csv(args.csv), val_fraction=0.2, test_fraction=0.2).test
         pairs = list(zip(test["title"], test["abstract"], strict=True))
         labels = test["interest"].to_numpy()
         aps = {}
@@ -156,8 +164,10 @@ def main() -> None:
             predictor = load_predictor(args.finetuned, device="cpu", precision=precision)
             started = time.perf_counter()
             aps[precision] = average_precision_score(labels, score_papers(predictor, pairs))
-            print(f"{precision}: test AP {aps[precision]:.4f} "
-                  f"({time.perf_counter() - started:.1f}s for {len(pairs)} abstracts)")
+            print(
+                f"{precision}: test AP {aps[precision]:.4f} "
+                f"({time.perf_counter() - started:.1f}s for {len(pairs)} abstracts)"
+            )
         print(f"int8 - fp32 average precision: {aps['int8'] - aps['fp32']:+.4f}")
 
 

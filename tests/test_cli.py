@@ -21,7 +21,9 @@ def test_ingest_a_range_by_hand(env, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["day", "status", "fetched", "new", "updated", "scored"]
     assert [line.split()[:2] for line in out[1:]] == [
-        ["2025-03-19", "success"], ["2025-03-20", "success"], ["2025-03-21", "success"]
+        ["2025-03-19", "success"],
+        ["2025-03-20", "success"],
+        ["2025-03-21", "success"],
     ]
     assert main(["ingest", "--date", "2025-03-19"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[3:5] == ["0", "0"]

@@ -16,7 +16,7 @@ def test_the_demo_brings_up_real_recommendations_offline(settings):
     with TestClient(create_app(settings)) as client:
         body = client.get("/recommendations").json()
         assert body["date"] == report.days[-1].day.isoformat()
-        assert body["model"]["name"] == "demo-tfidf" and 0 < body["recommended"]
+        assert body["model"]["name"] == "demo-tfidf" and body["recommended"] > 0
         page = client.get("/").text
         assert "demo-tfidf" in page and "Getting started" not in page
     again = prepare_demo(settings)  # running the demo twice is safe

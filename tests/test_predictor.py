@@ -55,8 +55,9 @@ def test_text_is_built_the_same_way_everywhere():
         ({"surprise": 1}, "cannot read"),
     ],
 )
-def test_a_broken_model_directory_is_refused_with_a_reason(tiny_model_dir, tmp_path, change,
-                                                           message):
+def test_a_broken_model_directory_is_refused_with_a_reason(
+    tiny_model_dir, tmp_path, change, message
+):
     directory = tmp_path / "broken"
     shutil.copytree(tiny_model_dir, directory)
     raw = json.loads((directory / META_FILE).read_text())

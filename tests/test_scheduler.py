@@ -14,7 +14,9 @@ MONDAY = dt.date(2025, 3, 24)
 
 def test_lookback_covers_the_days_before_today_oldest_first(settings):
     assert lookback_days(settings, MONDAY) == [
-        dt.date(2025, 3, 21), dt.date(2025, 3, 22), dt.date(2025, 3, 23)
+        dt.date(2025, 3, 21),
+        dt.date(2025, 3, 22),
+        dt.date(2025, 3, 23),
     ]
 
 

@@ -216,8 +216,8 @@ class ArxivStandIn:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/query"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}/api/query"
 
     def inject(self, *faults: str) -> None:
         unknown = [f for f in faults if f not in FAULTS]

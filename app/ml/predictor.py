@@ -42,8 +42,10 @@ logger = logging.getLogger(__name__)
 class Predictor(Protocol):
     meta: ModelMeta
     path: Path
-    device: str
     scoring_path: str
+
+    @property
+    def device(self) -> str: ...
 
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Probability of interest for each text, in input order."""

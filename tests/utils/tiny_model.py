@@ -1,4 +1,4 @@
-"""A tiny ModernBERT with a tokenizer trained on fixture text, so real model code runs in seconds."""
+"""A tiny ModernBERT and a tokenizer trained on fixture text: real model code, in seconds."""
 
 from __future__ import annotations
 
