@@ -122,6 +122,14 @@ class TrainConfig:
         metadata=_help("auto: bf16 on CUDA GPUs that support it, else fp16 on CUDA, else fp32."),
     )
     device: Device = field(default="auto", metadata=_help("auto picks CUDA, then MPS, then CPU."))
+    int8_check: Literal["auto", "yes", "no"] = field(
+        default="auto",
+        metadata=_help(
+            "finetune: score validation with int8 CPU quantisation too and record whether it "
+            "changes average precision by at most 0.005; the service then scores with int8 on "
+            "the CPU. auto: only when training on the CPU."
+        ),
+    )
     checkpoint_dir: str | None = field(
         default=None,
         metadata=_help("Where fine-tuning checkpoints go; default <output>.checkpoints."),
@@ -211,6 +219,8 @@ class TrainConfig:
             raise ConfigError(
                 f"--tfidf-max-features must be at least 1, got {self.tfidf_max_features}"
             )
+        if self.int8_check not in ("auto", "yes", "no"):
+            raise ConfigError(f"--int8-check must be auto, yes or no, got {self.int8_check!r}")
         if self.activate and self.no_register:
             raise ConfigError("--activate needs registration; drop --no-register")
 

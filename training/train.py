@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score
 
 from app.core.config import get_settings
 from app.core.db import make_engine, make_session_factory, migrate, session_scope
 from app.ml.artifact import TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
-from app.ml.predictor import load_predictor, score_papers
+from app.ml.device import pick_device
+from app.ml.predictor import INT8_CHECK, INT8_MAX_AP_CHANGE, load_predictor, score_papers
 from app.ml.registry import register_model
 from training.config import TrainConfig
 from training.data import data_hash, load_labelled_csv, load_labels_from_db
@@ -147,6 +149,11 @@ def train(
             "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         meta.save(workdir)
+        if config.method == "finetune" and _wants_int8_check(config):
+            meta.info[INT8_CHECK] = int8_check(
+                workdir, split.validation, scores["validation"], config
+            )
+            meta.save(workdir)
         config.save(workdir / TRAIN_CONFIG_FILE)
         write_model_card(workdir, meta)
         plot_pr_curves(
@@ -167,6 +174,45 @@ def train(
         fit_seconds=fit_seconds,
         total_seconds=time.perf_counter() - started,
     )
+
+
+def _wants_int8_check(config: TrainConfig) -> bool:
+    if config.int8_check != "auto":
+        return config.int8_check == "yes"
+    return pick_device(config.device).type == "cpu"
+
+
+def int8_check(
+    model_dir: Path, validation: pd.DataFrame, fp32_scores: np.ndarray, config: TrainConfig
+) -> dict[str, Any]:
+    """Does int8 CPU scoring keep validation AP within INT8_MAX_AP_CHANGE of fp32?"""
+    started = time.perf_counter()
+    predictor = load_predictor(
+        model_dir, device="cpu", batch_size=config.eval_batch_size, precision="int8"
+    )
+    pairs = list(zip(validation["title"], validation["abstract"], strict=True))
+    int8_scores = score_papers(predictor, pairs, progress=config.progress)
+    labels = validation["interest"].to_numpy()
+    ap_fp32 = float(average_precision_score(labels, fp32_scores))
+    ap_int8 = float(average_precision_score(labels, int8_scores))
+    change = ap_int8 - ap_fp32
+    passed = abs(change) <= INT8_MAX_AP_CHANGE
+    logger.info(
+        "int8 check on validation: AP %.4f (fp32) vs %.4f (int8), change %+.4f: %s",
+        ap_fp32,
+        ap_int8,
+        change,
+        "the service will score with int8 on the CPU" if passed else "fp32 stays",
+    )
+    return {
+        "split": "validation",
+        "ap_fp32": round(ap_fp32, 6),
+        "ap_int8": round(ap_int8, 6),
+        "ap_change": round(change, 6),
+        "max_change": INT8_MAX_AP_CHANGE,
+        "passed": passed,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def score_splits(model_dir: Path, split: DateSplit, config: TrainConfig) -> dict[str, np.ndarray]:

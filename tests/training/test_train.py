@@ -56,7 +56,7 @@ def _check_artifact(path: Path, method: str, frame: pd.DataFrame) -> ModelMeta:
     assert saved["method"] == method and TrainConfig(**saved).method == method
 
     # The service's loader gives back the very validation numbers the report states.
-    predictor = load_predictor(path, device="cpu")
+    predictor = load_predictor(path, device="cpu", precision="fp32")
     validation = split_by_date(frame).validation
     scores = score_papers(predictor, list(zip(validation.title, validation.abstract, strict=True)))
     assert scores.shape == (60,)
@@ -110,6 +110,14 @@ def test_finetune_tiny_modernbert_and_resume(
     assert meta.info["hyperparameters"]["class_weights"][1] > 1  # positives weigh more
     assert meta.max_length == 64
     assert (checkpoints / "checkpoint-2").is_dir()
+    # Trained on the CPU, so int8 scoring was checked against fp32 on validation.
+    check = meta.info["int8_check"]
+    assert check["ap_fp32"] == pytest.approx(
+        meta.metrics["validation"]["average_precision"], abs=1e-5
+    )
+    assert check["passed"] == (abs(check["ap_int8"] - check["ap_fp32"]) <= 0.005)
+    served = load_predictor(result.path, device="cpu")
+    assert served.scoring_path == ("int8-dynamic" if check["passed"] else "fp32")
 
     # The checkpoints of an interrupted run are not thrown away by accident...
     again = make_config(**settings, output=str(tmp_path / "again"), checkpoint_dir=str(checkpoints))
