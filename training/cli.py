@@ -33,7 +33,7 @@ def _setup_logging() -> None:
 
 def build_train_parser(prog: str = "arxiv-reco train") -> HfArgumentParser:
     parser = HfArgumentParser(
-        TrainConfig,
+        TrainConfig,  # type: ignore[arg-type]  # a dataclass; the stub wants a Protocol
         prog=prog,
         description=(
             "Train a paper recommender on labelled papers and write a model directory the "

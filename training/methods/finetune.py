@@ -136,6 +136,9 @@ def fit_finetune(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitR
     resume_from = _resume_point(config, checkpoints)
 
     strategy = "steps" if config.eval_steps else "epoch"
+    every_n_steps: dict[str, Any] = (
+        {"eval_steps": n, "save_steps": n, "logging_steps": n} if (n := config.eval_steps) else {}
+    )
     args = TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
@@ -149,14 +152,12 @@ def fit_finetune(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitR
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         eval_strategy=strategy,
         save_strategy=strategy,
-        eval_steps=config.eval_steps,
-        save_steps=config.eval_steps,
         save_total_limit=2,
         load_best_model_at_end=True,
         metric_for_best_model=BEST_METRIC,
         greater_is_better=True,
         logging_strategy=strategy,
-        logging_steps=config.eval_steps,
+        **every_n_steps,
         bf16=bf16,
         fp16=fp16,
         use_cpu=device.type == "cpu",
