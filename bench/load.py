@@ -37,7 +37,12 @@ sys.path.insert(0, str(ROOT))
 from app.core.config import Settings  # noqa: E402
 from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
 from app.ingest.service import ingest_day  # noqa: E402
-from app.ingest.standin import ArxivStandIn, catalog_from_listings  # noqa: E402
+from app.ingest.standin import (  # noqa: E402
+    ArxivStandIn,
+    catalog_from_listings,
+    listing_files,
+    read_listing,
+)
 from app.ml.artifact import ModelMeta, compose_text  # noqa: E402
 from app.ml.predictor import load_predictor  # noqa: E402
 from app.ml.registry import register_model  # noqa: E402
@@ -141,36 +146,31 @@ def print_row(name: str, r: dict[str, float]) -> None:
 
 
 def replicate_days(sessions, version_id: int, days: int, listings: Path) -> int:  # type: ignore[no-untyped-def]
-    """Copy the stored real days forward with new ids until ``days`` days exist."""
-    with sessions() as session:
-        real = session.query(Paper).all()
-    by_day: dict[dt.date, list[Paper]] = {}
-    for paper in real:
-        by_day.setdefault(paper.submitted_on, []).append(paper)
-    templates = [by_day[d] for d in sorted(by_day)]
+    """Copy the real weekday listings (all categories, as a wide follower would store them)
+    forward with new ids until ``days`` days exist: about 150,000 papers for 250 days."""
+    templates = [read_listing(path) for path in listing_files(listings).values()]
     rng = random.Random(1)
     start = dt.date(2026, 1, 1)
     total = 0
     for index in range(days):
         day = start + dt.timedelta(days=index)
-        rows = templates[index % len(templates)]
+        stamp = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
         papers, scores = [], []
-        for number, paper in enumerate(rows):
+        for number, row in enumerate(templates[index % len(templates)]):
             new_id = f"{day:%y%m}.9{index:03d}{number:03d}"
-            stamp = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
             papers.append(
                 {
                     "id": new_id,
                     "version": 1,
-                    "title": paper.title,
-                    "abstract": paper.abstract,
-                    "authors": paper.authors,
-                    "categories": paper.categories,
-                    "primary_category": paper.primary_category,
+                    "title": row["title"],
+                    "abstract": " ".join(row["summary"].split()),
+                    "authors": row["authors"],
+                    "categories": row["categories"],
+                    "primary_category": row["categories"][0],
                     "submitted_at": stamp,
                     "submitted_on": day,
                     "updated_at": stamp,
-                    "comment": paper.comment,
+                    "comment": row.get("comment"),
                     "journal_ref": None,
                     "doi": None,
                     "abs_url": f"https://arxiv.org/abs/{new_id}",
