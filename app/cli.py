@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import ENV_PREFIX, Settings
 
@@ -42,6 +43,13 @@ def _setup_logging(settings: Settings) -> None:
     )
 
 
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    from app.core.db import make_engine, make_session_factory, migrate
+
+    migrate(settings.resolved_database_url)
+    return make_session_factory(make_engine(settings.resolved_database_url))
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -64,13 +72,11 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from app.core.db import make_engine, make_session_factory, migrate
     from app.ingest.service import ingest_range
     from app.ml.serving import ModelHolder
     from app.scheduler import DailyJob
 
-    migrate(settings.resolved_database_url)
-    sessions = make_session_factory(make_engine(settings.resolved_database_url))
+    sessions = _sessions(settings)
     holder = ModelHolder(
         sessions,
         device=settings.device,
@@ -93,13 +99,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             f"{r.updated:>7}  {r.scored:>6}" + (f"  {r.error}" if r.error else "")
         )
     return 1 if any(r.status != "success" for r in reports) else 0
-
-
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.core.db import make_engine, make_session_factory, migrate
-
-    migrate(settings.resolved_database_url)
-    return make_session_factory(make_engine(settings.resolved_database_url))
 
 
 def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
