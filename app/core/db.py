@@ -23,13 +23,16 @@ MIGRATIONS_DIR = Path(migrations.__file__).parent
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
-    connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # One connection per API worker thread (40 by default) and the scheduler's, so that
+            # requests do not queue for a connection; SQLite connections are cheap.
+            options = {"pool_size": 20, "max_overflow": 30}
         # The API's worker threads and the scheduler thread share the engine.
-        connect_args = {"check_same_thread": False, "timeout": 30}
-    engine = create_engine(url, connect_args=connect_args)
+        options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    engine = create_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
