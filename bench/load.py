@@ -7,8 +7,9 @@
    in its own process, as its daily job does; then the same load with the service idle.
 2. `POST /score` for one abstract: p50 of sequential requests, against the bare model forward
    (tokenise + forward of the same abstract, in this process, same model).
-3. With --scale-days N: a database of N replicated real days (new ids, about 150,000 papers for a
-   year), `GET /recommendations` p99 over random days, and the database size.
+3. With --scale-days N: a database of N replicated real days (new ids; 250 days x 3 copies of
+   each real day is about 170,000 papers), `GET /recommendations` p99 over random days, and the
+   database size.
 """
 
 from __future__ import annotations
@@ -145,9 +146,12 @@ def print_row(name: str, r: dict[str, float]) -> None:
     )
 
 
-def replicate_days(sessions, version_id: int, days: int, listings: Path) -> int:  # type: ignore[no-untyped-def]
-    """Copy the real weekday listings (all categories, as a wide follower would store them)
-    forward with new ids until ``days`` days exist: about 150,000 papers for 250 days."""
+def replicate_days(  # type: ignore[no-untyped-def]
+    sessions, version_id: int, days: int, listings: Path, copies: int
+) -> int:
+    """Copy the real weekday listings (all categories, about 225 papers a day) forward with new
+    ids, ``copies`` times a day, until ``days`` days exist: 250 days x 3 copies is about 170,000
+    papers, a year of a wide follower's days."""
     templates = [read_listing(path) for path in listing_files(listings).values()]
     rng = random.Random(1)
     start = dt.date(2026, 1, 1)
@@ -156,8 +160,9 @@ def replicate_days(sessions, version_id: int, days: int, listings: Path) -> int:
         day = start + dt.timedelta(days=index)
         stamp = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
         papers, scores = [], []
-        for number, row in enumerate(templates[index % len(templates)]):
-            new_id = f"{day:%y%m}.9{index:03d}{number:03d}"
+        rows = templates[index % len(templates)] * copies
+        for number, row in enumerate(rows):
+            new_id = f"{day:%y%m}.9{index:03d}{number:04d}"
             papers.append(
                 {
                     "id": new_id,
@@ -202,6 +207,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--score-requests", type=int, default=20)
     parser.add_argument("--scale-days", type=int, default=0, help="e.g. 250 for a year")
+    parser.add_argument("--scale-copies", type=int, default=3, help="copies of each real day")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -288,7 +294,9 @@ def main() -> None:
             server.wait(timeout=30)
 
         if args.scale_days:
-            added = replicate_days(sessions, version_id, args.scale_days, args.listings)
+            added = replicate_days(
+                sessions, version_id, args.scale_days, args.listings, args.scale_copies
+            )
             db_path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
             with sessions() as session:
                 session.execute(__import__("sqlalchemy").text("PRAGMA wal_checkpoint(TRUNCATE)"))
