@@ -60,12 +60,13 @@ class DailyJob:
     def is_running(self) -> bool:
         return bool(self.lock.is_locked)
 
-    def score_recent(self) -> int:
-        """Score recent days with a newly activated model."""
+    def score_recent(self, today: dt.date | None = None) -> int:
+        """Score the lookback days with a newly served model, so their lists need not wait for
+        the next daily run."""
         loaded = self.holder.get()
         if loaded is None:
             return 0
-        return score_pending(self.sessions, loaded, days=lookback_days(self.settings))
+        return score_pending(self.sessions, loaded, days=lookback_days(self.settings, today))
 
     def missed_run(self, now: dt.datetime | None = None) -> bool:
         """True when the last scheduled time passed without a successful scheduled run."""

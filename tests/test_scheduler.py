@@ -74,3 +74,20 @@ def test_the_scheduler_catches_up_a_missed_run_at_start(sessions, settings, hold
         assert all(r.status == "success" for r in runs)
     finally:
         scheduler.shutdown(wait=True)
+
+
+def test_a_newly_served_model_scores_the_recent_days(sessions, settings, holder, tiny_model_dir):
+    from app.ingest.service import ingest_day
+    from app.models import Score
+    from tests.factories import activate_model_dir
+
+    job = DailyJob(sessions, settings, holder)
+    friday = dt.date(2025, 3, 21)
+    report = ingest_day(sessions, friday, settings)  # no model yet: stored, not scored
+    assert report.fetched > 0 and report.scored == 0
+    assert job.score_recent(today=MONDAY) == 0
+    activate_model_dir(sessions, tiny_model_dir)
+    assert job.score_recent(today=MONDAY) == report.fetched
+    assert job.score_recent(today=MONDAY) == 0  # nothing left to score
+    with sessions() as session:
+        assert session.scalar(select(func.count(Score.id))) == report.fetched
