@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 
 import pytest
 
@@ -169,8 +170,6 @@ def test_a_backfill_can_be_started_over_the_api(client, sessions, standin, setti
     assert client.post("/ingest", params={"date": "21/03/2025"}).status_code == 422
     started = client.post("/ingest", params={"date": "2025-03-19", "to": "2025-03-20"})
     assert started.status_code == 202 and started.json()["to"] == "2025-03-20"
-    import time
-
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         runs = client.get("/status").json()["last_runs"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -212,8 +213,6 @@ def test_model_holder_serves_the_newly_activated_version(
     assert holder.get() is None
     first = activate_model_dir(sessions, tiny_model_dir, name="first")
     assert holder.get().version_id == first
-    import shutil
-
     copy = tmp_path / "second"
     shutil.copytree(tiny_model_dir, copy)
     second = activate_model_dir(sessions, copy, name="second")
