@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.api.cache import ResponseCache
 from app.api.routes import feed, labels, models, papers, recommendations, score, system
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory, migrate
@@ -28,6 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrate(settings.resolved_database_url)
         engine = make_engine(settings.resolved_database_url)
         app.state.sessions = make_session_factory(engine)
+        app.state.response_cache = ResponseCache.for_engine(
+            engine, max_entries=settings.response_cache_entries
+        )
         app.state.scheduler = None
 
         def score_recent_days(_: object) -> None:
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if app.state.scheduler is not None:
                 app.state.scheduler.shutdown(wait=False)
+            app.state.response_cache.close()
             engine.dispose()
 
     app = FastAPI(

@@ -34,6 +34,11 @@ def get_holder(request: Request) -> ModelHolder:
 
 
 def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
+    return require_model(holder)
+
+
+def require_model(holder: ModelHolder) -> LoadedModel:
+    """The active model, or 503 saying how to get one."""
     loaded = holder.get()
     if loaded is None:
         detail = holder.last_error or NO_MODEL

@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     retrain_tolerance: float = Field(
         0.0, ge=0, le=1, description="A retrain is activated if its test AP is at most this worse."
     )
+    response_cache_entries: int = Field(
+        512, ge=0, description="Rendered recommendation lists kept until the next commit; 0: off."
+    )
+    background_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Niceness of the ingestion and scoring threads, so the API keeps answering "
+        "while a day is scored; 0 leaves them at the service's priority.",
+    )
     feed_days: int = Field(7, ge=1, le=60, description="Days in /feed.atom.")
     api_token: SecretStr | None = Field(None, description="Bearer token required for writes.")
     host: str = Field("127.0.0.1", description="Address `arxiv-reco serve` binds to.")

@@ -3,10 +3,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from app import crud
-from app.api.deps import ModelDep, SessionDep
+from app.api.cache import CachedBody
+from app.api.deps import require_model
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
 
 router = APIRouter(tags=["recommendations"])
@@ -19,10 +22,13 @@ def _parse_day(value: str) -> dt.date:
         raise HTTPException(422, f"date {value!r} is not a calendar day: {err}") from err
 
 
-@router.get("/recommendations", response_model=RecommendationsResponse)
-def recommendations(
-    session: SessionDep,
-    model: ModelDep,
+@router.get(
+    "/recommendations",
+    response_model=RecommendationsResponse,
+    responses={304: {"description": "Not modified since the ETag in If-None-Match"}},
+)
+async def recommendations(
+    request: Request,
     date: Annotated[
         str | None,
         Query(
@@ -32,31 +38,60 @@ def recommendations(
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=5000)] = None,
     all: Annotated[bool, Query(description="Also list papers below the threshold")] = False,  # noqa: A002
-) -> RecommendationsResponse:
-    day = _parse_day(date) if date is not None else crud.latest_day(session)
-    if day is None:
-        raise HTTPException(404, "no papers have been ingested yet; run `arxiv-reco ingest`")
-    if not crud.day_was_ingested(session, day=day):
-        raise HTTPException(
-            404, f"{day} has not been ingested; backfill it with `arxiv-reco ingest --date {day}`"
+) -> Response:
+    """A day's papers at or above the active model's threshold, best first.
+
+    The rendered list is kept until the next database commit (see ``app.api.cache``), so repeated
+    reads cost no query and no model work; each answer carries an ETag for conditional requests.
+    """
+    day = _parse_day(date) if date is not None else None
+    state = request.app.state
+    key = ("recommendations", day, limit, all)
+    entry = state.response_cache.get(key)
+    if entry is None:
+        entry = await run_in_threadpool(_render, state, key, day=day, limit=limit, include_all=all)
+    if request.headers.get("if-none-match") == entry.etag:
+        return Response(status_code=304, headers={"ETag": entry.etag})
+    return Response(entry.body, media_type="application/json", headers={"ETag": entry.etag})
+
+
+def _render(
+    state: State,
+    key: tuple[object, ...],
+    *,
+    day: dt.date | None,
+    limit: int | None,
+    include_all: bool,
+) -> CachedBody:
+    cache = state.response_cache
+    version = cache.version()  # before reading, so a commit meanwhile leaves the entry stale
+    model = require_model(state.holder)
+    with state.sessions() as session:
+        day = day or crud.latest_day(session)
+        if day is None:
+            raise HTTPException(404, "no papers have been ingested yet; run `arxiv-reco ingest`")
+        if not crud.day_was_ingested(session, day=day):
+            raise HTTPException(
+                404,
+                f"{day} has not been ingested; backfill it with `arxiv-reco ingest --date {day}`",
+            )
+        result = crud.day_recommendations(
+            session,
+            day=day,
+            model_version_id=model.version_id,
+            threshold=model.threshold,
+            include_all=include_all,
+            limit=limit,
         )
-    result = crud.day_recommendations(
-        session,
-        day=day,
-        model_version_id=model.version_id,
-        threshold=model.threshold,
-        include_all=all,
-        limit=limit,
-    )
-    papers = [
-        ScoredPaper(
-            **PaperPublic.model_validate(paper).model_dump(),
-            probability=probability,
-            recommended=probability is not None and probability >= model.threshold,
-        )
-        for paper, probability in result.rows
-    ]
-    return RecommendationsResponse(
+        papers = [
+            ScoredPaper(
+                **PaperPublic.model_validate(paper).model_dump(),
+                probability=probability,
+                recommended=probability is not None and probability >= model.threshold,
+            )
+            for paper, probability in result.rows
+        ]
+    response = RecommendationsResponse(
         date=day,
         model=ModelVersionPublic(
             id=model.version_id, name=model.name, method=model.method, threshold=model.threshold
@@ -67,3 +102,4 @@ def recommendations(
         pending=result.pending,
         papers=papers,
     )
+    return cache.put(key, response.model_dump_json().encode(), version=version)

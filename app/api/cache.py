@@ -1,0 +1,115 @@
+"""Rendered read responses, kept until the database changes.
+
+A list of recommendations changes only when something is committed: papers ingested, scores
+written, a model activated. SQLite counts commits for us: ``PRAGMA data_version`` on a connection
+changes whenever *another* connection commits, in this process or any other (the CLI, a second
+worker). One private read-only connection asks it before each lookup (a few microseconds), so a
+cached body is served only while no commit has happened since it was rendered, and the next
+request after a commit renders afresh. Labels commit too, so a label also empties the cache; that
+is cheap and keeps the rule simple.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CachedBody:
+    body: bytes
+    etag: str
+    version: int
+
+
+class ResponseCache:
+    """A bounded map from a request key to a rendered body, valid for one database version."""
+
+    def __init__(self, database: Path | None, *, max_entries: int = 512):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, CachedBody] = OrderedDict()
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        if database is not None and max_entries > 0:
+            # Read-only and never in a transaction: it only watches for other connections' commits.
+            self._connection = sqlite3.connect(
+                f"{database.resolve().as_uri()}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        self.hits = self.misses = 0
+
+    @classmethod
+    def for_engine(cls, engine: Engine, *, max_entries: int) -> ResponseCache:
+        """Caching needs SQLite's commit counter; other databases (and in-memory SQLite) go
+        uncached."""
+        url = engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            logger.info(
+                "response cache off: %s has no commit counter to watch", url.render_as_string()
+            )
+            return cls(None, max_entries=0)
+        return cls(Path(url.database), max_entries=max_entries)
+
+    @property
+    def enabled(self) -> bool:
+        return self._connection is not None
+
+    def version(self) -> int | None:
+        """The database's commit counter as this cache sees it; None when caching is off."""
+        if self._connection is None:
+            return None
+        with self._lock:
+            return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
+    def get(self, key: Hashable) -> CachedBody | None:
+        version = self.version()
+        if version is None:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.version == version:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry
+            if entry is not None:  # rendered before the last commit
+                del self._entries[key]
+            self.misses += 1
+            return None
+
+    def put(self, key: Hashable, body: bytes, *, version: int | None) -> CachedBody:
+        """Store ``body`` rendered from the database as it was at ``version`` (read *before*
+        rendering, so a commit during rendering makes the entry stale rather than wrong)."""
+        entry = CachedBody(
+            body=body, etag=etag_of(body), version=-1 if version is None else version
+        )
+        if version is None:
+            return entry
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return entry
+
+    def close(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'

@@ -1,0 +1,109 @@
+"""GET /recommendations is rendered once per database version and served from memory after."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+
+import pytest
+from sqlalchemy import select, update
+
+from app.core.db import session_scope
+from app.ingest.service import ingest_day
+from app.ml.artifact import ModelMeta
+from app.models import Score
+from tests.factories import activate_model_dir
+
+WEDNESDAY = dt.date(2025, 3, 19)
+DAY = {"date": WEDNESDAY.isoformat()}
+
+
+@pytest.fixture
+def served(client, sessions, settings, holder, tiny_model_dir):
+    version_id = activate_model_dir(sessions, tiny_model_dir)
+    assert ingest_day(sessions, WEDNESDAY, settings, model=holder.get).status == "success"
+    return version_id
+
+
+def cache_of(client):
+    return client.app.state.response_cache
+
+
+def test_a_repeated_request_is_served_from_the_cache_with_the_same_body(client, served):
+    cache = cache_of(client)
+    first = client.get("/recommendations", params=DAY)
+    hits = cache.hits
+    second = client.get("/recommendations", params=DAY)
+    assert first.status_code == second.status_code == 200
+    assert cache.hits == hits + 1
+    assert second.content == first.content
+    assert second.headers["etag"] == first.headers["etag"]
+    assert second.headers["content-type"] == "application/json"
+
+
+def test_an_unchanged_list_answers_304_to_its_etag(client, served):
+    etag = client.get("/recommendations", params=DAY).headers["etag"]
+    again = client.get("/recommendations", params=DAY, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    other = client.get("/recommendations", params=DAY, headers={"If-None-Match": '"stale"'})
+    assert other.status_code == 200
+
+
+def test_a_commit_from_another_process_shows_at_once(client, served, settings):
+    before = client.get("/recommendations", params=DAY).json()
+    assert before["papers"], "the fixture day needs a recommended paper"
+    top = before["papers"][0]["id"]
+    # A plain sqlite3 connection stands in for another process (the CLI, a second worker).
+    database = settings.resolved_database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(database) as other:
+        other.execute("UPDATE scores SET probability = 0.0 WHERE paper_id = ?", (top,))
+    other.close()
+    after = client.get("/recommendations", params=DAY).json()
+    assert top not in {p["id"] for p in after["papers"]}
+    assert after["recommended"] == before["recommended"] - 1
+
+
+def test_new_scores_and_a_new_model_are_never_hidden_by_the_cache(
+    client, served, sessions, tiny_model_dir, tmp_path
+):
+    all_papers = {"all": "true", **DAY}
+    before = client.get("/recommendations", params=all_papers).json()
+    with session_scope(sessions) as session:
+        session.execute(update(Score).values(probability=0.999))
+    raised = client.get("/recommendations", params=all_papers).json()
+    assert [p["probability"] for p in raised["papers"]] == [pytest.approx(0.999)] * len(
+        raised["papers"]
+    )
+    assert raised["recommended"] == before["total_papers"]
+
+    strict = tmp_path / "strict"
+    shutil.copytree(tiny_model_dir, strict)
+    meta = ModelMeta.load(strict)
+    meta.threshold = 1.0
+    meta.save(strict)
+    new_id = activate_model_dir(sessions, strict, name="strict")
+    switched = client.get("/recommendations", params=DAY).json()
+    assert switched["model"]["id"] == new_id
+    assert switched["papers"] == [] and switched["pending"] == switched["total_papers"]
+    with sessions() as session:
+        assert session.scalar(select(Score.id).where(Score.model_version_id == new_id)) is None
+
+
+def test_errors_are_not_cached(client, served):
+    assert client.get("/recommendations", params={"date": "2025-03-18"}).status_code == 404
+    assert client.get("/recommendations", params={"date": "2025-03-18"}).status_code == 404
+    assert cache_of(client).hits == 0
+
+
+def test_the_cache_can_be_turned_off(settings, served):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    off = settings.model_copy(update={"response_cache_entries": 0})
+    with TestClient(create_app(off)) as client:
+        first = client.get("/recommendations", params=DAY)
+        second = client.get("/recommendations", params=DAY)
+        assert first.content == second.content
+        assert not cache_of(client).enabled and cache_of(client).hits == 0
