@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.db import session_scope
+from app.core.priority import lower_thread_priority
 from app.ml.predictor import load_predictor, score_papers
 from app.ml.registry import activate_model, active_model
 from training.config import TrainConfig
@@ -139,6 +140,7 @@ class RetrainRunner:
         return True
 
     def _run(self) -> None:
+        lower_thread_priority(self.settings.background_nice)
         try:
             outcome = retrain(self.sessions, self.settings)
         except Exception as err:  # shown to the user on the page and in the log

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.core.priority import lower_thread_priority
 from app.ingest.service import IngestReport, ingest_range, score_pending
 from app.ml.serving import ModelHolder
 from app.models import IngestRun
@@ -51,6 +52,7 @@ class DailyJob:
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
         try:
+            lower_thread_priority(self.settings.background_nice)
             return ingest_range(
                 self.sessions, first, last, self.settings, model=self.holder.get, trigger=trigger
             )
@@ -66,6 +68,7 @@ class DailyJob:
         loaded = self.holder.get()
         if loaded is None:
             return 0
+        lower_thread_priority(self.settings.background_nice)
         return score_pending(self.sessions, loaded, days=lookback_days(self.settings, today))
 
     def missed_run(self, now: dt.datetime | None = None) -> bool:
