@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from app.ingest.arxiv_source import split_version
@@ -39,37 +39,44 @@ def day_recommendations(
     include_all: bool,
     limit: int | None,
 ) -> DayRecommendations:
+    """A day's papers with the model's probability, best first (unscored last).
+
+    One narrow query reads each paper's id and score for the day (the ``submitted_on`` index, then
+    the score by its unique key); counting, filtering and ordering a day of a few hundred rows
+    happens here, and only the papers shown are loaded. Filtering by probability in SQL instead
+    leads SQLite to walk the score index across every day, which a year of papers makes slow.
+    """
     score_join = and_(
         Score.paper_id == Paper.id,
         Score.model_version_id == model_version_id,
         Score.paper_version == Paper.version,
     )
-    probability = Score.probability
-    total, recommended, scored = session.execute(
-        select(
-            func.count(Paper.id),
-            func.count(case((probability >= threshold, 1))),
-            func.count(probability),
-        )
-        .select_from(Paper)
+    scored = session.execute(
+        select(Paper.id, Score.probability)
         .outerjoin(Score, score_join)
         .where(Paper.submitted_on == day)
-    ).one()
-    query = (
-        select(Paper, probability)
-        .outerjoin(Score, score_join)
-        .where(Paper.submitted_on == day)
-        .order_by(probability.desc().nulls_last(), Paper.id)
-    )
-    if not include_all:
-        query = query.where(probability >= threshold)
-    if limit is not None:
-        query = query.limit(limit)
-    rows: list[tuple[Paper, float | None]] = [
-        (paper, prob) for paper, prob in session.execute(query).all()
+    ).all()
+    recommended = sum(1 for _, prob in scored if prob is not None and prob >= threshold)
+    pending = sum(1 for _, prob in scored if prob is None)
+    shown = [
+        (paper_id, prob)
+        for paper_id, prob in scored
+        if include_all or (prob is not None and prob >= threshold)
     ]
+    shown.sort(key=lambda row: (row[1] is None, -(row[1] or 0.0), row[0]))
+    if limit is not None:
+        shown = shown[:limit]
+    wanted = (
+        Paper.submitted_on == day
+        if len(shown) == len(scored)
+        else Paper.id.in_([pid for pid, _ in shown])
+    )
+    papers = {paper.id: paper for paper in session.scalars(select(Paper).where(wanted))}
     return DayRecommendations(
-        rows=rows, total=total, recommended=recommended, pending=total - scored
+        rows=[(papers[pid], prob) for pid, prob in shown],
+        total=len(scored),
+        recommended=recommended,
+        pending=pending,
     )
 
 
@@ -127,16 +134,21 @@ def labels_of(session: Session, *, paper_ids: list[str]) -> dict[str, int]:
 def recent_recommendations(
     session: Session, *, model_version_id: int, threshold: float, days: int
 ) -> list[tuple[Paper, float]]:
-    """Papers at or above the threshold on the last ``days`` days that have papers."""
-    recent = (
-        select(Paper.submitted_on)
-        .group_by(Paper.submitted_on)
-        .order_by(Paper.submitted_on.desc())
-        .limit(days)
-    )
-    rows = session.execute(
-        select(Paper, Score.probability)
-        .join(
+    """Papers at or above the threshold on the last ``days`` days that have papers, newest day
+    first, best first within a day (filtered here, as in :func:`day_recommendations`)."""
+    recent: list[dt.date] = []
+    while len(recent) < days:  # one index probe a day; GROUP BY would walk every paper
+        newest = select(func.max(Paper.submitted_on))
+        if recent:
+            newest = newest.where(Paper.submitted_on < recent[-1])
+        day = session.scalar(newest)
+        if day is None:
+            break
+        recent.append(day)
+    # An outer join keeps SQLite starting from the days' papers rather than from every score.
+    scored = session.execute(
+        select(Paper.id, Paper.submitted_on, Score.probability)
+        .outerjoin(
             Score,
             and_(
                 Score.paper_id == Paper.id,
@@ -144,7 +156,14 @@ def recent_recommendations(
                 Score.paper_version == Paper.version,
             ),
         )
-        .where(Paper.submitted_on.in_(recent), Score.probability >= threshold)
-        .order_by(Paper.submitted_on.desc(), Score.probability.desc())
+        .where(Paper.submitted_on.in_(recent))
     ).all()
-    return [(paper, probability) for paper, probability in rows]
+    shown = sorted(
+        ((day, prob, pid) for pid, day, prob in scored if prob is not None and prob >= threshold),
+        key=lambda row: (-row[0].toordinal(), -row[1], row[2]),
+    )
+    papers = {
+        paper.id: paper
+        for paper in session.scalars(select(Paper).where(Paper.id.in_([p for _, _, p in shown])))
+    }
+    return [(papers[pid], prob) for _, prob, pid in shown]
