@@ -6,7 +6,14 @@ import shutil
 import numpy as np
 import pytest
 
-from app.ml.artifact import META_FILE, ArtifactError, ModelMeta, atomic_directory, compose_text
+from app.ml.artifact import (
+    META_FILE,
+    ArtifactError,
+    ModelMeta,
+    PaperInput,
+    atomic_directory,
+    compose_text,
+)
 from app.ml.device import pick_device
 from app.ml.predictor import INT8_CHECK, load_predictor, score_papers
 
@@ -52,6 +59,8 @@ def test_text_is_built_the_same_way_everywhere():
         ({"method": "magic"}, "unknown method 'magic'"),
         ({"threshold": 1.5}, "threshold 1.5 is not in"),
         ({"text_fields": ["body"]}, "text_fields"),
+        ({"meta_fields": ["doi"]}, r"meta_fields \['doi'\] must be distinct names from"),
+        ({"meta_fields": ["authors"]}, "only tfidf models read meta_fields, but this finetune"),
         ({"surprise": 1}, "cannot read"),
     ],
 )
@@ -65,6 +74,23 @@ def test_a_broken_model_directory_is_refused_with_a_reason(
     (directory / META_FILE).write_text(json.dumps(raw))
     with pytest.raises(ArtifactError, match=message):
         load_predictor(directory, device="cpu")
+
+
+def test_a_model_saved_before_meta_fields_still_loads(tiny_model_dir, tmp_path):
+    directory = tmp_path / "older"
+    shutil.copytree(tiny_model_dir, directory)
+    raw = json.loads((directory / META_FILE).read_text())
+    del raw["meta_fields"]
+    (directory / META_FILE).write_text(json.dumps(raw))
+    predictor = load_predictor(directory, device="cpu")
+    assert predictor.meta.meta_fields == []
+    assert score_papers(predictor, PAPERS).shape == (3,)
+
+
+def test_a_paper_is_a_paper_input_or_a_pair():
+    assert PaperInput.of(("T", "A")) == PaperInput(title="T", abstract="A")
+    with pytest.raises(TypeError, match=r"expected a PaperInput or a \(title, abstract\) pair"):
+        PaperInput.of(("T", "A", "extra"))  # type: ignore[arg-type]
 
 
 def test_a_directory_without_metadata_is_not_a_model(tmp_path):

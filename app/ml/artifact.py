@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
+
 META_FILE = "reco_model.json"
 TRAIN_CONFIG_FILE = "train_config.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
@@ -24,6 +26,10 @@ FORMAT_VERSION = 1
 Method = Literal["finetune", "tfidf", "embed"]
 METHODS: tuple[Method, ...] = ("finetune", "tfidf", "embed")
 TEXT_FIELDS = ("title", "abstract")
+# Paper metadata a tfidf model may read besides its text, each as its own TF-IDF block.
+META_FIELDS = ("authors", "categories", "comment")
+TEXT_COLUMN = "text"  # the composed text's column in a metadata model's input frame
+AUTHOR_SEPARATOR = ";"  # names in the ``authors`` CSV column and in the model's input
 
 
 class ArtifactError(ValueError):
@@ -37,6 +43,8 @@ class ModelMeta:
     max_length: int
     base_model: str
     text_fields: list[str] = field(default_factory=lambda: list(TEXT_FIELDS))
+    # Metadata the model reads besides its text (tfidf only); empty in models from before them.
+    meta_fields: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # data hash, splits, versions, hparams
     format_version: int = FORMAT_VERSION
@@ -63,13 +71,65 @@ class ModelMeta:
             raise ArtifactError(
                 f"{path}: text_fields {meta.text_fields} must be from {TEXT_FIELDS}"
             )
+        bad = [f for f in meta.meta_fields if f not in META_FIELDS]
+        if bad or len(set(meta.meta_fields)) != len(meta.meta_fields):
+            raise ArtifactError(
+                f"{path}: meta_fields {meta.meta_fields} must be distinct names from {META_FIELDS}"
+            )
+        if meta.meta_fields and meta.method != "tfidf":
+            raise ArtifactError(
+                f"{path}: only tfidf models read meta_fields, but this {meta.method} model lists "
+                f"{meta.meta_fields}"
+            )
         return meta
+
+
+@dataclass(frozen=True)
+class PaperInput:
+    """What a model may read about one paper. Metadata that is unknown stays empty."""
+
+    title: str | None
+    abstract: str
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    comment: str | None = None
+
+    @classmethod
+    def of(cls, paper: PaperInput | tuple[str | None, str]) -> PaperInput:
+        """A PaperInput as is, or a ``(title, abstract)`` pair without metadata."""
+        if isinstance(paper, PaperInput):
+            return paper
+        if isinstance(paper, tuple) and len(paper) == 2:
+            return cls(title=paper[0], abstract=paper[1])
+        raise TypeError(f"expected a PaperInput or a (title, abstract) pair, got {paper!r}")
 
 
 def compose_text(title: str | None, abstract: str, fields: Sequence[str] = TEXT_FIELDS) -> str:
     """The model's input text; training and serving both build it here."""
     parts = {"title": title or "", "abstract": abstract or ""}
     return "\n".join(" ".join(parts[name].split()) for name in fields if parts[name].strip())
+
+
+def metadata_text(paper: PaperInput, name: str) -> str:
+    """One metadata field as the text its TF-IDF block reads: author names joined by
+    AUTHOR_SEPARATOR (each full name is one token), categories joined by spaces, the comment."""
+    if name == "authors":
+        return AUTHOR_SEPARATOR.join(a.strip() for a in paper.authors if a.strip())
+    if name == "categories":
+        return " ".join(c.strip() for c in paper.categories if c.strip())
+    if name == "comment":
+        return " ".join((paper.comment or "").split())
+    raise ValueError(f"unknown metadata field {name!r}; expected one of {META_FIELDS}")
+
+
+def metadata_frame(
+    papers: Sequence[PaperInput], *, text_fields: Sequence[str], meta_fields: Sequence[str]
+) -> pd.DataFrame:
+    """The input of a tfidf model that reads metadata; training and serving both build it here."""
+    columns = {TEXT_COLUMN: [compose_text(p.title, p.abstract, text_fields) for p in papers]}
+    for name in meta_fields:
+        columns[name] = [metadata_text(p, name) for p in papers]
+    return pd.DataFrame(columns, columns=[TEXT_COLUMN, *meta_fields])
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 import joblib
 import numpy as np
+import pandas as pd
 import torch
 from torch.ao.quantization import quantize_dynamic
 from tqdm.auto import tqdm
@@ -29,10 +30,13 @@ from transformers import (
 from app.ml.artifact import (
     EMBED_CLASSIFIER_FILE,
     ENCODER_DIR,
+    TEXT_COLUMN,
     TFIDF_PIPELINE_FILE,
     ArtifactError,
     ModelMeta,
+    PaperInput,
     compose_text,
+    metadata_frame,
 )
 from app.ml.device import pick_device
 
@@ -53,10 +57,23 @@ class Predictor(Protocol):
 
 
 def score_papers(
-    predictor: Predictor, papers: Sequence[tuple[str | None, str]], *, progress: bool = False
+    predictor: Predictor,
+    papers: Sequence[PaperInput | tuple[str | None, str]],
+    *,
+    progress: bool = False,
 ) -> np.ndarray:
-    """Score ``(title, abstract)`` pairs with the text layout the model was trained on."""
-    texts = [compose_text(t, a, predictor.meta.text_fields) for t, a in papers]
+    """Score papers with the inputs the model was trained on: its text layout and, for a tfidf
+    model that reads them, its metadata fields. A ``(title, abstract)`` pair has no metadata."""
+    inputs = [PaperInput.of(paper) for paper in papers]
+    meta = predictor.meta
+    if meta.meta_fields:
+        if not isinstance(predictor, TfidfPredictor):
+            raise ArtifactError(
+                f"{predictor.path}: only tfidf models read meta_fields, not {meta.method}"
+            )
+        frame = metadata_frame(inputs, text_fields=meta.text_fields, meta_fields=meta.meta_fields)
+        return predictor.predict_frame(frame)
+    texts = [compose_text(p.title, p.abstract, meta.text_fields) for p in inputs]
     return predictor.predict_proba(texts, progress=progress)
 
 
@@ -243,9 +260,20 @@ class TfidfPredictor:
         self.pipeline: Any = joblib.load(path / TFIDF_PIPELINE_FILE)
 
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        if not texts:
+        """Texts alone; a model that also reads metadata sees it empty (see score_papers)."""
+        if not self.meta.meta_fields:
+            return self._predict(list(texts))
+        empty = {name: [""] * len(texts) for name in self.meta.meta_fields}
+        return self.predict_frame(pd.DataFrame({TEXT_COLUMN: list(texts), **empty}))
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """A metadata model's input, as :func:`app.ml.artifact.metadata_frame` builds it."""
+        return self._predict(frame)
+
+    def _predict(self, inputs: list[str] | pd.DataFrame) -> np.ndarray:
+        if len(inputs) == 0:
             return np.zeros((0,), dtype=np.float32)
-        return np.asarray(self.pipeline.predict_proba(list(texts))[:, 1], dtype=np.float32)
+        return np.asarray(self.pipeline.predict_proba(inputs)[:, 1], dtype=np.float32)
 
 
 def load_predictor(
