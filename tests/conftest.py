@@ -17,7 +17,9 @@ from app.main import create_app
 from app.ml.artifact import ModelMeta
 from app.ml.predictor import load_predictor, score_papers
 from app.ml.serving import ModelHolder
+from tests.factories import with_metadata
 from tests.utils.tiny_model import save_tiny_classifier
+from training import TrainConfig, load_labelled_csv, train
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -76,6 +78,23 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         base_model="tiny",
         metrics={"test": {"average_precision": 0.1}},
     ).save(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tfidf_meta_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tfidf model that reads authors and comments, trained on the fixture labels with
+    metadata that carries part of the label (tests.factories.with_metadata)."""
+    directory = tmp_path_factory.mktemp("tfidf-meta") / "model"
+    config = TrainConfig(
+        output=str(directory),
+        data=str(LABELS_CSV),
+        method="tfidf",
+        c_grid=[1.0],
+        no_register=True,
+        progress=False,
+    )
+    train(config, frame=with_metadata(load_labelled_csv(LABELS_CSV)), source="with_metadata")
     return directory
 
 

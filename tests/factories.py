@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
 from app.ml.artifact import ModelMeta
 from app.ml.registry import register_model
+from training.data import COLUMNS, OPTIONAL_COLUMNS
+
+SIGNAL_AUTHOR = "Ada Signal"  # an author of many interesting papers in with_metadata()
+SIGNAL_COMMENT = "Code and models: https://github.com/example/project"
 
 
 def activate_model_dir(sessions: sessionmaker[Session], path: Path, name: str = "tiny") -> int:
@@ -17,3 +22,29 @@ def activate_model_dir(sessions: sessionmaker[Session], path: Path, name: str = 
             session, path=path, meta=ModelMeta.load(path), name=name, activate=True
         )
         return version.id
+
+
+def with_metadata(frame: pd.DataFrame) -> pd.DataFrame:
+    """Labelled rows (as load_labelled_csv returns them) with authors and comments that carry
+    part of the label, as real metadata does; the fixture CSV has neither."""
+    frame = frame.copy()
+    authors, comments = [], []
+    for index, interest in enumerate(frame["interest"]):
+        names = ["Common Author", f"Author {index % 40}"]
+        if (interest and index % 2 == 0) or index % 11 == 0:
+            names.append(SIGNAL_AUTHOR)
+        authors.append("; ".join(names))
+        if interest and index % 3 != 1:
+            comments.append(SIGNAL_COMMENT)
+        else:
+            comments.append("12 pages, 4 figures" if index % 2 else "")
+    frame["authors"], frame["comment"] = authors, comments
+    return frame
+
+
+def write_labels_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """A validated frame back as a labelled CSV, with its metadata columns."""
+    out = frame[[*COLUMNS, *OPTIONAL_COLUMNS]].copy()
+    out["submission_date"] = out["submission_date"].dt.strftime("%Y-%m-%d %H:%M:%S%z")
+    out.to_csv(path, index=False)
+    return path

@@ -16,6 +16,7 @@ from app.ml.artifact import (
 )
 from app.ml.device import pick_device
 from app.ml.predictor import INT8_CHECK, load_predictor, score_papers
+from tests.factories import SIGNAL_AUTHOR, SIGNAL_COMMENT
 
 PAPERS = [
     ("Graph agents", "We study agents that plan over graphs with language models."),
@@ -85,6 +86,23 @@ def test_a_model_saved_before_meta_fields_still_loads(tiny_model_dir, tmp_path):
     predictor = load_predictor(directory, device="cpu")
     assert predictor.meta.meta_fields == []
     assert score_papers(predictor, PAPERS).shape == (3,)
+
+
+def test_a_metadata_model_reads_authors_and_comment_when_given(tfidf_meta_model_dir):
+    predictor = load_predictor(tfidf_meta_model_dir)
+    assert predictor.meta.meta_fields == ["authors", "comment"]
+    title, abstract = PAPERS[0]
+    plain = PaperInput(title=title, abstract=abstract, authors=("Someone Else",))
+    signal = PaperInput(
+        title=title, abstract=abstract, authors=(SIGNAL_AUTHOR,), comment=SIGNAL_COMMENT
+    )
+    scores = score_papers(predictor, [plain, signal, (title, abstract)])
+    assert scores[1] > scores[0] + 0.05
+    # A pair is a paper without metadata, and so are bare texts.
+    assert scores[2] == pytest.approx(scores[0], abs=1e-6)
+    text = compose_text(title, abstract)
+    assert predictor.predict_proba([text])[0] == pytest.approx(scores[2], abs=1e-6)
+    assert score_papers(predictor, []).shape == (0,)
 
 
 def test_a_paper_is_a_paper_input_or_a_pair():

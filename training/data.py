@@ -15,12 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import make_engine, make_session_factory
-from app.ml.artifact import compose_text
+from app.ml.artifact import AUTHOR_SEPARATOR, PaperInput, compose_text
 from app.models import Label, Paper
 
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("paper_id", "title", "abstract", "categories", "submission_date", "interest")
+# Metadata a CSV may add; a missing column reads as empty. Authors are separated by ";".
+OPTIONAL_COLUMNS = ("authors", "comment")
 _SHOWN = 5  # offending rows quoted in a message
 
 
@@ -54,10 +56,11 @@ def load_labelled_csv(path: str | Path, *, require_both_classes: bool = True) ->
             f"{path}: expected the columns {list(COLUMNS)}, but {missing} are missing "
             f"(found {list(frame.columns)})"
         )
-    extra = [column for column in frame.columns if column not in COLUMNS]
+    known = (*COLUMNS, *OPTIONAL_COLUMNS)
+    extra = [column for column in frame.columns if column not in known]
     if extra:
         logger.info("%s: ignoring extra columns %s", path, extra)
-    frame = frame[list(COLUMNS)].copy()
+    frame = frame[[column for column in known if column in frame.columns]].copy()
     # Line 1 is the header, so data row i is on line i + 2.
     frame.insert(0, "line", range(2, len(frame) + 2))
     return validate_labels(frame, source=str(path), require_both_classes=require_both_classes)
@@ -68,13 +71,17 @@ def validate_labels(
 ) -> pd.DataFrame:
     """Normalise the columns' types and reject what cannot be trained on.
 
-    ``frame`` needs the :data:`COLUMNS` and a ``line`` column that tells the user where a row is.
+    ``frame`` needs the :data:`COLUMNS` and a ``line`` column that tells the user where a row is;
+    the :data:`OPTIONAL_COLUMNS` it lacks are added empty.
     """
     where = f"{source}:"
     if frame.empty:
         raise DataError(f"{where} no labelled rows")
     frame = frame.copy()
-    for column in ("paper_id", "title", "abstract", "categories"):
+    for column in OPTIONAL_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = ""
+    for column in ("paper_id", "title", "abstract", "categories", *OPTIONAL_COLUMNS):
         frame[column] = frame[column].fillna("").astype(str).str.strip()
 
     blank_ids = frame.loc[frame["paper_id"] == "", "line"].tolist()
@@ -171,6 +178,8 @@ def load_labels_from_db(session_or_url: Session | str) -> pd.DataFrame:
             Paper.categories,
             Paper.submitted_on,
             Label.interest,
+            Paper.authors,
+            Paper.comment,
         )
         .join(Label, Label.paper_id == Paper.id)
         .order_by(Paper.submitted_on, Paper.id)
@@ -184,10 +193,14 @@ def load_labels_from_db(session_or_url: Session | str) -> pd.DataFrame:
                 "categories": ",".join(categories or []),
                 "submission_date": submitted_on.isoformat() if submitted_on else "",
                 "interest": str(interest),
+                "authors": f"{AUTHOR_SEPARATOR} ".join(authors or []),
+                "comment": comment or "",
             }
-            for paper_id, title, abstract, categories, submitted_on, interest in rows
+            for paper_id, title, abstract, categories, submitted_on, interest, authors, comment in (
+                rows
+            )
         ],
-        columns=list(COLUMNS),
+        columns=[*COLUMNS, *OPTIONAL_COLUMNS],
     )
     # "line" names a row in messages; for the database that is the paper id.
     frame.insert(0, "line", frame["paper_id"].tolist())
@@ -201,9 +214,34 @@ def texts_of(frame: pd.DataFrame, text_fields: Sequence[str]) -> list[str]:
     ]
 
 
+def split_authors(text: str) -> tuple[str, ...]:
+    """``"Ada Lovelace; Alan Turing"`` -> ``("Ada Lovelace", "Alan Turing")``."""
+    return tuple(name.strip() for name in str(text).split(AUTHOR_SEPARATOR) if name.strip())
+
+
+def paper_inputs(frame: pd.DataFrame) -> list[PaperInput]:
+    """What the model reads of each labelled row: text and metadata, in row order."""
+    authors = frame["authors"] if "authors" in frame.columns else [""] * len(frame)
+    comments = frame["comment"] if "comment" in frame.columns else [""] * len(frame)
+    return [
+        PaperInput(
+            title=title,
+            abstract=abstract,
+            authors=split_authors(names),
+            categories=tuple(c.strip() for c in str(categories).split(",") if c.strip()),
+            comment=comment or None,
+        )
+        for title, abstract, categories, names, comment in zip(
+            frame["title"], frame["abstract"], frame["categories"], authors, comments, strict=True
+        )
+    ]
+
+
 def data_hash(frame: pd.DataFrame) -> str:
-    """A fingerprint of the labelled rows, so a model can be traced to its data."""
-    canonical = frame[list(COLUMNS)].copy()
+    """A fingerprint of the labelled rows, so a model can be traced to its data. Metadata
+    columns count only when some row has them, so a CSV without them keeps its old hash."""
+    present = [c for c in OPTIONAL_COLUMNS if c in frame.columns and frame[c].astype(bool).any()]
+    canonical = frame[[*COLUMNS, *present]].copy()
     canonical["submission_date"] = canonical["submission_date"].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
     payload = canonical.to_csv(index=False, lineterminator="\n").encode("utf-8")
     return "sha256:" + hashlib.sha256(payload).hexdigest()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from app.ml.predictor import load_predictor, score_papers
-from training.data import load_labelled_csv
+from training.data import load_labelled_csv, paper_inputs
 from training.metrics import split_metrics
 
 logger = logging.getLogger(__name__)
@@ -21,12 +21,11 @@ def evaluate(
     batch_size: int = 16,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """The training report's metrics for ``data_path`` at the model's own threshold."""
+    """The training report's metrics for ``data_path`` at the model's own threshold; the CSV's
+    metadata columns (authors, comment) are read when the model uses them."""
     frame = load_labelled_csv(data_path)
     predictor = load_predictor(model_path, device=device, batch_size=batch_size)
-    scores = score_papers(
-        predictor, list(zip(frame["title"], frame["abstract"], strict=True)), progress=progress
-    )
+    scores = score_papers(predictor, paper_inputs(frame), progress=progress)
     days = int(frame["submission_date"].dt.normalize().nunique())
     return split_metrics(
         frame["interest"].to_numpy(), scores, threshold=predictor.meta.threshold, days=days

@@ -43,6 +43,17 @@ def metrics_table(metrics: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _inputs(meta: ModelMeta) -> str:
+    text = " + ".join(meta.text_fields)
+    if meta.meta_fields:
+        text += f" and, each as a TF-IDF block of its own, its {', '.join(meta.meta_fields)}"
+    left_out = meta.info.get("fit", {}).get("meta_fields_left_out") or {}
+    if left_out:
+        reasons = "; ".join(f"{name}: {why}" for name, why in left_out.items())
+        text += f" (metadata left out: {reasons})"
+    return text
+
+
 def write_model_card(directory: Path, meta: ModelMeta) -> None:
     info, metrics = meta.info, meta.metrics
     splits = info.get("splits", {})
@@ -55,7 +66,7 @@ def write_model_card(directory: Path, meta: ModelMeta) -> None:
     card = f"""# {info.get("name", directory.name)}
 
 Recommends arXiv papers: the probability that a paper is interesting, from its
-{" + ".join(meta.text_fields)}.
+{_inputs(meta)}.
 
 - method: `{meta.method}`, base model: `{meta.base_model}`, max length: {meta.max_length or "n/a"}
 - threshold: **{meta.threshold:.4f}**, chosen {info.get("threshold_rule", "on validation")}

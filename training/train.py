@@ -25,7 +25,7 @@ from app.ml.device import pick_device
 from app.ml.predictor import INT8_CHECK, INT8_MAX_AP_CHANGE, load_predictor, score_papers
 from app.ml.registry import register_model
 from training.config import TrainConfig
-from training.data import data_hash, load_labelled_csv, load_labels_from_db
+from training.data import data_hash, load_labelled_csv, load_labels_from_db, paper_inputs
 from training.methods import get_method
 from training.metrics import choose_threshold, split_metrics
 from training.report import plot_pr_curves, write_model_card
@@ -106,6 +106,7 @@ def train(
             max_length=fitted.max_length,
             base_model=fitted.base_model,
             text_fields=list(config.text_fields),
+            meta_fields=list(fitted.meta_fields),
         )
         meta.save(workdir)
         # Score through the service's own loader, so the numbers are those of the served model.
@@ -190,8 +191,7 @@ def int8_check(
     predictor = load_predictor(
         model_dir, device="cpu", batch_size=config.eval_batch_size, precision="int8"
     )
-    pairs = list(zip(validation["title"], validation["abstract"], strict=True))
-    int8_scores = score_papers(predictor, pairs, progress=config.progress)
+    int8_scores = score_papers(predictor, paper_inputs(validation), progress=config.progress)
     labels = validation["interest"].to_numpy()
     ap_fp32 = float(average_precision_score(labels, fp32_scores))
     ap_int8 = float(average_precision_score(labels, int8_scores))
@@ -218,11 +218,7 @@ def int8_check(
 def score_splits(model_dir: Path, split: DateSplit, config: TrainConfig) -> dict[str, np.ndarray]:
     predictor = load_predictor(model_dir, device=config.device, batch_size=config.eval_batch_size)
     return {
-        name: score_papers(
-            predictor,
-            list(zip(part["title"], part["abstract"], strict=True)),
-            progress=config.progress,
-        )
+        name: score_papers(predictor, paper_inputs(part), progress=config.progress)
         for name, part in (("validation", split.validation), ("test", split.test))
     }
 

@@ -35,6 +35,12 @@ def test_defaults_follow_the_notebook_but_512_tokens(tmp_path: Path) -> None:
         ({"val_fraction": 1.5}, r"--val-fraction must be between 0 and 1, got 1.5"),
         ({"val_fraction": 0.5, "test_fraction": 0.45}, r"must leave at least 10% to train"),
         ({"text_fields": ["body"]}, r"--text-fields must be distinct names from"),
+        (
+            {"meta_fields": ["authors", "doi"]},
+            r"--meta-fields must be distinct names from \['authors', 'categories', 'comment'\] "
+            r"or none, got \['authors', 'doi'\]",
+        ),
+        ({"meta_weight": 0.0}, r"--meta-weight must be positive, got 0.0"),
         ({"batch_size": 0}, r"--batch-size must be at least 1, got 0"),
         ({"learning_rate": -1.0}, r"--learning-rate must be in \(0, 1\), got -1.0"),
         ({"max_steps": 0}, r"--max-steps must be -1 or positive, got 0"),
@@ -64,6 +70,18 @@ def test_config_file_supplies_arguments_and_the_command_line_wins(tmp_path: Path
     config = parse_train_args(["--config", str(path), "--output", "models/b"])
     assert (config.data, config.method, config.output) == ("labels.csv", "embed", "models/b")
     assert config.learning_rate == 3e-5
+
+
+def test_meta_fields_on_the_command_line_and_in_a_config_file(tmp_path: Path) -> None:
+    base = ["--data", "x.csv", "--output", "models/m", "--method", "tfidf"]
+    assert parse_train_args(base).meta_fields == ["authors", "comment"]
+    assert parse_train_args([*base, "--meta-fields", "none"]).meta_fields == []
+    chosen = parse_train_args([*base, "--meta-fields", "categories", "authors"])
+    assert chosen.meta_fields == ["categories", "authors"]
+    assert parse_train_args([*base, "--meta-weight", "0.25"]).meta_weight == 0.25
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump({"meta_fields": []}))
+    assert parse_train_args(["--config", str(path), *base]).meta_fields == []
 
 
 def test_config_file_errors(tmp_path: Path) -> None:

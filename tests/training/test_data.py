@@ -10,8 +10,15 @@ import pandas as pd
 import pytest
 
 from app.core.db import make_engine, make_session_factory, session_scope
+from app.ml.artifact import PaperInput
 from app.models import Label, Paper
-from training.data import DataError, data_hash, load_labelled_csv, load_labels_from_db
+from training.data import (
+    DataError,
+    data_hash,
+    load_labelled_csv,
+    load_labels_from_db,
+    paper_inputs,
+)
 
 
 def _rows(sample_rows: list[dict[str, str]], n: int = 40) -> list[dict[str, str]]:
@@ -115,6 +122,36 @@ def test_extra_columns_are_ignored_and_logged(write_csv, sample_rows, caplog) ->
     assert "ignoring extra columns ['note']" in caplog.text
 
 
+def test_optional_authors_and_comment_columns_are_read(write_csv, sample_rows, caplog) -> None:
+    rows = _rows(sample_rows)
+    rows[0]["authors"] = " Ada Lovelace ;Alan Turing; "
+    rows[0]["comment"] = "  12 pages, code at github "
+    columns = [*rows[1].keys(), "authors", "comment", "note"]
+    with caplog.at_level("INFO"):
+        frame = load_labelled_csv(write_csv(rows, columns=columns))
+    assert "ignoring extra columns ['note']" in caplog.text
+    assert (frame.loc[0, "authors"], frame.loc[1, "authors"]) == ("Ada Lovelace ;Alan Turing;", "")
+    first, second = paper_inputs(frame)[:2]
+    assert first.authors == ("Ada Lovelace", "Alan Turing")
+    assert first.comment == "12 pages, code at github"
+    assert first.categories == tuple(c.strip() for c in rows[0]["categories"].split(","))
+    assert (second.authors, second.comment) == ((), None)
+
+
+def test_a_csv_without_metadata_reads_as_empty_metadata(sample_frame: pd.DataFrame) -> None:
+    assert set(sample_frame["authors"]) == set(sample_frame["comment"]) == {""}
+    first = paper_inputs(sample_frame)[0]
+    assert isinstance(first, PaperInput) and (first.authors, first.comment) == ((), None)
+
+
+def test_data_hash_counts_metadata_only_when_there_is_some(sample_frame: pd.DataFrame) -> None:
+    without = sample_frame.drop(columns=["authors", "comment"])
+    assert data_hash(sample_frame) == data_hash(without)
+    with_authors = sample_frame.copy()
+    with_authors.loc[0, "authors"] = "Ada Lovelace"
+    assert data_hash(with_authors) != data_hash(sample_frame)
+
+
 def test_data_hash_changes_with_a_label(sample_frame: pd.DataFrame) -> None:
     flipped = sample_frame.copy()
     flipped.loc[0, "interest"] = 1 - flipped.loc[0, "interest"]
@@ -136,6 +173,8 @@ def test_labels_from_the_service_database(database_url: str, sample_rows) -> Non
                     primary_category=row["categories"].split(",")[0],
                     submitted_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc),
                     submitted_on=day,
+                    authors=[f"Author {index}", "Common Author"],
+                    comment="12 pages" if index % 2 else None,
                 )
             )
             if index % 3:  # every third paper is unlabelled and must not appear
@@ -151,6 +190,10 @@ def test_labels_from_the_service_database(database_url: str, sample_rows) -> Non
     assert first["submission_date"] == pd.Timestamp("2025-03-18", tz="UTC")
     assert set(frame["interest"]) == {0, 1}
     assert list(frame.columns[:2]) == ["line", "paper_id"]
+    assert first["authors"] == f"Author {sample_rows.index(source)}; Common Author"
+    inputs = {p.authors[0]: p for p in paper_inputs(frame)}
+    assert inputs["Author 1"].comment == "12 pages" and inputs["Author 2"].comment is None
+    assert inputs["Author 1"].authors == ("Author 1", "Common Author")
 
 
 def test_database_labels_checked_too(database_url: str, sample_rows) -> None:

@@ -24,8 +24,10 @@ from app.ml.artifact import (
 )
 from app.ml.predictor import load_predictor, score_papers
 from app.ml.registry import active_model
+from tests.factories import with_metadata
 from tests.training.conftest import tiny_finetune_settings
 from training import ConfigError, TrainConfig, train
+from training.data import paper_inputs
 from training.split import split_by_date
 
 COMMON_FILES = {META_FILE, MODEL_CARD_FILE, PR_CURVE_FILE, TRAIN_CONFIG_FILE}
@@ -58,7 +60,7 @@ def _check_artifact(path: Path, method: str, frame: pd.DataFrame) -> ModelMeta:
     # The service's loader gives back the very validation numbers the report states.
     predictor = load_predictor(path, device="cpu", precision="fp32")
     validation = split_by_date(frame).validation
-    scores = score_papers(predictor, list(zip(validation.title, validation.abstract, strict=True)))
+    scores = score_papers(predictor, paper_inputs(validation))
     assert scores.shape == (60,)
     assert np.all((scores >= 0) & (scores <= 1))
     ap = average_precision_score(validation["interest"], scores)
@@ -73,6 +75,51 @@ def test_tfidf_writes_a_complete_artifact(make_config, sample_frame) -> None:
     meta = _check_artifact(result.path, "tfidf", sample_frame)
     assert meta.info["hyperparameters"]["C"] == 1.0
     assert result.model_version_id is None
+
+
+def test_tfidf_reads_authors_and_comment_when_the_data_has_them(
+    make_config, sample_frame, tmp_path: Path
+) -> None:
+    frame = with_metadata(sample_frame)
+    result = train(make_config(output=str(tmp_path / "meta")), frame=frame)
+    meta = _check_artifact(result.path, "tfidf", frame)
+    assert meta.meta_fields == ["authors", "comment"]
+    assert meta.info["hyperparameters"]["meta_fields"] == ["authors", "comment"]
+    assert meta.info["hyperparameters"]["meta_weight"] == 0.5
+    assert set(meta.info["fit"]["vocabulary_by_field"]) == {"text", "authors", "comment"}
+    card = (result.path / MODEL_CARD_FILE).read_text(encoding="utf-8")
+    assert "title + abstract and, each as a TF-IDF block of its own, its authors, comment" in card
+
+    text_only = train(make_config(output=str(tmp_path / "text"), meta_fields=[]), frame=frame)
+    assert text_only.meta.meta_fields == []
+    validation_ap = {
+        name: r.metrics["validation"]["average_precision"]
+        for name, r in (("meta", result), ("text", text_only))
+    }
+    assert validation_ap["meta"] > validation_ap["text"] + 0.05, validation_ap
+
+
+def test_metadata_that_is_missing_or_too_sparse_is_left_out_and_recorded(
+    make_config, sample_frame, tmp_path: Path
+) -> None:
+    # The fixture CSV has no authors or comment column: the text and categories remain.
+    result = train(make_config(meta_fields=["categories", "authors", "comment"]))
+    meta = result.meta
+    assert meta.meta_fields == ["categories"]
+    assert meta.info["fit"]["meta_fields_left_out"] == {
+        "authors": "empty in every training row",
+        "comment": "empty in every training row",
+    }
+    card = (result.path / MODEL_CARD_FILE).read_text(encoding="utf-8")
+    assert "metadata left out: authors: empty in every training row" in card
+    _check_artifact(result.path, "tfidf", sample_frame)
+
+    # Each name once: none reaches min_df=2, so there is no vocabulary to learn from.
+    unique = sample_frame.assign(authors=[f"Author {i}" for i in range(len(sample_frame))])
+    sparse = train(make_config(output=str(tmp_path / "sparse")), frame=unique)
+    assert sparse.meta.meta_fields == []
+    left_out = sparse.meta.info["fit"]["meta_fields_left_out"]
+    assert left_out["authors"].startswith("no vocabulary")
 
 
 def test_embed_with_the_tiny_encoder(make_config, sample_frame, tiny_base: Path) -> None:

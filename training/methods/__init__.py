@@ -20,6 +20,8 @@ class FitResult:
     base_model: str
     hyperparameters: dict[str, Any]
     details: dict[str, Any] = field(default_factory=dict)
+    # The metadata fields the model reads (tfidf), after leaving out those without data.
+    meta_fields: list[str] = field(default_factory=list)
 
 
 Fit = Callable[[TrainConfig, DateSplit, Path], FitResult]

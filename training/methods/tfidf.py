@@ -1,18 +1,31 @@
-"""TF-IDF over 1-2 grams and a class-weighted logistic regression: a baseline in seconds."""
+"""TF-IDF over 1-2 grams and a class-weighted logistic regression: a baseline in seconds.
+
+With ``meta_fields`` the paper's metadata (authors, categories, the arXiv comment) are TF-IDF
+blocks of their own, weighted by ``meta_weight`` and stacked beside the text block by a
+ColumnTransformer, so the saved pipeline reads :func:`app.ml.artifact.metadata_frame`.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import joblib
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from app.ml.artifact import TFIDF_PIPELINE_FILE
+from app.ml.artifact import (
+    AUTHOR_SEPARATOR,
+    TEXT_COLUMN,
+    TFIDF_PIPELINE_FILE,
+    metadata_frame,
+)
 from training.config import TrainConfig
-from training.data import texts_of
+from training.data import paper_inputs, texts_of
 from training.methods import FitResult
 from training.methods.linear import choose_c
 from training.split import DateSplit
@@ -22,46 +35,92 @@ logger = logging.getLogger(__name__)
 BASE_MODEL = "tfidf-1-2gram+logistic-regression"
 
 
-def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResult:
-    train_texts = texts_of(split.train, config.text_fields)
-    val_texts = texts_of(split.validation, config.text_fields)
+def text_vectorizer(config: TrainConfig) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=config.tfidf_min_df,
+        max_features=config.tfidf_max_features,
+        sublinear_tf=True,
+        strip_accents="unicode",
+    )
 
-    def make(c: float) -> Pipeline:
-        return Pipeline(
-            [
-                (
-                    "tfidf",
-                    TfidfVectorizer(
-                        ngram_range=(1, 2),
-                        min_df=config.tfidf_min_df,
-                        max_features=config.tfidf_max_features,
-                        sublinear_tf=True,
-                        strip_accents="unicode",
-                    ),
-                ),
-                (
-                    "logreg",
-                    LogisticRegression(
-                        C=c,
-                        class_weight="balanced" if config.class_weights else None,
-                        max_iter=5000,
-                        random_state=config.seed,
-                    ),
-                ),
-            ]
+
+def metadata_vectorizer(name: str, config: TrainConfig) -> TfidfVectorizer:
+    """Each full author name is one token; categories are whole names; the comment is words."""
+    if name == "authors":
+        return TfidfVectorizer(
+            token_pattern=rf"[^{AUTHOR_SEPARATOR}]+", lowercase=False, min_df=config.tfidf_min_df
         )
+    if name == "categories":
+        return TfidfVectorizer(token_pattern=r"[^,\s]+")
+    if name == "comment":
+        return TfidfVectorizer(min_df=config.tfidf_min_df, sublinear_tf=True)
+    raise ValueError(f"no vectorizer for metadata field {name!r}")
 
-    pipeline, chosen_c, ap_by_c = choose_c(
+
+def usable_meta_fields(
+    config: TrainConfig, train_x: Any, fields: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The fields with a vocabulary on the training rows, and why each other one was left out."""
+    kept, dropped = [], {}
+    for name in fields:
+        column = train_x[name]
+        if not column.astype(bool).any():
+            dropped[name] = "empty in every training row"
+        else:
+            try:
+                metadata_vectorizer(name, config).fit(column)
+            except ValueError as err:  # sklearn: empty vocabulary, or none left after min_df
+                dropped[name] = f"no vocabulary ({err})"
+        if name in dropped:
+            logger.info("tfidf: leaving out %s: %s", name, dropped[name])
+        else:
+            kept.append(name)
+    return kept, dropped
+
+
+def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResult:
+    wanted = list(config.meta_fields)
+    train_x: Any = metadata_frame(
+        paper_inputs(split.train), text_fields=config.text_fields, meta_fields=wanted
+    )
+    fields, dropped = usable_meta_fields(config, train_x, wanted)
+    features: Any
+    if fields:
+        features = ColumnTransformer(
+            [(TEXT_COLUMN, text_vectorizer(config), TEXT_COLUMN)]
+            + [(name, metadata_vectorizer(name, config), name) for name in fields],
+            transformer_weights={TEXT_COLUMN: 1.0, **{name: config.meta_weight for name in fields}},
+        )
+        train_x = train_x[[TEXT_COLUMN, *fields]]
+        val_x: Any = metadata_frame(
+            paper_inputs(split.validation), text_fields=config.text_fields, meta_fields=fields
+        )
+    else:
+        # The text alone: the pipeline reads plain strings, as models without metadata always did.
+        features = text_vectorizer(config)
+        train_x = texts_of(split.train, config.text_fields)
+        val_x = texts_of(split.validation, config.text_fields)
+
+    # The features do not depend on C: fit them once, then one logistic regression per C.
+    features = clone(features).fit(train_x)
+    logreg, chosen_c, ap_by_c = choose_c(
         config.c_grid,
-        make,
-        train_texts,
+        lambda c: LogisticRegression(
+            C=c,
+            class_weight="balanced" if config.class_weights else None,
+            max_iter=5000,
+            random_state=config.seed,
+        ),
+        features.transform(train_x),
         split.train["interest"].to_numpy(),
-        val_texts,
+        features.transform(val_x),
         split.validation["interest"].to_numpy(),
     )
+    pipeline = Pipeline([("tfidf", features), ("logreg", logreg)])
     joblib.dump(pipeline, model_dir / TFIDF_PIPELINE_FILE)
-    vocabulary = len(pipeline.named_steps["tfidf"].vocabulary_)
-    logger.info("tfidf: %d n-grams", vocabulary)
+    vocabulary = _vocabulary_sizes(features, fields)
+    logger.info("tfidf: vocabulary %s", vocabulary)
     return FitResult(
         max_length=0,
         base_model=BASE_MODEL,
@@ -73,6 +132,22 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
             "C": chosen_c,
             "c_grid": list(config.c_grid),
             "class_weight": "balanced" if config.class_weights else None,
+            "meta_fields": fields,
+            "meta_weight": config.meta_weight if fields else None,
         },
-        details={"validation_ap_by_C": ap_by_c, "vocabulary_size": vocabulary},
+        details={
+            "validation_ap_by_C": ap_by_c,
+            "vocabulary_size": sum(vocabulary.values()),
+            "vocabulary_by_field": vocabulary,
+            "meta_fields_left_out": dropped,
+        },
+        meta_fields=fields,
     )
+
+
+def _vocabulary_sizes(features: Any, fields: list[str]) -> dict[str, int]:
+    if not fields:
+        return {TEXT_COLUMN: len(features.vocabulary_)}
+    return {
+        name: len(features.named_transformers_[name].vocabulary_) for name in (TEXT_COLUMN, *fields)
+    }
