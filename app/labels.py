@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Label, Paper, utcnow
-from training.data import COLUMNS, load_labelled_csv
+from training.data import COLUMNS, load_labelled_csv, split_authors
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ def clear_label(session: Session, *, paper_id: str) -> bool:
 
 def import_labels_csv(session: Session, path: Path) -> ImportReport:
     """Validate the whole file first (errors name the rows), then store it in one transaction.
-    Papers the database lacks are added from the file; a paper it has keeps its metadata."""
+    Papers the database lacks are added from the file, with its optional authors and comment
+    columns; a paper it has keeps its metadata."""
     frame = load_labelled_csv(path, require_both_classes=False)
     papers = {
         p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(frame["paper_id"])))
@@ -82,11 +83,12 @@ def import_labels_csv(session: Session, path: Path) -> ImportReport:
                     version=1,
                     title=row.title,
                     abstract=row.abstract,
-                    authors=[],
+                    authors=list(split_authors(row.authors)),
                     categories=split_categories(row.categories),
                     primary_category=next(iter(split_categories(row.categories)), ""),
                     submitted_at=submitted,
                     submitted_on=submitted.date(),
+                    comment=row.comment or None,
                     abs_url=f"https://arxiv.org/abs/{row.paper_id}",
                     pdf_url=f"https://arxiv.org/pdf/{row.paper_id}",
                     first_seen_at=now,

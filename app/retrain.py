@@ -22,7 +22,7 @@ from app.core.priority import lower_thread_priority
 from app.ml.predictor import load_predictor, score_papers
 from app.ml.registry import activate_model, active_model
 from training.config import TrainConfig
-from training.data import load_labels_from_db
+from training.data import load_labels_from_db, paper_inputs
 from training.metrics import split_metrics
 from training.split import split_by_date
 from training.train import train
@@ -86,7 +86,7 @@ def retrain(
             frame, val_fraction=config.val_fraction, test_fraction=config.test_fraction
         ).test
         predictor = load_predictor(active_path, device=settings.device)
-        scores = score_papers(predictor, list(zip(test["title"], test["abstract"], strict=True)))
+        scores = score_papers(predictor, paper_inputs(test))
         active_ap = split_metrics(
             test["interest"].to_numpy(), scores, threshold=predictor.meta.threshold, days=1
         )["average_precision"]

@@ -14,7 +14,8 @@ from app.ml.artifact import TFIDF_PIPELINE_FILE, ModelMeta, compose_text
 from app.ml.registry import active_model, list_models, rollback_model
 from app.retrain import retrain
 from tests.conftest import LABELS_CSV
-from tests.factories import activate_model_dir
+from tests.factories import activate_model_dir, with_metadata, write_labels_csv
+from training.data import load_labelled_csv
 
 
 @pytest.fixture
@@ -40,6 +41,21 @@ def test_the_first_retrain_is_activated_and_a_second_equal_one_too(labelled, set
     assert second.active_average_precision == pytest.approx(first.new_average_precision)
     assert second.activated and "not worse" in second.reason
     assert _active_id(labelled) == second.version_id
+
+
+def test_a_retrain_reads_the_stored_authors_and_comments(sessions, settings, tmp_path):
+    labels = write_labels_csv(with_metadata(load_labelled_csv(LABELS_CSV)), tmp_path / "l.csv")
+    with session_scope(sessions) as session:
+        import_labels_csv(session, labels)
+    outcome = retrain(sessions, settings)
+    with sessions() as session:
+        path = active_model(session).path
+    meta = ModelMeta.load(path)
+    assert outcome.activated and meta.method == "tfidf"
+    assert meta.meta_fields == ["authors", "comment"]
+    # The gate scores the same test rows with their metadata: equal models, equal AP.
+    again = retrain(sessions, settings)
+    assert again.active_average_precision == pytest.approx(outcome.new_average_precision)
 
 
 def test_a_worse_retrain_is_kept_but_not_activated_and_rollback_restores(

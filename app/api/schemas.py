@@ -61,6 +61,21 @@ class ScoreRequest(BaseModel):
     title: StrictStr | None = Field(
         None, description="Optional title, used if the model was trained on titles"
     )
+    authors: list[StrictStr] | None = Field(
+        None,
+        description="Optional author names, one per item; used if the model reads authors "
+        "(a tfidf model trained with metadata; its model card names the fields it reads)",
+    )
+    categories: list[StrictStr] | None = Field(
+        None,
+        description='Optional arXiv categories, e.g. ["cs.CL", "cs.LG"]; used if the model '
+        "reads categories",
+    )
+    comment: StrictStr | None = Field(
+        None,
+        description='Optional arXiv comment, e.g. "ICML 2025; code: https://github.com/..."; '
+        "used if the model reads comments",
+    )
 
 
 class ScoreResult(BaseModel):

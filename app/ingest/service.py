@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.ingest.arxiv_source import ArxivClient, ArxivPaper, FetchError
+from app.ml.artifact import PaperInput
 from app.ml.predictor import score_papers
 from app.ml.serving import LoadedModel
 from app.models import IngestRun, Paper, Score, utcnow
@@ -170,9 +172,15 @@ def score_pending(
         Score.model_version_id == loaded.version_id,
         Score.paper_version == Paper.version,
     )
-    query = select(Paper.id, Paper.title, Paper.abstract, Paper.version).where(
-        ~select(Score.id).where(scored_now).exists()
-    )
+    query = select(
+        Paper.id,
+        Paper.title,
+        Paper.abstract,
+        Paper.version,
+        Paper.authors,
+        Paper.categories,
+        Paper.comment,
+    ).where(~select(Score.id).where(scored_now).exists())
     if days is not None:
         query = query.where(Paper.submitted_on.in_(list(days)))
     with sessions() as session:
@@ -184,15 +192,23 @@ def score_pending(
     for start in range(0, len(pending), SCORE_COMMIT_CHUNK):
         chunk = pending[start : start + SCORE_COMMIT_CHUNK]
         probabilities = score_papers(
-            loaded.predictor,
-            [(row.title, row.abstract) for row in chunk],
-            progress=progress,
+            loaded.predictor, [_paper_input(row) for row in chunk], progress=progress
         )
         with session_scope(sessions) as session:
             _store_scores(session, loaded.version_id, chunk, probabilities.tolist())
         total += len(chunk)
         logger.info("scored %d/%d", total, len(pending))
     return total
+
+
+def _paper_input(row: Any) -> PaperInput:
+    return PaperInput(
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(row.authors or ()),
+        categories=tuple(row.categories or ()),
+        comment=row.comment,
+    )
 
 
 def _store_scores(

@@ -8,7 +8,7 @@ import pytest
 
 from app.ingest.service import ingest_day
 from app.ml.artifact import ModelMeta
-from tests.factories import activate_model_dir
+from tests.factories import SIGNAL_AUTHOR, SIGNAL_COMMENT, activate_model_dir
 
 WEDNESDAY = dt.date(2025, 3, 19)
 THURSDAY = dt.date(2025, 3, 20)
@@ -100,10 +100,38 @@ def test_score_a_list_in_order(client, served):
     assert [r["probability"] for r in batch["results"]] == pytest.approx(singles, abs=1e-5)
 
 
+def test_score_reads_authors_categories_and_comment_when_the_model_does(
+    client, sessions, tfidf_meta_model_dir
+):
+    activate_model_dir(sessions, tfidf_meta_model_dir, name="tfidf-meta")
+    paper = {"title": "LLMs", "abstract": "We fine-tune a language model for agents."}
+    plain = client.post("/score", json={**paper, "authors": ["Someone Else"]})
+    signal = client.post(
+        "/score",
+        json={
+            **paper,
+            "authors": ["Someone Else", SIGNAL_AUTHOR],
+            "categories": ["cs.CL"],
+            "comment": SIGNAL_COMMENT,
+        },
+    )
+    assert plain.status_code == signal.status_code == 200, signal.json()
+    assert signal.json()["probability"] > plain.json()["probability"] + 0.05
+    assert signal.json()["model"]["method"] == "tfidf"
+    batch = client.post("/score", json=[{**paper, "authors": None, "comment": None}, paper])
+    first, second = (r["probability"] for r in batch.json()["results"])
+    assert first == pytest.approx(second) == pytest.approx(plain.json()["probability"])
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
         ({"abstract": "   "}, "abstract is empty"),
+        ({"abstract": "ok", "authors": "Ada Lovelace"}, "valid list"),
+        ({"abstract": "ok", "authors": ["Ada", 7]}, "string"),
+        ({"abstract": "ok", "categories": [["cs.CL"]]}, "string"),
+        ({"abstract": "ok", "comment": 12}, "string"),
+        ({"abstract": "ok", "comment": "x" * 20_000}, "at most 20000"),
         ({"abstract": 42}, "string"),
         ({"title": "no abstract"}, "abstract"),
         ({"abstract": "x" * 20_001}, "at most 20000"),

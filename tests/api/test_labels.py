@@ -15,8 +15,8 @@ from app.labels import import_labels_csv
 from app.main import create_app
 from app.models import Label, Paper
 from tests.conftest import LABELS_CSV
-from tests.factories import activate_model_dir
-from training.data import DataError
+from tests.factories import activate_model_dir, with_metadata, write_labels_csv
+from training.data import DataError, load_labelled_csv
 
 WEDNESDAY = dt.date(2025, 3, 19)
 
@@ -106,6 +106,28 @@ def test_import_then_export_gives_the_same_rows_and_a_second_import_changes_noth
         0,
     )
     assert client.get("/labels.csv").text == exported.text
+
+
+def test_import_stores_authors_and_comment_of_new_papers_only(client, sessions, day_ids, tmp_path):
+    with sessions() as session:
+        ingested = session.get_one(Paper, day_ids[0])
+        authors, comment = list(ingested.authors), ingested.comment
+    frame = with_metadata(load_labelled_csv(LABELS_CSV)).iloc[:20].reset_index(drop=True)
+    frame.loc[0, "paper_id"] = day_ids[0]  # a paper the database has: it keeps its metadata
+    frame.loc[0, "authors"], frame.loc[0, "comment"] = "Not The Authors", "not the comment"
+    with session_scope(sessions) as session:
+        report = import_labels_csv(session, write_labels_csv(frame, tmp_path / "meta.csv"))
+    assert (report.new_papers, report.new_labels) == (19, 20)
+    with sessions() as session:
+        kept = session.get_one(Paper, day_ids[0])
+        assert (kept.authors, kept.comment) == (authors, comment)
+        new = session.get_one(Paper, frame.loc[1, "paper_id"])
+        assert new.authors == [a.strip() for a in frame.loc[1, "authors"].split(";")]
+        assert new.comment == (frame.loc[1, "comment"] or None)
+    # The export stays in the notebook's layout.
+    assert client.get("/labels.csv").text.splitlines()[0] == (
+        "paper_id,title,abstract,categories,submission_date,interest"
+    )
 
 
 def test_a_malformed_file_is_rejected_whole(sessions, tmp_path):

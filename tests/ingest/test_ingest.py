@@ -12,6 +12,8 @@ from app.core.config import Settings
 from app.ingest.arxiv_source import ArxivClient, FetchError
 from app.ingest.service import ingest_day
 from app.ingest.standin import ArxivStandIn
+from app.ml.artifact import PaperInput
+from app.ml.predictor import load_predictor, score_papers
 from app.ml.serving import LoadedModel, ModelHolder
 from app.models import IngestRun, Paper, Score
 from tests.factories import activate_model_dir
@@ -63,6 +65,28 @@ def test_ingest_stores_every_paper_of_the_day_once_and_scores_it(
         assert run.finished_at is not None
     # Paging: 25 a page, every page requested once.
     assert len(standin.requests) == -(-len(expected) // settings.page_size)
+
+
+def test_a_metadata_model_scores_new_papers_with_their_metadata(
+    sessions, settings, holder, tfidf_meta_model_dir: Path
+):
+    activate_model_dir(sessions, tfidf_meta_model_dir, name="tfidf-meta")
+    assert ingest_day(sessions, WEDNESDAY, settings, model=holder.get).status == "success"
+    with sessions() as session:
+        papers = list(session.scalars(select(Paper).order_by(Paper.id)))
+        stored = {s.paper_id: s.probability for s in session.scalars(select(Score))}
+    assert any(p.comment for p in papers)
+    predictor = load_predictor(tfidf_meta_model_dir)
+    with_metadata = score_papers(
+        predictor,
+        [
+            PaperInput(p.title, p.abstract, tuple(p.authors), tuple(p.categories), p.comment)
+            for p in papers
+        ],
+    )
+    text_only = score_papers(predictor, [(p.title, p.abstract) for p in papers])
+    assert [stored[p.id] for p in papers] == pytest.approx(with_metadata.tolist(), abs=1e-6)
+    assert with_metadata.tolist() != pytest.approx(text_only.tolist(), abs=1e-6)
 
 
 def test_ingesting_a_day_twice_changes_nothing(sessions, settings, holder, tiny_model_dir):

@@ -12,6 +12,7 @@ from app.api.schemas import (
     ScoreResponse,
     ScoreResult,
 )
+from app.ml.artifact import PaperInput
 from app.ml.predictor import score_papers
 
 router = APIRouter(tags=["scoring"])
@@ -23,7 +24,10 @@ def score(
     model: ModelDep,
     body: Annotated[
         ScoreRequest | list[ScoreRequest],
-        Body(description="One abstract, or a list of them (up to the configured cap)"),
+        Body(
+            description="One paper, or a list of them (up to the configured cap): its abstract "
+            "and optionally title, authors, categories and comment"
+        ),
     ],
 ) -> ScoreResponse | BatchScoreResponse:
     items = body if isinstance(body, list) else [body]
@@ -37,12 +41,23 @@ def score(
         where = f"item {index}: " if isinstance(body, list) else ""
         if not item.abstract.strip():
             raise HTTPException(422, f"{where}abstract is empty")
-        size = len(item.abstract) + len(item.title or "")
+        texts = [item.abstract, item.title, item.comment, *(item.authors or ())]
+        size = sum(len(text or "") for text in (*texts, *(item.categories or ())))
         if size > settings.score_max_chars:
             raise HTTPException(
                 422, f"{where}{size} characters; at most {settings.score_max_chars} are scored"
             )
-    probabilities = score_papers(model.predictor, [(i.title, i.abstract) for i in items])
+    papers = [
+        PaperInput(
+            title=i.title,
+            abstract=i.abstract,
+            authors=tuple(i.authors or ()),
+            categories=tuple(i.categories or ()),
+            comment=i.comment,
+        )
+        for i in items
+    ]
+    probabilities = score_papers(model.predictor, papers)
     results = [
         ScoreResult(probability=float(p), recommended=bool(p >= model.threshold))
         for p in probabilities
