@@ -11,6 +11,7 @@ is cheap and keeps the rule simple.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import sqlite3
@@ -48,7 +49,9 @@ class ResponseCache:
                 check_same_thread=False,
                 isolation_level=None,
             )
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.renders = 0
+        # Renderings in progress by key, so concurrent misses share one; event loop only.
+        self.rendering: dict[Hashable, asyncio.Future[CachedBody]] = {}
 
     @classmethod
     def for_engine(cls, engine: Engine, *, max_entries: int) -> ResponseCache:
@@ -94,6 +97,7 @@ class ResponseCache:
         entry = CachedBody(
             body=body, etag=etag_of(body), version=-1 if version is None else version
         )
+        self.renders += 1
         if version is None:
             return entry
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import sqlite3
+import time
 
 import pytest
 from sqlalchemy import select, update
@@ -107,3 +108,24 @@ def test_the_cache_can_be_turned_off(settings, served):
         second = client.get("/recommendations", params=DAY)
         assert first.content == second.content
         assert not cache_of(client).enabled and cache_of(client).hits == 0
+
+
+def test_concurrent_misses_share_one_rendering(client, served, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app import crud
+
+    slow_query = crud.day_recommendations
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)  # long enough that every request below arrives during the rendering
+        return slow_query(*args, **kwargs)
+
+    monkeypatch.setattr(crud, "day_recommendations", slow)
+    cache = cache_of(client)
+    renders = cache.renders
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda _: client.get("/recommendations", params=DAY), range(8)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.content for r in responses}) == 1
+    assert cache.renders == renders + 1

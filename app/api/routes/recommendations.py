@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated
 
@@ -47,9 +48,19 @@ async def recommendations(
     day = _parse_day(date) if date is not None else None
     state = request.app.state
     key = ("recommendations", day, limit, all)
-    entry = state.response_cache.get(key)
+    cache = state.response_cache
+    entry = cache.get(key)
     if entry is None:
-        entry = await run_in_threadpool(_render, state, key, day=day, limit=limit, include_all=all)
+        # Concurrent misses of one list (for one database version) share a single rendering.
+        flight = (key, cache.version())
+        rendering = cache.rendering.get(flight)
+        if rendering is None:
+            rendering = asyncio.ensure_future(
+                run_in_threadpool(_render, state, key, day=day, limit=limit, include_all=all)
+            )
+            cache.rendering[flight] = rendering
+            rendering.add_done_callback(lambda _: cache.rendering.pop(flight, None))
+        entry = await asyncio.shield(rendering)
     if request.headers.get("if-none-match") == entry.etag:
         return Response(status_code=304, headers={"ETag": entry.etag})
     return Response(entry.body, media_type="application/json", headers={"ETag": entry.etag})
