@@ -1,15 +1,18 @@
 """The API under load, on this machine only (127.0.0.1), bounded in time.
 
-    .venv/bin/python bench/load.py [--duration 30] [--connections 50] [--scale-days 0]
+    .venv/bin/python bench/load.py [--duration 30] [--connections 50] [--scale-days 250]
 
-1. `GET /recommendations` with 50 concurrent connections (wrk, Debian's package) for 30 s while
-   the service scores a real day with the ModernBERT-base shape (random weights, max length 512)
-   in its own process, as its daily job does; then the same load with the service idle.
+1. `GET /recommendations` with 50 concurrent connections (wrk, Debian's package) for 30 s with the
+   service idle, then while the service scores a real day with the ModernBERT-base shape (random
+   weights, max length 512) in its own process, as its daily job does.
 2. `POST /score` for one abstract: p50 of sequential requests, against the bare model forward
    (tokenise + forward of the same abstract, in this process, same model).
-3. With --scale-days N: a database of N replicated real days (new ids; 250 days x 3 copies of
-   each real day is about 170,000 papers), `GET /recommendations` p99 over random days, and the
-   database size.
+3. The same two loads on a service started without the response cache and without the niced
+   background threads (ARXIV_RECO_RESPONSE_CACHE_ENTRIES=0, ARXIV_RECO_BACKGROUND_NICE=0), scoring
+   another real day: what those two buy, measured in the same run.
+4. Scale (--scale-days 0 skips it): a database of N replicated real days (new ids; 250 days x 3
+   copies of each real day is about 170,000 papers), `GET /recommendations` over random days, with
+   the cache and without it (every request renders: the query path alone), and the database size.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import time
 from pathlib import Path
 
 import httpx
+import sqlalchemy
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,7 +54,9 @@ from app.ml.registry import register_model  # noqa: E402
 from app.models import Paper, Score  # noqa: E402
 from bench._shared import minilm_dir  # noqa: E402
 
-LOADED_DAY = dt.date(2025, 4, 15)  # the day scored under load
+LOADED_DAY = dt.date(2025, 4, 15)  # the day scored under load (207 papers)
+BASELINE_DAY = dt.date(2025, 4, 16)  # the day scored under load by the baseline service
+UNCACHED = {"ARXIV_RECO_RESPONSE_CACHE_ENTRIES": "0", "ARXIV_RECO_BACKGROUND_NICE": "0"}
 SERVED_DAYS = [dt.date(2025, 3, 18), dt.date(2025, 3, 19), dt.date(2025, 3, 20)]
 
 
@@ -113,7 +119,9 @@ def wrk(url: str, connections: int, duration: int, script: Path | None = None) -
     return result
 
 
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    settings: Settings, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "ARXIV_RECO_DATA_DIR": str(settings.data_dir),
@@ -122,6 +130,7 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         "ARXIV_RECO_SCHEDULER_ENABLED": "false",
         "ARXIV_RECO_LOG_LEVEL": "WARNING",
         "ARXIV_RECO_SCORING_PRECISION": "fp32",
+        **(extra_env or {}),
     }
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/arxiv-reco"), "serve", "--port", str(port)], env=env
@@ -137,10 +146,10 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start")
 
 
-def print_row(name: str, r: dict[str, float]) -> None:
+def print_row(service: str, name: str, r: dict[str, float]) -> None:
     print(
-        f"| {name} | {r['requests']:.0f} | {r['rps']:.0f} | {r['50%']:.1f} | {r['99%']:.1f} | "
-        f"{r['errors']:.0f} |",
+        f"| {service} | {name} | {r['requests']:.0f} | {r['rps']:.0f} | {r['50%']:.1f} | "
+        f"{r['99%']:.1f} | {r['errors']:.0f} |",
         flush=True,
     )
 
@@ -199,13 +208,65 @@ def replicate_days(  # type: ignore[no-untyped-def]
     return total
 
 
+def wait_for_run(base: str) -> dict[str, object]:
+    while (run := httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0])[
+        "finished_at"
+    ] is None:
+        time.sleep(2)
+    return run  # type: ignore[no-any-return]
+
+
+def under_scoring(base: str, url: str, day: dt.date, args: argparse.Namespace) -> dict[str, float]:
+    """wrk on ``url`` while the service ingests and scores ``day`` in its own process."""
+    started = httpx.post(f"{base}/ingest", params={"date": str(day)}, timeout=10)
+    started.raise_for_status()
+    time.sleep(3)  # fetched; now scoring
+    during = wrk(url, args.connections, args.duration)
+    run = httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0]
+    during["still_scoring"] = float(run["finished_at"] is None and run["day"] == str(day))
+    return during
+
+
+def score_overhead(base: str, model_dir: Path, catalog, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """POST /score against the bare forward of the same abstract, interleaved."""
+    paper = catalog.entries[sorted(catalog.entries)[0]]
+    payload = {"title": paper.title, "abstract": paper.summary}
+    predictor = load_predictor(model_dir, device="cpu", precision="fp32")
+    text = compose_text(paper.title, paper.summary)
+    predictor.predict_proba([text])
+    bare, http = [], []
+    with httpx.Client(timeout=60) as client:
+        client.post(f"{base}/score", json=payload).raise_for_status()
+        for _ in range(args.score_requests):
+            t = time.perf_counter()
+            client.post(f"{base}/score", json=payload).raise_for_status()
+            http.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            predictor.predict_proba([text])
+            bare.append(time.perf_counter() - t)
+    p50_http, p50_bare = statistics.median(http), statistics.median(bare)
+    print(
+        f"\nPOST /score, one abstract ({len(predictor.tokenizer(text)['input_ids'])} "
+        f"tokens), {args.score_requests} requests interleaved with bare forwards:"
+    )
+    print(
+        f"p50 HTTP {p50_http * 1e3:.0f} ms, p50 bare forward {p50_bare * 1e3:.0f} ms, "
+        f"overhead {p50_http / p50_bare - 1:+.1%}"
+    )
+
+
+def table_header() -> None:
+    print("| service | load | requests | req/s | p50 | p99 | errors |")
+    print("|---|---|---|---|---|---|---|")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--listings", type=Path, default=ROOT.parent / "shared/data/listings")
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--score-requests", type=int, default=20)
-    parser.add_argument("--scale-days", type=int, default=0, help="e.g. 250 for a year")
+    parser.add_argument("--scale-days", type=int, default=250, help="0 skips the scale part")
     parser.add_argument("--scale-copies", type=int, default=3, help="copies of each real day")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -213,6 +274,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="reco-load-"))
     catalog = catalog_from_listings(args.listings)
+    print(
+        f"## bench/load.py, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{os.cpu_count()} CPUs"
+    )
     with ArxivStandIn(catalog) as standin:
         settings = Settings(
             data_dir=work,
@@ -232,65 +297,41 @@ def main() -> None:
             ).id
         fill_scores(sessions, version_id, SERVED_DAYS)
         port = free_port()
-        server = start_server(settings, port)
         base = f"http://127.0.0.1:{port}"
-        try:
-            url = f"{base}/recommendations?date={SERVED_DAYS[-1]}"
-            body = httpx.get(url, timeout=60).json()
-            print(
-                f"GET /recommendations?date={SERVED_DAYS[-1]}: {len(body['papers'])} papers, "
-                f"{len(json.dumps(body)) // 1024} KiB"
-            )
-            print(f"\n{args.connections} connections, {args.duration}s each; latency in ms\n")
-            print("| load | requests | req/s | p50 | p99 | errors |\n|---|---|---|---|---|---|")
-            print_row("idle service", wrk(url, args.connections, args.duration))
-            started = httpx.post(f"{base}/ingest", params={"date": str(LOADED_DAY)}, timeout=10)
-            started.raise_for_status()
-            time.sleep(3)  # fetched; now scoring
-            during = wrk(url, args.connections, args.duration)
-            status = httpx.get(f"{base}/status", timeout=60).json()
-            run = status["last_runs"][0]
-            still = run["finished_at"] is None
-            print_row(
-                f"while scoring {LOADED_DAY} ({'still running' if still else 'finished'})", during
-            )
-            while (run := httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0])[
-                "finished_at"
-            ] is None:
-                time.sleep(2)
-            print(
-                f"\nday {LOADED_DAY}: {run['fetched']} fetched, {run['scored']} scored, "
-                f"{run['status']}"
-            )
-
-            # POST /score against the bare forward of the same abstract.
-            paper = catalog.entries[sorted(catalog.entries)[0]]
-            payload = {"title": paper.title, "abstract": paper.summary}
-            predictor = load_predictor(model_dir, device="cpu", precision="fp32")
-            text = compose_text(paper.title, paper.summary)
-            predictor.predict_proba([text])
-            bare, http = [], []
-            with httpx.Client(timeout=60) as client:
-                client.post(f"{base}/score", json=payload).raise_for_status()
-                for _ in range(args.score_requests):
-                    t = time.perf_counter()
-                    client.post(f"{base}/score", json=payload).raise_for_status()
-                    http.append(time.perf_counter() - t)
-                    t = time.perf_counter()
-                    predictor.predict_proba([text])
-                    bare.append(time.perf_counter() - t)
-            p50_http, p50_bare = statistics.median(http), statistics.median(bare)
-            print(
-                f"\nPOST /score, one abstract ({len(predictor.tokenizer(text)['input_ids'])} "
-                f"tokens), {args.score_requests} requests interleaved with bare forwards:"
-            )
-            print(
-                f"p50 HTTP {p50_http * 1e3:.0f} ms, p50 bare forward {p50_bare * 1e3:.0f} ms, "
-                f"overhead {p50_http / p50_bare - 1:+.1%}"
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        url = f"{base}/recommendations?date={SERVED_DAYS[-1]}"
+        services = (
+            ("as shipped", {}, LOADED_DAY),
+            ("no cache, no nice", UNCACHED, BASELINE_DAY),
+        )
+        rows: list[tuple[str, str, dict[str, float]]] = []
+        for name, extra_env, day in services:
+            server = start_server(settings, port, extra_env)
+            try:
+                if not rows:
+                    body = httpx.get(url, timeout=60).json()
+                    print(
+                        f"GET /recommendations?date={SERVED_DAYS[-1]}: {len(body['papers'])} "
+                        f"papers, {len(json.dumps(body)) // 1024} KiB; "
+                        f"{args.connections} connections, {args.duration}s each; latency in ms"
+                    )
+                rows.append((name, "idle", wrk(url, args.connections, args.duration)))
+                during = under_scoring(base, url, day, args)
+                state = "still scoring" if during.pop("still_scoring") else "scoring finished"
+                rows.append((name, f"while scoring {day} ({state})", during))
+                if not extra_env:
+                    run = wait_for_run(base)
+                    print(
+                        f"day {day}: {run['fetched']} fetched, {run['scored']} scored, "
+                        f"{run['status']}"
+                    )
+                    score_overhead(base, model_dir, catalog, args)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        print()
+        table_header()
+        for name, load, result in rows:
+            print_row(name, load, result)
 
         if args.scale_days:
             added = replicate_days(
@@ -298,31 +339,33 @@ def main() -> None:
             )
             db_path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
             with sessions() as session:
-                session.execute(__import__("sqlalchemy").text("PRAGMA wal_checkpoint(TRUNCATE)"))
+                session.execute(sqlalchemy.text("PRAGMA wal_checkpoint(TRUNCATE)"))
                 total = session.query(Paper).count()
             size = db_path.stat().st_size / 2**20
             print(
                 f"\nscale: {total} papers ({added} replicated over {args.scale_days} days), "
                 f"database {size:.0f} MiB"
             )
-            server = start_server(settings, port)
-            try:
-                days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(args.scale_days)]
-                script = work / "days.lua"
-                script.write_text(
-                    "local days = {" + ",".join(f'"{d}"' for d in days) + "}\n"
-                    "request = function()\n"
-                    "  return wrk.format(nil, '/recommendations?date=' .. "
-                    "days[math.random(#days)])\nend\n"
-                )
-                print("| load | requests | req/s | p50 | p99 | errors |\n|---|---|---|---|---|---|")
-                print_row(
-                    f"random day of {args.scale_days}",
-                    wrk(f"{base}/", args.connections, args.duration, script),
-                )
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
+            days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(args.scale_days)]
+            script = work / "days.lua"
+            script.write_text(
+                "local days = {" + ",".join(f'"{d}"' for d in days) + "}\n"
+                "request = function()\n"
+                "  return wrk.format(nil, '/recommendations?date=' .. "
+                "days[math.random(#days)])\nend\n"
+            )
+            table_header()
+            for name, extra_env in (("as shipped", {}), ("no cache, no nice", UNCACHED)):
+                server = start_server(settings, port, extra_env)
+                try:
+                    print_row(
+                        name,
+                        f"random day of {args.scale_days}",
+                        wrk(f"{base}/", args.connections, args.duration, script),
+                    )
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
     shutil.rmtree(work, ignore_errors=True)
 
 
