@@ -33,6 +33,9 @@ from training.split import DateSplit
 logger = logging.getLogger(__name__)
 
 BASE_MODEL = "tfidf-1-2gram+logistic-regression"
+# Newton-CG: the C grid in about a quarter of lbfgs's time on these sparse features, to the same
+# optimum (validation AP within 0.001 on the benchmark); it keeps a retrain well under 30 s.
+SOLVER = "newton-cg"
 
 
 def text_vectorizer(config: TrainConfig) -> TfidfVectorizer:
@@ -103,16 +106,18 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
         val_x = texts_of(split.validation, config.text_fields)
 
     # The features do not depend on C: fit them once, then one logistic regression per C.
-    features = clone(features).fit(train_x)
+    features = clone(features)
+    train_features = features.fit_transform(train_x)
     logreg, chosen_c, ap_by_c = choose_c(
         config.c_grid,
         lambda c: LogisticRegression(
             C=c,
             class_weight="balanced" if config.class_weights else None,
+            solver=SOLVER,
             max_iter=5000,
             random_state=config.seed,
         ),
-        features.transform(train_x),
+        train_features,
         split.train["interest"].to_numpy(),
         features.transform(val_x),
         split.validation["interest"].to_numpy(),
@@ -131,6 +136,7 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
             "sublinear_tf": True,
             "C": chosen_c,
             "c_grid": list(config.c_grid),
+            "solver": SOLVER,
             "class_weight": "balanced" if config.class_weights else None,
             "meta_fields": fields,
             "meta_weight": config.meta_weight if fields else None,
