@@ -48,7 +48,8 @@ class TrainConfig:
     data: str | None = field(
         default=None,
         metadata=_help(
-            "Labelled CSV: paper_id,title,abstract,categories,submission_date,interest."
+            "Labelled CSV: paper_id,title,abstract,categories,submission_date,interest, and "
+            "optionally authors (names separated by ';') and comment."
         ),
     )
     from_db: bool = field(
