@@ -15,7 +15,7 @@ from app.ml.artifact import (
     compose_text,
 )
 from app.ml.device import pick_device
-from app.ml.predictor import INT8_CHECK, load_predictor, score_papers
+from app.ml.predictor import INT8_CHECK, INT8_SCHEME, load_predictor, score_papers
 from tests.factories import SIGNAL_AUTHOR, SIGNAL_COMMENT
 
 PAPERS = [
@@ -38,7 +38,7 @@ def test_int8_is_used_when_the_model_passed_its_check(tiny_model_dir, tmp_path):
     directory = tmp_path / "checked"
     shutil.copytree(tiny_model_dir, directory)
     meta = ModelMeta.load(directory)
-    meta.info[INT8_CHECK] = {"passed": True, "ap_change": 0.001}
+    meta.info[INT8_CHECK] = {"passed": True, "ap_change": 0.001, "scheme": INT8_SCHEME}
     meta.save(directory)
     fp32 = load_predictor(directory, device="cpu", precision="fp32")
     auto = load_predictor(directory, device="cpu")
@@ -46,6 +46,10 @@ def test_int8_is_used_when_the_model_passed_its_check(tiny_model_dir, tmp_path):
     assert np.allclose(score_papers(fp32, PAPERS), score_papers(auto, PAPERS), atol=0.05)
     unchecked = load_predictor(tiny_model_dir, device="cpu")
     assert unchecked.scoring_path == "fp32"
+    # A check made with another quantisation scheme (per-matrix scales) vouches for nothing.
+    meta.info[INT8_CHECK] = {"passed": True, "ap_change": 0.001}
+    meta.save(directory)
+    assert load_predictor(directory, device="cpu").scoring_path == "fp32"
 
 
 def test_text_is_built_the_same_way_everywhere():

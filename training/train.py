@@ -22,7 +22,13 @@ from app.core.config import get_settings
 from app.core.db import make_engine, make_session_factory, migrate, session_scope
 from app.ml.artifact import TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
 from app.ml.device import pick_device
-from app.ml.predictor import INT8_CHECK, INT8_MAX_AP_CHANGE, load_predictor, score_papers
+from app.ml.predictor import (
+    INT8_CHECK,
+    INT8_MAX_AP_CHANGE,
+    INT8_SCHEME,
+    load_predictor,
+    score_papers,
+)
 from app.ml.registry import register_model
 from training.config import TrainConfig
 from training.data import data_hash, load_labelled_csv, load_labels_from_db, paper_inputs
@@ -206,6 +212,7 @@ def int8_check(
     )
     return {
         "split": "validation",
+        "scheme": INT8_SCHEME,
         "ap_fp32": round(ap_fp32, 6),
         "ap_int8": round(ap_int8, 6),
         "ap_change": round(change, 6),

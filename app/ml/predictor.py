@@ -17,7 +17,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import torch
-from torch.ao.quantization import quantize_dynamic
+from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 from tqdm.auto import tqdm
 from transformers import (
     AutoModel,
@@ -150,22 +150,28 @@ def embed_texts(
 
 INT8_CHECK = "int8_check"  # key in ModelMeta.info: the int8-vs-fp32 accuracy check
 INT8_MAX_AP_CHANGE = 0.005
+# The quantisation the check ran with; a check of another scheme does not vouch for this one.
+INT8_SCHEME = "dynamic-per-channel"
 Precision = Literal["auto", "fp32", "int8"]
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 quantisation of every Linear layer (weights int8, activations quantised on
-    the fly): the CPU scoring path."""
+    """Dynamic int8 quantisation of every Linear layer, the CPU scoring path: weights int8 with
+    one scale per output channel, activations quantised on the fly. Per-channel scales halve the
+    largest probability change against one scale per matrix (0.15 vs 0.32 on the benchmark's
+    fine-tuned MiniLM) at the same speed."""
     with warnings.catch_warnings():
         # PyTorch marks its quantised tensor types as deprecated; they still run here.
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return quantize_dynamic(
+            model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
 
 
 def int8_passed(meta: ModelMeta) -> bool:
     check = meta.info.get(INT8_CHECK) or {}
-    return bool(check.get("passed"))
+    return bool(check.get("passed")) and check.get("scheme") == INT8_SCHEME
 
 
 class TransformerPredictor:
