@@ -49,6 +49,8 @@ class Base(DeclarativeBase):
 
 class Paper(Base):
     __tablename__ = "papers"
+    # A day's ids and versions straight from the index (migration 0002).
+    __table_args__ = (Index("ix_papers_day_id_version", "submitted_on", "id", "version"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # arXiv id, no version
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -59,7 +61,7 @@ class Paper(Base):
     primary_category: Mapped[str] = mapped_column(String(32), default="")
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # The UTC day of the first version: the day a recommendation list is keyed by.
-    submitted_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    submitted_on: Mapped[dt.date] = mapped_column(Date)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     journal_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -92,6 +94,8 @@ class Score(Base):
     __table_args__ = (
         UniqueConstraint("paper_id", "model_version_id", name="uq_scores_paper_model"),
         Index("ix_scores_model_probability", "model_version_id", "probability"),
+        # A paper's score for a model and paper version, read from the index alone (0002).
+        Index("ix_scores_lookup", "paper_id", "model_version_id", "paper_version", "probability"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
