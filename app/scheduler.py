@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from filelock import FileLock, Timeout
@@ -12,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
 from app.core.priority import lower_thread_priority
 from app.ingest.service import IngestReport, ingest_range, score_pending
 from app.ml.serving import ModelHolder
@@ -34,10 +41,23 @@ def lookback_days(settings: Settings, today: dt.date | None = None) -> list[dt.d
 
 
 class DailyJob:
-    """Never two ingestions at once, in this process or another (a lock file in the data dir)."""
+    """Never two ingestions at once, in this process or another (a lock file in the data dir).
 
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings, holder: ModelHolder):
+    ``isolated`` runs each ingestion and scoring in a child process at the background niceness:
+    the service does this, so scoring a day never holds the API's interpreter lock (a thread
+    would, between torch operations, and a niced thread holding it stalls every request).
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        holder: ModelHolder,
+        *,
+        isolated: bool = False,
+    ):
         self.sessions, self.settings, self.holder = sessions, settings, holder
+        self.isolated = isolated
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"))
 
@@ -52,6 +72,10 @@ class DailyJob:
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
         try:
+            if self.isolated:
+                return in_child_process(
+                    _ingest_range_in_child, self.settings, first, last, trigger=trigger
+                )
             lower_thread_priority(self.settings.background_nice)
             return ingest_range(
                 self.sessions, first, last, self.settings, model=self.holder.get, trigger=trigger
@@ -68,6 +92,10 @@ class DailyJob:
         loaded = self.holder.get()
         if loaded is None:
             return 0
+        if self.isolated:
+            return in_child_process(
+                _score_recent_in_child, self.settings, lookback_days(self.settings, today)
+            )
         lower_thread_priority(self.settings.background_nice)
         return score_pending(self.sessions, loaded, days=lookback_days(self.settings, today))
 
@@ -88,6 +116,60 @@ class DailyJob:
                 .limit(1)
             )
         return done is None
+
+
+T = TypeVar("T")
+
+
+def in_child_process(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``function`` in a fresh child process at the background niceness and return its
+    result; the child exits afterwards, so an idle service holds no second copy of the model."""
+    settings: Settings = args[0]
+    context = multiprocessing.get_context("spawn")  # no forked torch or SQLite state
+    with ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=context,
+        initializer=_child_setup,
+        initargs=(settings.background_nice, settings.log_level),
+    ) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+def _child_setup(nice: int, log_level: str) -> None:
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s [job %(process)d] %(name)s: %(message)s"
+    )
+    if nice > 0 and hasattr(os, "nice"):
+        os.nice(nice)
+
+
+@contextmanager
+def _child_state(settings: Settings) -> Iterator[tuple[sessionmaker[Session], ModelHolder]]:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        sessions = make_session_factory(engine)
+        holder = ModelHolder(
+            sessions,
+            device=settings.device,
+            batch_size=settings.score_batch_size,
+            precision=settings.scoring_precision,
+        )
+        yield sessions, holder
+    finally:
+        engine.dispose()
+
+
+def _ingest_range_in_child(
+    settings: Settings, first: dt.date, last: dt.date, *, trigger: str
+) -> list[IngestReport]:
+    with _child_state(settings) as (sessions, holder):
+        return ingest_range(sessions, first, last, settings, model=holder.get, trigger=trigger)
+
+
+def _score_recent_in_child(settings: Settings, days: list[dt.date]) -> int:
+    with _child_state(settings) as (sessions, holder):
+        loaded = holder.get()
+        return 0 if loaded is None else score_pending(sessions, loaded, days=days)
 
 
 def previous_fire_time(settings: Settings, now: dt.datetime) -> dt.datetime | None:

@@ -46,6 +46,9 @@ def settings(tmp_path: Path, standin: ArxivStandIn) -> Settings:
         retry_backoff_seconds=0.01,
         scheduler_enabled=False,
         page_size=25,
+        # Jobs run in a thread here, so a test sees its failures; test_scheduler.py runs the
+        # service's child process once.
+        job_process=False,
         _env_file=None,
     )
 

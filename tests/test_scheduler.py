@@ -6,8 +6,9 @@ import time
 from sqlalchemy import func, select
 
 from app.core.db import session_scope
-from app.models import IngestRun, Paper
+from app.models import IngestRun, Paper, Score
 from app.scheduler import DailyJob, lookback_days, previous_fire_time, start_scheduler
+from tests.factories import activate_model_dir
 
 MONDAY = dt.date(2025, 3, 24)
 
@@ -28,6 +29,24 @@ def test_the_daily_job_ingests_the_last_days(sessions, settings, holder, standin
     assert reports[0].new == len(friday) and reports[1].fetched == reports[2].fetched == 0
     with sessions() as session:
         assert session.scalar(select(func.count(Paper.id))) == len(friday)
+
+
+def test_the_service_runs_the_job_in_a_niced_child_process_that_scores(
+    sessions, settings, holder, standin, tiny_model_dir
+):
+    activate_model_dir(sessions, tiny_model_dir)
+    job = DailyJob(sessions, settings, holder, isolated=True)
+    reports = job.run(trigger="schedule", today=MONDAY)
+    friday = {e.id for e in standin.catalog.on_day(dt.date(2025, 3, 21), settings.categories)}
+    assert [r.status for r in reports] == ["success"] * 3
+    assert reports[0].new == reports[0].scored == len(friday)
+    with sessions() as session:
+        runs = session.scalars(select(IngestRun)).all()
+        assert {r.status for r in runs} == {"success"} and len(runs) == 3
+        assert session.scalar(select(func.count(Score.id))) == len(friday)
+    assert not job.is_running()
+    # The child did the work: this process never loaded the model.
+    assert holder._loaded is None
 
 
 def test_never_two_runs_at_once(sessions, settings, holder, standin):

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     response_cache_entries: int = Field(
         512, ge=0, description="Rendered recommendation lists kept until the next commit; 0: off."
     )
+    job_process: bool = Field(
+        True,
+        description="Run ingestion and scoring in a child process, so a day being scored never "
+        "slows the API; false runs them in a thread of the service.",
+    )
     background_nice: int = Field(
         10,
         ge=0,
