@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.response_cache = ResponseCache.for_engine(
             engine, max_entries=settings.response_cache_entries
         )
+        app.state.render_limiter = anyio.CapacityLimiter(min(4, os.cpu_count() or 1))
         app.state.scheduler = None
 
         def score_recent_days(_: object) -> None:
@@ -48,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             precision=settings.scoring_precision,
             on_change=score_recent_days,
         )
-        app.state.job = DailyJob(app.state.sessions, settings, app.state.holder)
+        app.state.job = DailyJob(
+            app.state.sessions, settings, app.state.holder, isolated=settings.job_process
+        )
         app.state.retrainer = RetrainRunner(app.state.sessions, settings)
         if settings.scheduler_enabled:
             app.state.scheduler = start_scheduler(app.state.job)

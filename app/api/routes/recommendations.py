@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from functools import partial
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
 from app import crud
@@ -55,8 +56,11 @@ async def recommendations(
         flight = (key, cache.version())
         rendering = cache.rendering.get(flight)
         if rendering is None:
+            render = partial(_render, state, key, day=day, limit=limit, include_all=all)
+            # A few rendering threads at most: more would only fight the event loop for the
+            # interpreter lock while cached answers wait to be sent.
             rendering = asyncio.ensure_future(
-                run_in_threadpool(_render, state, key, day=day, limit=limit, include_all=all)
+                anyio.to_thread.run_sync(render, limiter=state.render_limiter)
             )
             cache.rendering[flight] = rendering
             rendering.add_done_callback(lambda _: cache.rendering.pop(flight, None))
