@@ -62,6 +62,11 @@ def retrain(
         frame = load_labels_from_db(session)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = f"{method}-{stamp}"
+    # A tfidf retrain of a few hundred labels takes under a second: never reuse a folder.
+    suffix = 1
+    while (settings.resolved_model_dir / name).exists():
+        suffix += 1
+        name = f"{method}-{stamp}-{suffix}"
     config = TrainConfig(
         output=str(settings.resolved_model_dir / name),
         from_db=True,
