@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -48,3 +49,12 @@ def write_labels_csv(frame: pd.DataFrame, path: Path) -> Path:
     out["submission_date"] = out["submission_date"].dt.strftime("%Y-%m-%d %H:%M:%S%z")
     out.to_csv(path, index=False)
     return path
+
+
+def copy_with_threshold(source: Path, target: Path, threshold: float) -> Path:
+    """A copy of a model directory that recommends at another threshold."""
+    shutil.copytree(source, target)
+    meta = ModelMeta.load(target)
+    meta.threshold = threshold
+    meta.save(target)
+    return target

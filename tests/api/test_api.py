@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 
 import pytest
 
 from app.ingest.service import ingest_day
-from app.ml.artifact import ModelMeta
-from tests.factories import SIGNAL_AUTHOR, SIGNAL_COMMENT, activate_model_dir
+from tests.factories import (
+    SIGNAL_AUTHOR,
+    SIGNAL_COMMENT,
+    activate_model_dir,
+    copy_with_threshold,
+)
 
 WEDNESDAY = dt.date(2025, 3, 19)
 THURSDAY = dt.date(2025, 3, 20)
@@ -176,12 +179,8 @@ def test_status_warns_about_an_empty_weekday(client, served, sessions, settings)
 def test_a_newly_activated_model_is_served_without_restart(
     client, served, sessions, tiny_model_dir, tmp_path
 ):
-    copy = tmp_path / "strict"
-    shutil.copytree(tiny_model_dir, copy)
-    meta = ModelMeta.load(copy)
-    meta.threshold = 1.0
-    meta.save(copy)
-    new_id = activate_model_dir(sessions, copy, name="strict")
+    strict = copy_with_threshold(tiny_model_dir, tmp_path / "strict", 1.0)
+    new_id = activate_model_dir(sessions, strict, name="strict")
     body = client.post("/score", json={"abstract": "Anything at all."}).json()
     assert (body["model"]["id"], body["threshold"], body["recommended"]) == (new_id, 1.0, False)
 

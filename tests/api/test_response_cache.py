@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sqlite3
 import time
 
@@ -12,9 +11,8 @@ from sqlalchemy import select, update
 
 from app.core.db import session_scope
 from app.ingest.service import ingest_day
-from app.ml.artifact import ModelMeta
 from app.models import Score
-from tests.factories import activate_model_dir
+from tests.factories import activate_model_dir, copy_with_threshold
 
 WEDNESDAY = dt.date(2025, 3, 19)
 DAY = {"date": WEDNESDAY.isoformat()}
@@ -78,11 +76,7 @@ def test_new_scores_and_a_new_model_are_never_hidden_by_the_cache(
     )
     assert raised["recommended"] == before["total_papers"]
 
-    strict = tmp_path / "strict"
-    shutil.copytree(tiny_model_dir, strict)
-    meta = ModelMeta.load(strict)
-    meta.threshold = 1.0
-    meta.save(strict)
+    strict = copy_with_threshold(tiny_model_dir, tmp_path / "strict", 1.0)
     new_id = activate_model_dir(sessions, strict, name="strict")
     switched = client.get("/recommendations", params=DAY).json()
     assert switched["model"]["id"] == new_id
