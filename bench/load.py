@@ -222,7 +222,17 @@ def under_scoring(base: str, url: str, day: dt.date, args: argparse.Namespace) -
     """wrk on ``url`` while the service ingests and scores ``day`` in its own process."""
     started = httpx.post(f"{base}/ingest", params={"date": str(day)}, timeout=10)
     started.raise_for_status()
-    time.sleep(3)  # fetched; now scoring
+    # The job's child process starts (imports, model load) and records its run; fetching from
+    # the local stand-in then takes a moment, and scoring a few minutes.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = httpx.get(f"{base}/status", timeout=60).json()["last_runs"]
+        if runs and runs[0]["day"] == str(day) and runs[0]["finished_at"] is None:
+            break
+        time.sleep(0.5)
+    else:
+        raise RuntimeError(f"the ingestion of {day} did not start")
+    time.sleep(5)
     during = wrk(url, args.connections, args.duration)
     run = httpx.get(f"{base}/status", timeout=60).json()["last_runs"][0]
     during["still_scoring"] = float(run["finished_at"] is None and run["day"] == str(day))
