@@ -77,12 +77,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from app.scheduler import DailyJob
 
     sessions = _sessions(settings)
-    holder = ModelHolder(
-        sessions,
-        device=settings.device,
-        batch_size=settings.score_batch_size,
-        precision=settings.scoring_precision,
-    )
+    holder = ModelHolder.from_settings(sessions, settings)
     if args.date is None:
         if args.to is not None:
             raise SystemExit("--to needs --date")

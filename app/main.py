@@ -44,12 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     app.state.job.score_recent, id="score-recent", replace_existing=True
                 )
 
-        app.state.holder = ModelHolder(
-            app.state.sessions,
-            device=settings.device,
-            batch_size=settings.score_batch_size,
-            precision=settings.scoring_precision,
-            on_change=score_recent_days,
+        app.state.holder = ModelHolder.from_settings(
+            app.state.sessions, settings, on_change=score_recent_days
         )
         app.state.job = DailyJob(
             app.state.sessions, settings, app.state.holder, isolated=settings.job_process

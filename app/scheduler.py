@@ -74,7 +74,7 @@ class DailyJob:
         try:
             if self.isolated:
                 return in_child_process(
-                    _ingest_range_in_child, self.settings, first, last, trigger=trigger
+                    self.settings, _ingest_range_in_child, first, last, trigger=trigger
                 )
             lower_thread_priority(self.settings.background_nice)
             return ingest_range(
@@ -94,7 +94,7 @@ class DailyJob:
             return 0
         if self.isolated:
             return in_child_process(
-                _score_recent_in_child, self.settings, lookback_days(self.settings, today)
+                self.settings, _score_recent_in_child, lookback_days(self.settings, today)
             )
         lower_thread_priority(self.settings.background_nice)
         return score_pending(self.sessions, loaded, days=lookback_days(self.settings, today))
@@ -121,10 +121,12 @@ class DailyJob:
 T = TypeVar("T")
 
 
-def in_child_process(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``function`` in a fresh child process at the background niceness and return its
-    result; the child exits afterwards, so an idle service holds no second copy of the model."""
-    settings: Settings = args[0]
+def in_child_process(
+    settings: Settings, function: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run ``function(settings, *args, **kwargs)`` in a fresh child process at the background
+    niceness and return its result; the child exits afterwards, so an idle service holds no
+    second copy of the model."""
     context = multiprocessing.get_context("spawn")  # no forked torch or SQLite state
     with ProcessPoolExecutor(
         max_workers=1,
@@ -132,7 +134,7 @@ def in_child_process(function: Callable[..., T], *args: Any, **kwargs: Any) -> T
         initializer=_child_setup,
         initargs=(settings.background_nice, settings.log_level),
     ) as pool:
-        return pool.submit(function, *args, **kwargs).result()
+        return pool.submit(function, settings, *args, **kwargs).result()
 
 
 def _child_setup(nice: int, log_level: str) -> None:
@@ -148,13 +150,7 @@ def _child_state(settings: Settings) -> Iterator[tuple[sessionmaker[Session], Mo
     engine = make_engine(settings.resolved_database_url)
     try:
         sessions = make_session_factory(engine)
-        holder = ModelHolder(
-            sessions,
-            device=settings.device,
-            batch_size=settings.score_batch_size,
-            precision=settings.scoring_precision,
-        )
-        yield sessions, holder
+        yield sessions, ModelHolder.from_settings(sessions, settings)
     finally:
         engine.dispose()
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.config import Settings
 from app.ml.predictor import Precision, Predictor, load_predictor
 from app.ml.registry import active_model
 
@@ -47,6 +48,24 @@ class ModelHolder:
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        *,
+        on_change: Callable[[LoadedModel], None] | None = None,
+    ) -> ModelHolder:
+        """The holder the service, its job and the CLI use: device, batch and precision from
+        the settings."""
+        return cls(
+            sessions,
+            device=settings.device,
+            batch_size=settings.score_batch_size,
+            precision=settings.scoring_precision,
+            on_change=on_change,
+        )
 
     def get(self) -> LoadedModel | None:
         with self._sessions() as session:
