@@ -8,11 +8,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import ENV_PREFIX, Settings
+
+if TYPE_CHECKING:
+    from app.core.db import Database
 
 logger = logging.getLogger("app.cli")
 
@@ -43,11 +46,11 @@ def _setup_logging(settings: Settings) -> None:
     )
 
 
-def _sessions(settings: Settings) -> sessionmaker[Session]:
-    from app.core.db import make_engine, make_session_factory, migrate
+def _database(settings: Settings) -> Database:
+    """The command's one database, brought up to date."""
+    from app.core.db import Database
 
-    migrate(settings.resolved_database_url)
-    return make_session_factory(make_engine(settings.resolved_database_url))
+    return Database(settings.resolved_database_url)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -65,9 +68,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from app.core.db import migrate
-
-    migrate(settings.resolved_database_url)
+    _database(settings).dispose()
     return 0
 
 
@@ -76,7 +77,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from app.ml.serving import ModelHolder
     from app.scheduler import DailyJob
 
-    sessions = _sessions(settings)
+    sessions = _database(settings).sessions
     holder = ModelHolder.from_settings(sessions, settings)
     if args.date is None:
         if args.to is not None:
@@ -99,9 +100,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
     from app.core.db import session_scope
     from app.labels import export_labels_csv, import_labels_csv, labels_csv_text
-    from training.data import DataError
+    from training.layout import DataError
 
-    sessions = _sessions(settings)
+    sessions = _database(settings).sessions
     if args.action == "import":
         try:
             with session_scope(sessions) as session:
@@ -123,9 +124,15 @@ def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from app.core.db import session_scope
-    from app.ml.registry import ModelVersionError, activate_model, list_models, rollback_model
+    from app.ml.registry import (
+        ModelVersionError,
+        activate_model,
+        list_models,
+        rollback_model,
+        version_threshold,
+    )
 
-    sessions = _sessions(settings)
+    sessions = _database(settings).sessions
     try:
         with session_scope(sessions) as session:
             if args.action == "activate":
@@ -138,9 +145,11 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{'':1} {'id':>3}  {'name':<28} {'method':<8} {'threshold':>9} {'test AP':>7}  created")
     for v in versions:
         ap = (v.metrics or {}).get("test", {}).get("average_precision")
+        threshold = version_threshold(v)
         print(
             f"{'*' if v.is_active else ' '} {v.id:>3}  {v.name[:28]:<28} {v.method:<8} "
-            f"{v.threshold:>9.4f} {ap if ap is None else format(ap, '.4f'):>7}  "
+            f"{'?' if threshold is None else format(threshold, '.4f'):>9} "
+            f"{ap if ap is None else format(ap, '.4f'):>7}  "
             f"{v.created_at:%Y-%m-%d %H:%M}"
         )
     return 0
@@ -149,11 +158,11 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     from app.retrain import retrain
     from training.config import ConfigError
-    from training.data import DataError
+    from training.layout import DataError
 
     try:
         outcome = retrain(
-            _sessions(settings),
+            _database(settings).sessions,
             settings,
             method=args.method,
             tolerance=args.tolerance,
@@ -254,12 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("train", "evaluate"):
-        from training import cli as training_cli
-
         settings = _load_settings()
         _setup_logging(settings)
-        entry = training_cli.train_main if argv[0] == "train" else training_cli.evaluate_main
-        return entry(argv[1:])
+        if argv[0] == "train":
+            from app.train_command import train_command
+
+            return train_command(argv[1:], settings)
+        from training.cli import evaluate_main
+
+        return evaluate_main(argv[1:])
     args = build_parser().parse_args(argv)
     settings = _load_settings()
     _setup_logging(settings)

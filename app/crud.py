@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.ingest.arxiv_source import split_version
+from app.core.arxiv_ids import split_version
 from app.models import IngestRun, Label, Paper, Score
+from app.scoring import current_score, is_recommended
 
 
 @dataclass
@@ -46,22 +47,17 @@ def day_recommendations(
     happens here, and only the papers shown are loaded. Filtering by probability in SQL instead
     leads SQLite to walk the score index across every day, which a year of papers makes slow.
     """
-    score_join = and_(
-        Score.paper_id == Paper.id,
-        Score.model_version_id == model_version_id,
-        Score.paper_version == Paper.version,
-    )
     scored = session.execute(
         select(Paper.id, Score.probability)
-        .outerjoin(Score, score_join)
+        .outerjoin(Score, current_score(model_version_id))
         .where(Paper.submitted_on == day)
     ).all()
-    recommended = sum(1 for _, prob in scored if prob is not None and prob >= threshold)
+    recommended = sum(1 for _, prob in scored if is_recommended(prob, threshold))
     pending = sum(1 for _, prob in scored if prob is None)
     shown = [
         (paper_id, prob)
         for paper_id, prob in scored
-        if include_all or (prob is not None and prob >= threshold)
+        if include_all or is_recommended(prob, threshold)
     ]
     shown.sort(key=lambda row: (row[1] is None, -(row[1] or 0.0), row[0]))
     if limit is not None:
@@ -82,16 +78,6 @@ def day_recommendations(
 
 def get_paper(session: Session, *, paper_id: str) -> Paper | None:
     return session.get(Paper, split_version(paper_id)[0])
-
-
-def paper_score(session: Session, *, paper: Paper, model_version_id: int) -> float | None:
-    return session.scalar(
-        select(Score.probability).where(
-            Score.paper_id == paper.id,
-            Score.model_version_id == model_version_id,
-            Score.paper_version == paper.version,
-        )
-    )
 
 
 def table_counts(session: Session) -> dict[str, int]:
@@ -148,18 +134,11 @@ def recent_recommendations(
     # An outer join keeps SQLite starting from the days' papers rather than from every score.
     scored = session.execute(
         select(Paper.id, Paper.submitted_on, Score.probability)
-        .outerjoin(
-            Score,
-            and_(
-                Score.paper_id == Paper.id,
-                Score.model_version_id == model_version_id,
-                Score.paper_version == Paper.version,
-            ),
-        )
+        .outerjoin(Score, current_score(model_version_id))
         .where(Paper.submitted_on.in_(recent))
     ).all()
     shown = sorted(
-        ((day, prob, pid) for pid, day, prob in scored if prob is not None and prob >= threshold),
+        ((day, prob, pid) for pid, day, prob in scored if is_recommended(prob, threshold)),
         key=lambda row: (-row[0].toordinal(), -row[1], row[2]),
     )
     papers = {

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +14,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Label, Paper, utcnow
-from training.data import COLUMNS, load_labelled_csv, split_authors
+from training.layout import (
+    LabelledPaper,
+    csv_frame,
+    csv_text,
+    empty_frame,
+    labels_frame,
+    load_labelled_csv,
+    split_authors,
+    split_categories,
+)
 
 logger = logging.getLogger(__name__)
-
-_CATEGORY_SEPARATOR = re.compile(r",\s*(?=[^,\s])")
 
 
 class UnknownPaperError(LookupError):
@@ -110,39 +115,60 @@ def import_labels_csv(session: Session, path: Path) -> ImportReport:
     return report
 
 
-def split_categories(text: str) -> list[str]:
-    """``"cs.CL, cs.AI"`` -> ``["cs.CL", "cs.AI"]``; a comma not followed by a name stays inside
-    its item, so that an export joined with ", " gives back the imported text."""
-    return [part.strip() for part in _CATEGORY_SEPARATOR.split(str(text)) if part.strip()]
-
-
-def export_labels_frame(session: Session) -> pd.DataFrame:
-    """Every label with its paper, in the notebook's layout, oldest first."""
+def stored_labels(session: Session) -> list[LabelledPaper]:
+    """Every label with what the models read of its paper, oldest paper first."""
     rows = session.execute(
-        select(Paper, Label.interest)
-        .join(Label, Label.paper_id == Paper.id)
-        .order_by(Paper.submitted_on, Paper.id)
+        select(
+            Paper.id,
+            Paper.title,
+            Paper.abstract,
+            Paper.categories,
+            Paper.submitted_on,
+            Label.interest,
+            Paper.authors,
+            Paper.comment,
+        ).join(Label, Label.paper_id == Paper.id)
     ).all()
-    return pd.DataFrame(
-        [
-            {
-                "paper_id": paper.id,
-                "title": paper.title,
-                "abstract": paper.abstract,
-                "categories": ", ".join(paper.categories),
-                "submission_date": f"{paper.submitted_on.isoformat()} 00:00:00+00:00",
-                "interest": interest,
-            }
-            for paper, interest in rows
-        ],
-        columns=list(COLUMNS),
+    # Ordered here, not in SQL: collations differ between databases, and the date split (and so
+    # the data hash) must not.
+    rows = sorted(rows, key=lambda row: (row.submitted_on, row.id))
+    return [
+        LabelledPaper(
+            paper_id=paper_id,
+            title=title,
+            abstract=abstract,
+            categories=categories or [],
+            submission_date=submitted_on,
+            interest=interest,
+            authors=authors or [],
+            comment=comment,
+        )
+        for paper_id, title, abstract, categories, submitted_on, interest, authors, comment in rows
+    ]
+
+
+def load_labels(session: Session, *, require_both_classes: bool = True) -> pd.DataFrame:
+    """The service's labels as the validated frame that a CSV of them gives (same data hash)."""
+    return labels_frame(
+        stored_labels(session),
+        source="database labels",
+        require_both_classes=require_both_classes,
     )
 
 
+def export_labels_frame(session: Session) -> pd.DataFrame:
+    """Every label with its paper in the CSV layout, authors and comment included, oldest first."""
+    papers = stored_labels(session)
+    if not papers:
+        return csv_frame(empty_frame())
+    return csv_frame(labels_frame(papers, source="database labels", require_both_classes=False))
+
+
 def labels_csv_text(session: Session) -> str:
-    buffer = io.StringIO()
-    export_labels_frame(session).to_csv(buffer, index=False)
-    return buffer.getvalue()
+    papers = stored_labels(session)
+    if not papers:
+        return csv_frame(empty_frame()).to_csv(index=False, lineterminator="\n")
+    return csv_text(labels_frame(papers, source="database labels", require_both_classes=False))
 
 
 def export_labels_csv(session: Session, path: Path) -> int:
@@ -153,7 +179,7 @@ def export_labels_csv(session: Session, path: Path) -> int:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            frame.to_csv(out, index=False)
+            frame.to_csv(out, index=False, lineterminator="\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The FastAPI application: REST API, the active model and the daily scheduler."""
+"""The FastAPI application: REST API, the reader's page, the active model and the daily job."""
 
 from __future__ import annotations
 
@@ -12,15 +12,55 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api.cache import ResponseCache
-from app.api.routes import feed, labels, models, papers, recommendations, score, system
+from app.api.routes import ROUTERS as API_ROUTERS
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine, make_session_factory, migrate
+from app.core.db import Database
 from app.ml.serving import ModelHolder
 from app.retrain import RetrainRunner
 from app.scheduler import DailyJob, start_scheduler
-from app.web import routes as web
+from app.services import Services
+from app.web import ROUTERS as WEB_ROUTERS
+from app.web import STATIC_DIR
 
 logger = logging.getLogger(__name__)
+
+# The one router list: the JSON API, then the page (which sits above the API, never below).
+ROUTERS = [*API_ROUTERS, *WEB_ROUTERS]
+
+
+def start_services(settings: Settings) -> Services:
+    database = Database(settings.resolved_database_url)
+    services: Services
+
+    def score_recent_days(_: object) -> None:
+        # A newly served model scores the recent days in the background.
+        if services.scheduler is not None:
+            services.scheduler.add_job(
+                services.job.score_recent, id="score-recent", replace_existing=True
+            )
+
+    holder = ModelHolder.from_settings(database.sessions, settings, on_change=score_recent_days)
+    services = Services(
+        settings=settings,
+        database=database,
+        holder=holder,
+        job=DailyJob(database.sessions, settings, holder, isolated=settings.job_process),
+        retrainer=RetrainRunner(database.sessions, settings),
+        response_cache=ResponseCache.for_engine(
+            database.engine, max_entries=settings.response_cache_entries
+        ),
+        render_limiter=anyio.CapacityLimiter(min(4, os.cpu_count() or 1)),
+    )
+    if settings.scheduler_enabled:
+        services.scheduler = start_scheduler(services.job)
+    return services
+
+
+def stop_services(services: Services) -> None:
+    if services.scheduler is not None:
+        services.scheduler.shutdown(wait=False)
+    services.response_cache.close()
+    services.database.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,38 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        migrate(settings.resolved_database_url)
-        engine = make_engine(settings.resolved_database_url)
-        app.state.sessions = make_session_factory(engine)
-        app.state.response_cache = ResponseCache.for_engine(
-            engine, max_entries=settings.response_cache_entries
-        )
-        app.state.render_limiter = anyio.CapacityLimiter(min(4, os.cpu_count() or 1))
-        app.state.scheduler = None
-
-        def score_recent_days(_: object) -> None:
-            # A newly served model scores the recent days in the background.
-            if app.state.scheduler is not None:
-                app.state.scheduler.add_job(
-                    app.state.job.score_recent, id="score-recent", replace_existing=True
-                )
-
-        app.state.holder = ModelHolder.from_settings(
-            app.state.sessions, settings, on_change=score_recent_days
-        )
-        app.state.job = DailyJob(
-            app.state.sessions, settings, app.state.holder, isolated=settings.job_process
-        )
-        app.state.retrainer = RetrainRunner(app.state.sessions, settings)
-        if settings.scheduler_enabled:
-            app.state.scheduler = start_scheduler(app.state.job)
+        app.state.services = start_services(settings)
         try:
             yield
         finally:
-            if app.state.scheduler is not None:
-                app.state.scheduler.shutdown(wait=False)
-            app.state.response_cache.close()
-            engine.dispose()
+            stop_services(app.state.services)
 
     app = FastAPI(
         title="arxiv-reco",
@@ -67,9 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    # Label routes first: /papers/{id}/label must not be taken for a paper id.
-    for module in (labels, recommendations, score, papers, models, feed, system, web):
-        app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -82,7 +82,7 @@ class ModelVersion(Base):
     name: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(Text, unique=True)
     method: Mapped[str] = mapped_column(String(32))
-    threshold: Mapped[float] = mapped_column(Float)
+    # The threshold is not stored here: the model directory's reco_model.json is its one home.
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,13 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
-from app.ml.predictor import load_predictor, score_papers
-from app.ml.registry import activate_model, active_model
-from training.config import TrainConfig
-from training.data import load_labels_from_db, paper_inputs
-from training.metrics import split_metrics
-from training.split import split_by_date
-from training.train import train
+from app.labels import load_labels
+from app.ml.registry import activate_model, active_model, register_trained
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +50,19 @@ def retrain(
     tolerance: float | None = None,
     force: bool = False,
 ) -> RetrainOutcome:
+    # Training is loaded only when a retrain runs: the service starts without it.
+    from training.config import TrainConfig
+    from training.layout import paper_inputs
+    from training.metrics import split_metrics
+    from training.predictor import load_predictor, score_papers
+    from training.split import split_by_date
+    from training.train import train
+
     started = time.perf_counter()
     method = method or settings.retrain_method
     tolerance = settings.retrain_tolerance if tolerance is None else tolerance
     with sessions() as session:
-        frame = load_labels_from_db(session)
+        frame = load_labels(session)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = f"{method}-{stamp}"
     # A tfidf retrain of a few hundred labels takes under a second: never reuse a folder.
@@ -69,16 +72,13 @@ def retrain(
         name = f"{method}-{stamp}-{suffix}"
     config = TrainConfig(
         output=str(settings.resolved_model_dir / name),
-        from_db=True,
         method=method,
         base_model=settings.retrain_base_model,
-        database_url=settings.resolved_database_url,
         device=settings.device,
-        name=name,
         progress=False,
     )
-    result = train(config, frame=frame)
-    assert result.model_version_id is not None  # train() registers unless told not to
+    result = train(config, frame=frame, source="the service's labels", name=name)
+    version_id = register_trained(sessions, result.path, result.meta, name=name, activate=False)
     new_ap = result.metrics["test"]["average_precision"]
 
     with sessions() as session:
@@ -107,15 +107,15 @@ def retrain(
         activate = False
         reason = (
             f"kept the active model: test AP {new_ap} is worse than its {active_ap:.4f} "
-            f"(tolerance {tolerance}); `arxiv-reco models activate {result.model_version_id}` "
+            f"(tolerance {tolerance}); `arxiv-reco models activate {version_id}` "
             "would serve it anyway"
         )
     if activate:
         with session_scope(sessions) as session:
-            activate_model(session, version_id=result.model_version_id)
+            activate_model(session, version_id=version_id)
     logger.info("retrained %s on %d labels: %s", name, len(frame), reason)
     return RetrainOutcome(
-        version_id=result.model_version_id,
+        version_id=version_id,
         name=name,
         method=method,
         labels=len(frame),

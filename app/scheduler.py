@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.db import make_engine, make_session_factory
+from app.core.db import Database
 from app.core.priority import lower_thread_priority
 from app.ingest.service import IngestReport, ingest_range, score_pending
 from app.ml.serving import ModelHolder
@@ -147,12 +147,9 @@ def _child_setup(nice: int, log_level: str) -> None:
 
 @contextmanager
 def _child_state(settings: Settings) -> Iterator[tuple[sessionmaker[Session], ModelHolder]]:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        sessions = make_session_factory(engine)
-        yield sessions, ModelHolder.from_settings(sessions, settings)
-    finally:
-        engine.dispose()
+    # The parent migrated the database; the child only opens it.
+    with Database(settings.resolved_database_url, migrate=False) as database:
+        yield database.sessions, ModelHolder.from_settings(database.sessions, settings)
 
 
 def _ingest_range_in_child(

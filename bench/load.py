@@ -41,18 +41,18 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.config import Settings  # noqa: E402
 from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
-from app.ingest.service import ingest_day  # noqa: E402
-from app.ingest.standin import (  # noqa: E402
+from app.demo.standin import (  # noqa: E402
     ArxivStandIn,
     catalog_from_listings,
     listing_files,
     read_listing,
 )
-from app.ml.artifact import ModelMeta, compose_text  # noqa: E402
-from app.ml.predictor import load_predictor  # noqa: E402
+from app.ingest.service import ingest_day  # noqa: E402
 from app.ml.registry import register_model  # noqa: E402
 from app.models import Paper, Score  # noqa: E402
 from bench._shared import minilm_dir  # noqa: E402
+from training.artifact import ModelMeta, compose_text  # noqa: E402
+from training.predictor import load_predictor  # noqa: E402
 
 LOADED_DAY = dt.date(2025, 4, 15)  # the day scored under load (207 papers)
 BASELINE_DAY = dt.date(2025, 4, 16)  # the day scored under load by the baseline service

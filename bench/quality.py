@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench._shared import minilm_dir  # noqa: E402
-from training import TrainConfig, load_labelled_csv, train  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.layout import load_labelled_csv  # noqa: E402
+from training.train import train  # noqa: E402
 
 logger = logging.getLogger("bench.quality")
 

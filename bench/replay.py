@@ -23,19 +23,19 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.config import Settings  # noqa: E402
 from app.core.db import make_engine, make_session_factory, migrate  # noqa: E402
-from app.ingest.service import ingest_day  # noqa: E402
-from app.ingest.standin import (  # noqa: E402
+from app.demo.standin import (  # noqa: E402
     ArxivStandIn,
     catalog_from_listings,
     listing_files,
     read_listing,
 )
-from app.ml.artifact import ModelMeta  # noqa: E402
+from app.ingest.service import ingest_day  # noqa: E402
 from app.ml.serving import ModelHolder  # noqa: E402
 from app.models import IngestRun, Paper, Score  # noqa: E402
 from app.scheduler import DailyJob  # noqa: E402
 from tests.factories import activate_model_dir  # noqa: E402
 from tests.utils.tiny_model import save_tiny_classifier  # noqa: E402
+from training.artifact import ModelMeta  # noqa: E402
 
 
 def expected_from_files(listings: Path, categories: list[str]) -> set[str]:

@@ -30,10 +30,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.ingest.standin import listing_files, read_listing  # noqa: E402
-from app.ml.artifact import ModelMeta, compose_text  # noqa: E402
-from app.ml.predictor import INT8_MAX_AP_CHANGE, load_predictor, score_papers  # noqa: E402
+from app.demo.standin import listing_files, read_listing  # noqa: E402
 from bench._shared import minilm_dir  # noqa: E402
+from training.artifact import ModelMeta, compose_text  # noqa: E402
+from training.predictor import INT8_MAX_AP_CHANGE, load_predictor, score_papers  # noqa: E402
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 6) -> float:
@@ -193,7 +193,7 @@ def main() -> None:
     if args.finetuned:
         from sklearn.metrics import average_precision_score
 
-        from training.data import load_labelled_csv
+        from training.layout import load_labelled_csv
         from training.split import split_by_date
 
         test = split_by_date(load_labelled_csv(args.csv), val_fraction=0.2, test_fraction=0.2).test

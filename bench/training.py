@@ -40,7 +40,9 @@ from app.core.config import Settings  # noqa: E402
 from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
 from app.labels import import_labels_csv  # noqa: E402
 from app.retrain import retrain  # noqa: E402
-from training import TrainConfig, TrainResult, load_labelled_csv, train  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.layout import load_labelled_csv  # noqa: E402
+from training.train import TrainResult, train  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "bench" / "out"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,18 +9,22 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.db import make_engine, make_session_factory, migrate
-from app.ingest.standin import ArxivStandIn, catalog_from_listings
+from app.core.db import Database, migrate
+from app.demo.standin import ArxivStandIn, catalog_from_listings
 from app.main import create_app
-from app.ml.artifact import ModelMeta
-from app.ml.predictor import load_predictor, score_papers
 from app.ml.serving import ModelHolder
 from tests.factories import with_metadata
 from tests.utils.tiny_model import save_tiny_classifier
-from training import TrainConfig, load_labelled_csv, train
+from training.artifact import ModelMeta
+from training.config import TrainConfig
+from training.layout import load_labelled_csv
+from training.predictor import load_predictor, score_papers
+from training.train import train
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -27,6 +32,59 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 FIXTURES = Path(__file__).parent / "fixtures"
 LISTINGS = FIXTURES / "listings"
 LABELS_CSV = FIXTURES / "labels_sample.csv"
+
+# A PostgreSQL server the tests may create databases on, e.g.
+# postgresql+psycopg://postgres@127.0.0.1:5432/postgres (.ci/run starts one and sets it).
+POSTGRES_URL_ENV = "ARXIV_RECO_TEST_POSTGRES_URL"
+POSTGRES_TEMPLATE = "arxiv_reco_test_template"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: tests SQLite-specific behaviour; not run on PostgreSQL"
+    )
+    config.addinivalue_line("markers", "postgresql: runs against a PostgreSQL server")
+
+
+def _admin_execute(server_url: str, *statements: str) -> None:
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """The server URL, with a migrated template database that each test's database copies."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        yield None
+        return
+    _admin_execute(url, f"DROP DATABASE IF EXISTS {POSTGRES_TEMPLATE} WITH (FORCE)")
+    _admin_execute(url, f"CREATE DATABASE {POSTGRES_TEMPLATE}")
+    migrate(make_url(url).set(database=POSTGRES_TEMPLATE).render_as_string(hide_password=False))
+    yield url
+    _admin_execute(url, f"DROP DATABASE IF EXISTS {POSTGRES_TEMPLATE} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each database-facing test runs on SQLite and, where a server is given, on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'arxiv_reco.db'}"
+        return
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("tests SQLite-specific behaviour")
+    server = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_URL_ENV} (.ci/run starts one)")
+    name = f"arxiv_reco_test_{uuid.uuid4().hex[:12]}"
+    _admin_execute(server, f"CREATE DATABASE {name} TEMPLATE {POSTGRES_TEMPLATE}")
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    _admin_execute(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -36,9 +94,10 @@ def standin() -> Iterator[ArxivStandIn]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, standin: ArxivStandIn) -> Settings:
+def settings(tmp_path: Path, standin: ArxivStandIn, database_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
+        database_url=database_url,
         arxiv_api_url=standin.url,
         request_delay_seconds=0,
         request_timeout_seconds=0.5,
@@ -54,9 +113,14 @@ def settings(tmp_path: Path, standin: ArxivStandIn) -> Settings:
 
 
 @pytest.fixture
-def sessions(settings: Settings) -> sessionmaker[Session]:
-    migrate(settings.resolved_database_url)
-    return make_session_factory(make_engine(settings.resolved_database_url))
+def database(settings: Settings) -> Iterator[Database]:
+    with Database(settings.resolved_database_url) as database:
+        yield database
+
+
+@pytest.fixture
+def sessions(database: Database) -> sessionmaker[Session]:
+    return database.sessions
 
 
 def _fixture_texts() -> list[str]:
@@ -90,12 +154,7 @@ def tfidf_meta_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     metadata that carries part of the label (tests.factories.with_metadata)."""
     directory = tmp_path_factory.mktemp("tfidf-meta") / "model"
     config = TrainConfig(
-        output=str(directory),
-        data=str(LABELS_CSV),
-        method="tfidf",
-        c_grid=[1.0],
-        no_register=True,
-        progress=False,
+        output=str(directory), data=str(LABELS_CSV), method="tfidf", c_grid=[1.0], progress=False
     )
     train(config, frame=with_metadata(load_labelled_csv(LABELS_CSV)), source="with_metadata")
     return directory

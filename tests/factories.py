@@ -9,9 +9,9 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
-from app.ml.artifact import ModelMeta
 from app.ml.registry import register_model
-from training.data import COLUMNS, OPTIONAL_COLUMNS
+from training.artifact import ModelMeta
+from training.layout import csv_frame
 
 SIGNAL_AUTHOR = "Ada Signal"  # an author of many interesting papers in with_metadata()
 SIGNAL_COMMENT = "Code and models: https://github.com/example/project"
@@ -45,9 +45,7 @@ def with_metadata(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_labels_csv(frame: pd.DataFrame, path: Path) -> Path:
     """A validated frame back as a labelled CSV, with its metadata columns."""
-    out = frame[[*COLUMNS, *OPTIONAL_COLUMNS]].copy()
-    out["submission_date"] = out["submission_date"].dt.strftime("%Y-%m-%d %H:%M:%S%z")
-    out.to_csv(path, index=False)
+    csv_frame(frame).to_csv(path, index=False)
     return path
 
 

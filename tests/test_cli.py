@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.cli import main
+from app.core.db import session_scope
+from app.labels import import_labels_csv
+from app.ml.registry import active_model, version_threshold
+from tests.conftest import LABELS_CSV
+from training.artifact import ModelMeta
 
 
 @pytest.fixture
 def env(monkeypatch, settings):
     for name, value in {
         "DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": settings.resolved_database_url,
         "ARXIV_API_URL": settings.arxiv_api_url,
         "REQUEST_DELAY_SECONDS": "0",
         "RETRY_BACKOFF_SECONDS": "0.01",
@@ -38,3 +46,48 @@ def test_a_failed_ingest_exits_non_zero(env, standin, capsys):
 def test_an_inverted_range_is_refused(env):
     with pytest.raises(SystemExit, match="before"):
         main(["ingest", "--date", "2025-03-21", "--to", "2025-03-19"])
+
+
+TFIDF = ["--method", "tfidf", "--no-progress", "--c-grid", "1"]
+
+
+def test_train_registers_after_training_and_activates(env, sessions, tmp_path: Path, capsys):
+    output = tmp_path / "m"
+    argv = ["train", "--data", str(LABELS_CSV), "--output", str(output), *TFIDF]
+    assert main([*argv, "--activate", "--name", "v1"]) == 0
+    captured = capsys.readouterr()
+    assert "registered as model version 1 (active)" in captured.out
+    assert "train this model only" in captured.err  # a CSV given to train is not stored
+    with sessions() as session:
+        active = active_model(session)
+        assert active is not None and active.name == "v1"
+        assert Path(active.path) == output.resolve()
+        assert version_threshold(active) == pytest.approx(ModelMeta.load(output).threshold)
+
+
+def test_train_from_the_stored_labels(env, sessions, tmp_path: Path, capsys):
+    with session_scope(sessions) as session:
+        import_labels_csv(session, LABELS_CSV)
+    output = tmp_path / "from-db"
+    assert main(["train", "--from-db", "--output", str(output), *TFIDF, "--no-register"]) == 0
+    assert "registered" not in capsys.readouterr().out
+    meta = ModelMeta.load(output)
+    assert meta.info["data_source"] == "the service's labels" and meta.info["rows"] == 300
+    with sessions() as session:
+        assert active_model(session) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--output", "m"], "no training data: give --data labels.csv or --from-db"),
+        (["--output", "m", "--data", "x.csv", "--from-db"], "either --data CSV or --from-db"),
+        (
+            ["--output", "m", "--data", "x.csv", "--activate", "--no-register"],
+            "--activate needs registration",
+        ),
+    ],
+)
+def test_train_refuses_contradictory_options(env, argv, message, capsys):
+    assert main(["train", *argv, *TFIDF]) == 2
+    assert message in capsys.readouterr().err

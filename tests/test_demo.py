@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.demo import LISTINGS, prepare_demo
-from app.ingest.standin import listing_files
+from app.demo.standin import listing_files
 from app.main import create_app
 
 

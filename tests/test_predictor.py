@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from app.ml.artifact import (
+from tests.factories import SIGNAL_AUTHOR, SIGNAL_COMMENT
+from training.artifact import (
     META_FILE,
     ArtifactError,
     ModelMeta,
@@ -14,9 +15,8 @@ from app.ml.artifact import (
     atomic_directory,
     compose_text,
 )
-from app.ml.device import pick_device
-from app.ml.predictor import INT8_CHECK, INT8_SCHEME, load_predictor, score_papers
-from tests.factories import SIGNAL_AUTHOR, SIGNAL_COMMENT
+from training.device import pick_device
+from training.predictor import INT8_CHECK, INT8_SCHEME, load_predictor, score_papers
 
 PAPERS = [
     ("Graph agents", "We study agents that plan over graphs with language models."),

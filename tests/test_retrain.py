@@ -10,12 +10,12 @@ from sklearn.pipeline import make_pipeline
 from app.cli import main
 from app.core.db import session_scope
 from app.labels import import_labels_csv
-from app.ml.artifact import TFIDF_PIPELINE_FILE, ModelMeta, compose_text
 from app.ml.registry import active_model, list_models, rollback_model
 from app.retrain import retrain
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
-from training.data import load_labelled_csv
+from training.artifact import TFIDF_PIPELINE_FILE, ModelMeta, compose_text
+from training.layout import data_hash, load_labelled_csv
 
 
 @pytest.fixture
@@ -88,17 +88,19 @@ def test_a_worse_retrain_is_kept_but_not_activated_and_rollback_restores(
 
 def test_retrain_without_labels_is_refused_with_a_message(sessions, settings, monkeypatch):
     monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
     with pytest.raises(SystemExit, match="retrain refused: .*no labelled rows"):
         main(["retrain"])
 
 
 def test_cli_labels_models_and_retrain(labelled, settings, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
     assert main(["labels", "import", str(LABELS_CSV)]) == 0
     assert "0 new labels, 0 changed, 300 unchanged" in capsys.readouterr().out
     exported = tmp_path / "out" / "labels.csv"
     assert main(["labels", "export", str(exported)]) == 0
-    assert exported.read_text() == LABELS_CSV.read_text()
+    assert data_hash(load_labelled_csv(exported)) == data_hash(load_labelled_csv(LABELS_CSV))
     assert main(["retrain"]) == 0
     assert "no model was active" in capsys.readouterr().out
     assert main(["retrain", "--method", "tfidf"]) == 0
@@ -112,6 +114,7 @@ def test_cli_labels_models_and_retrain(labelled, settings, monkeypatch, capsys, 
 
 def test_cli_import_of_a_bad_file_names_the_rows(sessions, settings, monkeypatch, tmp_path):
     monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
     bad = tmp_path / "bad.csv"
     bad.write_text("paper_id,title,abstract\n1,a,b\n")
     with pytest.raises(SystemExit, match="nothing imported: .*missing"):

@@ -1,17 +1,7 @@
-"""Training: labelled papers in, a model directory the service can serve out."""
+"""Training: labelled papers in, a model directory the service can serve out.
 
-from __future__ import annotations
-
-from training.config import ConfigError, TrainConfig
-from training.data import DataError, load_labelled_csv, load_labels_from_db
-from training.train import TrainResult, train
-
-__all__ = [
-    "ConfigError",
-    "DataError",
-    "TrainConfig",
-    "TrainResult",
-    "load_labelled_csv",
-    "load_labels_from_db",
-    "train",
-]
+A library: it reads labelled rows and writes model directories, and never touches the service's
+database or settings. Importing the package loads nothing heavy; import what you use from its
+modules: ``training.train.train``, ``training.config.TrainConfig``,
+``training.layout.load_labelled_csv``, ``training.predictor.load_predictor``.
+"""

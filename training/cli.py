@@ -11,12 +11,16 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from transformers import HfArgumentParser
 
-from app.ml.artifact import ArtifactError
+from training.artifact import ArtifactError
 from training.config import ConfigError, TrainConfig, read_config_file
-from training.data import DataError
+from training.layout import DataError
+
+if TYPE_CHECKING:
+    from training.train import TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +35,13 @@ def _setup_logging() -> None:
         )
 
 
-def build_train_parser(prog: str = "arxiv-reco train") -> HfArgumentParser:
+def build_train_parser(
+    prog: str = "arxiv-reco train", extra_options: Sequence[type] = ()
+) -> HfArgumentParser:
+    """The TrainConfig's options, plus those of ``extra_options`` (dataclasses of the caller's,
+    such as the service's registration options)."""
     parser = HfArgumentParser(
-        TrainConfig,  # type: ignore[arg-type]  # a dataclass; the stub wants a Protocol
+        (TrainConfig, *extra_options),  # type: ignore[arg-type]  # dataclasses; stub wants Protocol
         prog=prog,
         description=(
             "Train a paper recommender on labelled papers and write a model directory the "
@@ -45,9 +53,12 @@ def build_train_parser(prog: str = "arxiv-reco train") -> HfArgumentParser:
     return parser
 
 
-def parse_train_args(argv: Sequence[str], prog: str = "arxiv-reco train") -> TrainConfig:
-    """The TrainConfig for ``argv``; ConfigError for any bad value, SystemExit for --help."""
-    parser = build_train_parser(prog)
+def parse_train_args(
+    argv: Sequence[str], prog: str = "arxiv-reco train", extra_options: Sequence[type] = ()
+) -> tuple[Any, ...]:
+    """``(TrainConfig, *extra options)`` for ``argv``; ConfigError for any bad value, SystemExit
+    for --help."""
+    parser = build_train_parser(prog, extra_options)
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
@@ -57,17 +68,24 @@ def parse_train_args(argv: Sequence[str], prog: str = "arxiv-reco train") -> Tra
         outputs = parser.parse_args_into_dataclasses(args=list(argv))
     except TypeError as err:  # a config-file value of the wrong kind
         raise ConfigError(f"bad argument: {err}") from err
-    config = outputs[0]
-    assert isinstance(config, TrainConfig)
-    return config
+    assert isinstance(outputs[0], TrainConfig)
+    return tuple(outputs[: 1 + len(extra_options)])
 
 
-def train_main(argv: Sequence[str] | None = None, prog: str = "arxiv-reco train") -> int:
+def print_result(result: TrainResult) -> None:
+    from training.report import metrics_table
+
+    meta = result.meta
+    print(f"\nwrote {result.path} ({meta.method}, threshold {meta.threshold:.4f})")
+    print(metrics_table(result.metrics))
+
+
+def train_main(argv: Sequence[str] | None = None, prog: str = "python -m training") -> int:
+    """Train from a CSV into a model directory; nothing is registered or stored."""
     argv = list(sys.argv[1:] if argv is None else argv)
     _setup_logging()
     try:
-        config = parse_train_args(argv, prog)
-        from training.report import metrics_table
+        (config,) = parse_train_args(argv, prog)
         from training.train import train
 
         result = train(config)
@@ -76,11 +94,7 @@ def train_main(argv: Sequence[str] | None = None, prog: str = "arxiv-reco train"
     except EXPECTED_ERRORS as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return BAD_INPUT
-    print(f"\nwrote {result.path} ({config.method}, threshold {result.meta.threshold:.4f})")
-    print(metrics_table(result.metrics))
-    if result.model_version_id is not None:
-        state = "active" if config.activate else "not active; activate it to serve it"
-        print(f"registered as model version {result.model_version_id} ({state})")
+    print_result(result)
     return 0
 
 

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 import yaml
 
-from app.core.config import DEFAULT_BASE_MODEL
-from app.ml.artifact import META_FIELDS, METHODS, TEXT_FIELDS
+from training.artifact import META_FIELDS, METHODS, TEXT_FIELDS
+
+DEFAULT_BASE_MODEL = "answerdotai/ModernBERT-base"
 
 ThresholdStrategy = Literal["f1", "precision", "recall", "per_day"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
@@ -22,9 +23,7 @@ Device = Literal["auto", "cuda", "mps", "cpu"]
 DEFAULT_META_FIELDS = ("authors", "comment")
 
 # Fields that do not change what is trained; a resumed run may differ in them.
-RUN_ONLY_FIELDS = frozenset(
-    {"resume", "activate", "no_register", "database_url", "name", "progress", "overwrite"}
-)
+RUN_ONLY_FIELDS = frozenset({"resume", "progress", "overwrite"})
 
 
 class ConfigError(ValueError):
@@ -49,11 +48,9 @@ class TrainConfig:
         default=None,
         metadata=_help(
             "Labelled CSV: paper_id,title,abstract,categories,submission_date,interest, and "
-            "optionally authors (names separated by ';') and comment."
+            "optionally authors (names separated by ';') and comment. Training reads it only: "
+            "the service's labels are those given on its page or with `arxiv-reco labels import`."
         ),
-    )
-    from_db: bool = field(
-        default=False, metadata=_help("Train on the labels stored by the service instead of a CSV.")
     )
     method: str = field(
         default="finetune",
@@ -172,27 +169,10 @@ class TrainConfig:
     seed: int = field(default=42, metadata=_help("Seed for Python, NumPy and torch."))
     progress: bool = field(default=True, metadata=_help("Show progress bars."))
     overwrite: bool = field(default=False, metadata=_help("Replace an existing --output."))
-    # The service's database.
-    no_register: bool = field(
-        default=False, metadata=_help("Do not record the model in the service's database.")
-    )
-    activate: bool = field(
-        default=False, metadata=_help("Make the service serve this model once it is registered.")
-    )
-    database_url: str | None = field(
-        default=None, metadata=_help("SQLAlchemy URL; default: the service's settings.")
-    )
-    name: str | None = field(
-        default=None, metadata=_help("Name of the model version; default: the output folder name.")
-    )
 
     def __post_init__(self) -> None:
         if not self.output:
             raise ConfigError("--output is required: the model directory to write")
-        if self.data and self.from_db:
-            raise ConfigError("give either --data CSV or --from-db, not both")
-        if not self.data and not self.from_db:
-            raise ConfigError("no training data: give --data labels.csv or --from-db")
         if self.method not in METHODS:
             raise ConfigError(f"--method must be one of {list(METHODS)}, got {self.method!r}")
         bad = [f for f in self.text_fields if f not in TEXT_FIELDS]
@@ -240,8 +220,6 @@ class TrainConfig:
             )
         if self.int8_check not in ("auto", "yes", "no"):
             raise ConfigError(f"--int8-check must be auto, yes or no, got {self.int8_check!r}")
-        if self.activate and self.no_register:
-            raise ConfigError("--activate needs registration; drop --no-register")
 
     def _check_meta_fields(self) -> None:
         if isinstance(self.meta_fields, str):  # a config file's single name

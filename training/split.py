@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from training.data import DataError
+from training.layout import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""``train(config)``: data in, a served-ready model directory out, registered if asked.
+"""``train(config)``: labelled rows in, a served-ready model directory and its metrics out.
 
-The CLI, the service's retrain command and the tests all call this one function.
+The CLI, the service's retrain and the tests all call this one function. It never opens the
+service's database: registering the directory is the service's business.
 """
 
 from __future__ import annotations
@@ -18,22 +19,19 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from app.core.config import get_settings
-from app.core.db import make_engine, make_session_factory, migrate, session_scope
-from app.ml.artifact import TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
-from app.ml.device import pick_device
-from app.ml.predictor import (
+from training.artifact import TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
+from training.config import ConfigError, TrainConfig
+from training.device import pick_device
+from training.layout import data_hash, load_labelled_csv, paper_inputs
+from training.methods import get_method
+from training.metrics import choose_threshold, split_metrics
+from training.predictor import (
     INT8_CHECK,
     INT8_MAX_AP_CHANGE,
     INT8_SCHEME,
     load_predictor,
     score_papers,
 )
-from app.ml.registry import register_model
-from training.config import TrainConfig
-from training.data import data_hash, load_labelled_csv, load_labels_from_db, paper_inputs
-from training.methods import get_method
-from training.metrics import choose_threshold, split_metrics
 from training.report import plot_pr_curves, write_model_card
 from training.split import DateSplit, split_by_date
 
@@ -46,7 +44,6 @@ _VERSIONED = ("torch", "transformers", "scikit-learn", "numpy", "pandas", "token
 class TrainResult:
     path: Path
     meta: ModelMeta
-    model_version_id: int | None
     fit_seconds: float
     total_seconds: float
 
@@ -65,15 +62,9 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def database_url(config: TrainConfig) -> str:
-    return config.database_url or get_settings().resolved_database_url
-
-
 def load_training_data(config: TrainConfig) -> tuple[pd.DataFrame, str]:
-    if config.from_db:
-        url = database_url(config)
-        return load_labels_from_db(url), "the service's database labels"
-    assert config.data is not None  # the config checked it
+    if config.data is None:
+        raise ConfigError("no training data: give --data labels.csv")
     return load_labelled_csv(config.data), str(config.data)
 
 
@@ -84,12 +75,17 @@ def _set_seed(seed: int) -> None:
 
 
 def train(
-    config: TrainConfig, *, frame: pd.DataFrame | None = None, source: str | None = None
+    config: TrainConfig,
+    *,
+    frame: pd.DataFrame | None = None,
+    source: str | None = None,
+    name: str | None = None,
 ) -> TrainResult:
-    """Train, choose the threshold on validation, report validation and test, save, register.
+    """Train, choose the threshold on validation, report validation and test, save.
 
-    ``frame`` (already validated, e.g. from :func:`load_labelled_csv`) replaces the data that
-    ``config`` names; ``source`` says where it came from, for the model card.
+    ``frame`` (already validated, e.g. from :func:`load_labelled_csv` or
+    :func:`training.layout.labels_frame`) replaces the CSV that ``config`` names; ``source`` says
+    where it came from and ``name`` what to call the model, for the model card.
     """
     started = time.perf_counter()
     _set_seed(config.seed)
@@ -135,7 +131,7 @@ def train(
         meta.threshold = threshold
         meta.metrics = metrics
         meta.info = {
-            "name": config.name or output.name,
+            "name": name or output.name,
             "data_source": source,
             "data_hash": data_hash(frame),
             "rows": len(frame),
@@ -173,11 +169,9 @@ def train(
             title=f"{meta.info['name']} ({config.method})",
         )
     logger.info("wrote %s", output)
-    version_id = None if config.no_register else register(config, output, meta)
     return TrainResult(
         path=output,
         meta=meta,
-        model_version_id=version_id,
         fit_seconds=fit_seconds,
         total_seconds=time.perf_counter() - started,
     )
@@ -228,26 +222,6 @@ def score_splits(model_dir: Path, split: DateSplit, config: TrainConfig) -> dict
         name: score_papers(predictor, paper_inputs(part), progress=config.progress)
         for name, part in (("validation", split.validation), ("test", split.test))
     }
-
-
-def register(config: TrainConfig, path: Path, meta: ModelMeta) -> int:
-    url = database_url(config)
-    migrate(url)
-    engine = make_engine(url)
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            version = register_model(
-                session, path=path, meta=meta, name=config.name, activate=config.activate
-            )
-            version_id = version.id
-    finally:
-        engine.dispose()
-    logger.info(
-        "registered model version %d%s",
-        version_id,
-        " and made it active" if config.activate else "",
-    )
-    return version_id
 
 
 def _days(part: pd.DataFrame) -> int:

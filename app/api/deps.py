@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.ml.serving import LoadedModel, ModelHolder
+from app.services import Services
 
 NO_MODEL = (
     "no model is active yet: train one with "
@@ -20,17 +21,27 @@ NO_MODEL = (
 )
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+def get_services(request: Request) -> Services:
+    """The running service's parts, made at start (``app.main.start_services``)."""
+    services = request.app.state.services
+    assert isinstance(services, Services)
+    return services
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_db(services: ServicesDep) -> Iterator[Session]:
+    with services.sessions() as session:
         yield session
 
 
-def get_holder(request: Request) -> ModelHolder:
-    return request.app.state.holder  # type: ignore[no-any-return]
+def get_holder(services: ServicesDep) -> ModelHolder:
+    return services.holder
 
 
 def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -12,7 +12,10 @@ class ModelVersionPublic(BaseModel):
     id: int
     name: str
     method: str
-    threshold: float
+    threshold: float | None = Field(
+        description="Recommended means a probability at or above it; None when the model's "
+        "files cannot be read"
+    )
 
 
 class PaperPublic(BaseModel):
@@ -131,3 +134,28 @@ class StatusResponse(BaseModel):
 class HealthResponse(BaseModel):
     status: str
     database: str
+
+
+class LabelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interest: Literal[0, 1]
+
+
+class LabelPublic(BaseModel):
+    paper_id: str
+    interest: int | None
+
+
+class ModelVersionDetail(BaseModel):
+    id: int
+    name: str
+    method: str
+    path: str
+    threshold: float | None = Field(
+        description="From the model directory; None when its files are gone"
+    )
+    is_active: bool
+    created_at: dt.datetime
+    activated_at: dt.datetime | None
+    metrics: dict[str, Any]

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.config import Settings
-from app.core.db import make_engine, make_session_factory, migrate, session_scope
+from app.core.db import Database
+from app.demo.standin import ArxivStandIn, catalog_from_listings, listing_files
 from app.ingest.service import IngestReport, ingest_day
-from app.ingest.standin import ArxivStandIn, catalog_from_listings, listing_files
-from app.labels import import_labels_csv
+from app.labels import import_labels_csv, load_labels
+from app.ml.registry import register_trained
 from app.ml.serving import ModelHolder
 from training.config import TrainConfig
 from training.train import train
@@ -39,24 +40,20 @@ class DemoReport:
 def prepare_demo(settings: Settings) -> DemoReport:
     """Build the demo's database and model under ``settings.data_dir``; safe to run again."""
     started = time.perf_counter()
-    url = settings.resolved_database_url
-    migrate(url)
-    sessions = make_session_factory(make_engine(url))
-    with session_scope(sessions) as session:
+    database = Database(settings.resolved_database_url)
+    sessions = database.sessions
+    with database.session() as session:
         imported = import_labels_csv(session, LABELS)
+    with sessions() as session:
+        frame = load_labels(session)
     model_dir = settings.resolved_model_dir / "demo-tfidf"
     result = train(
-        TrainConfig(
-            output=str(model_dir),
-            from_db=True,
-            method="tfidf",
-            database_url=url,
-            activate=True,
-            overwrite=True,
-            name="demo-tfidf",
-            progress=False,
-        )
+        TrainConfig(output=str(model_dir), method="tfidf", overwrite=True, progress=False),
+        frame=frame,
+        source="the demo's labels",
+        name="demo-tfidf",
     )
+    register_trained(sessions, result.path, result.meta, name="demo-tfidf", activate=True)
     holder = ModelHolder(sessions, device="cpu", batch_size=settings.score_batch_size)
     reports = []
     with ArxivStandIn(catalog_from_listings(LISTINGS)) as standin:
@@ -65,6 +62,7 @@ def prepare_demo(settings: Settings) -> DemoReport:
         )
         for day in listing_files(LISTINGS):
             reports.append(ingest_day(sessions, day, replay, model=holder.get, trigger="demo"))
+    database.dispose()
     return DemoReport(
         labels=imported.rows,
         model_name=result.meta.info.get("name", model_dir.name),

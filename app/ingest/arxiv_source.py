@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +24,10 @@ from tenacity import (
     wait_exponential,
 )
 
+from app.core.arxiv_ids import split_version
 from app.core.config import Settings
 
 logger = logging.getLogger(__name__)
-
-_VERSION_RE = re.compile(r"^(?P<id>.+?)(?:v(?P<version>\d+))?$")
 
 
 class FetchError(RuntimeError):
@@ -58,14 +56,6 @@ class ArxivPaper:
     doi: str | None
     abs_url: str
     pdf_url: str | None
-
-
-def split_version(short_id: str) -> tuple[str, int]:
-    """``2503.11742v2`` -> (``2503.11742``, 2); ids without a version are version 1."""
-    match = _VERSION_RE.match(short_id)
-    if match is None:  # pragma: no cover - the pattern matches any non-empty string
-        raise ValueError(f"not an arXiv id: {short_id!r}")
-    return match["id"], int(match["version"] or 1)
 
 
 def day_query(categories: Sequence[str], day: dt.date) -> str:

@@ -7,24 +7,20 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.ingest.arxiv_source import ArxivClient, ArxivPaper, FetchError
-from app.ml.artifact import PaperInput
-from app.ml.predictor import score_papers
 from app.ml.serving import LoadedModel
-from app.models import IngestRun, Paper, Score, utcnow
+from app.models import IngestRun, Paper, utcnow
+from app.scoring import score_pending
 
 logger = logging.getLogger(__name__)
 
 ModelProvider = Callable[[], LoadedModel | None]
-# Scored papers are committed in chunks so a crash loses at most one chunk of work.
-SCORE_COMMIT_CHUNK = 256
 
 
 @dataclass
@@ -156,80 +152,6 @@ def _changed(row: Paper, item: ArxivPaper) -> bool:
         return False  # an older copy of the paper; never step back
     current = _fields(item)
     return any(getattr(row, key) != value for key, value in current.items())
-
-
-def score_pending(
-    sessions: sessionmaker[Session],
-    loaded: LoadedModel,
-    *,
-    days: Sequence[dt.date] | None,
-    progress: bool = False,
-) -> int:
-    """Score every paper of ``days`` (all days if None) that the model has not scored in its
-    current version. Idempotent: what a crash left unscored is picked up next time."""
-    scored_now = and_(
-        Score.paper_id == Paper.id,
-        Score.model_version_id == loaded.version_id,
-        Score.paper_version == Paper.version,
-    )
-    query = select(
-        Paper.id,
-        Paper.title,
-        Paper.abstract,
-        Paper.version,
-        Paper.authors,
-        Paper.categories,
-        Paper.comment,
-    ).where(~select(Score.id).where(scored_now).exists())
-    if days is not None:
-        query = query.where(Paper.submitted_on.in_(list(days)))
-    with sessions() as session:
-        pending = session.execute(query.order_by(Paper.id)).all()
-    if not pending:
-        return 0
-    logger.info("scoring %d papers with model version %d", len(pending), loaded.version_id)
-    total = 0
-    for start in range(0, len(pending), SCORE_COMMIT_CHUNK):
-        chunk = pending[start : start + SCORE_COMMIT_CHUNK]
-        probabilities = score_papers(
-            loaded.predictor, [_paper_input(row) for row in chunk], progress=progress
-        )
-        with session_scope(sessions) as session:
-            _store_scores(session, loaded.version_id, chunk, probabilities.tolist())
-        total += len(chunk)
-        logger.info("scored %d/%d", total, len(pending))
-    return total
-
-
-def _paper_input(row: Any) -> PaperInput:
-    return PaperInput(
-        title=row.title,
-        abstract=row.abstract,
-        authors=tuple(row.authors or ()),
-        categories=tuple(row.categories or ()),
-        comment=row.comment,
-    )
-
-
-def _store_scores(
-    session: Session, version_id: int, rows: Sequence[object], probabilities: list[float]
-) -> None:
-    ids = [row.id for row in rows]  # type: ignore[attr-defined]
-    existing = {
-        s.paper_id: s
-        for s in session.scalars(
-            select(Score).where(Score.model_version_id == version_id, Score.paper_id.in_(ids))
-        )
-    }
-    now = utcnow()
-    for row, probability in zip(rows, probabilities, strict=True):
-        score = existing.get(row.id)  # type: ignore[attr-defined]
-        if score is None:
-            score = Score(paper_id=row.id, model_version_id=version_id)  # type: ignore[attr-defined]
-            session.add(score)
-        score.probability = float(probability)
-        score.paper_version = row.version  # type: ignore[attr-defined]
-        score.scored_at = now
 
 
 def ingest_range(

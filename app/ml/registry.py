@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.ml.artifact import META_FILE, ModelMeta
+from app.core.db import session_scope
 from app.models import ModelVersion, utcnow
+from training.artifact import META_FILE, ModelMeta
+
+logger = logging.getLogger(__name__)
 
 
 class ModelVersionError(LookupError):
@@ -26,12 +30,37 @@ def register_model(
         session.add(version)
     version.name = name or Path(path).name
     version.method = meta.method
-    version.threshold = float(meta.threshold)
     version.metrics = meta.metrics
     session.flush()
     if activate:
         activate_model(session, version_id=version.id)
     return version
+
+
+def register_trained(
+    sessions: sessionmaker[Session],
+    path: Path,
+    meta: ModelMeta,
+    *,
+    name: str | None = None,
+    activate: bool,
+) -> int:
+    """Record a model directory that training just wrote, in its own transaction."""
+    with session_scope(sessions) as session:
+        version_id = register_model(session, path=path, meta=meta, name=name, activate=activate).id
+    logger.info(
+        "registered model version %d%s", version_id, " and made it active" if activate else ""
+    )
+    return version_id
+
+
+def version_threshold(version: ModelVersion) -> float | None:
+    """The threshold of a registered model, read from its directory (its one home); None when
+    the directory is gone or unreadable."""
+    try:
+        return float(ModelMeta.load(Path(version.path)).threshold)
+    except (OSError, ValueError):
+        return None
 
 
 def activate_model(session: Session, *, version_id: int) -> ModelVersion:
@@ -73,5 +102,7 @@ __all__ = [
     "active_model",
     "list_models",
     "register_model",
+    "register_trained",
     "rollback_model",
+    "version_threshold",
 ]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.ml.predictor import Precision, Predictor, load_predictor
 from app.ml.registry import active_model
+from training.predictor import Precision, Predictor, load_predictor
 
 logger = logging.getLogger(__name__)
 

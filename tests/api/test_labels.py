@@ -16,7 +16,7 @@ from app.main import create_app
 from app.models import Label, Paper
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
-from training.data import DataError, load_labelled_csv
+from training.layout import DataError, load_labelled_csv
 
 WEDNESDAY = dt.date(2025, 3, 19)
 
@@ -95,7 +95,11 @@ def test_import_then_export_gives_the_same_rows_and_a_second_import_changes_noth
     path = tmp_path / "exported.csv"
     path.write_text(exported.text)
     original = pd.read_csv(LABELS_CSV, dtype=str, keep_default_na=False)
-    assert pd.read_csv(path, dtype=str, keep_default_na=False).equals(original)
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    # The training columns as they were, then the metadata the models read (none in this file).
+    assert back[list(original.columns)].equals(original)
+    assert list(back.columns[6:]) == ["authors", "comment"]
+    assert not back["authors"].any() and not back["comment"].any()
 
     with session_scope(sessions) as session:
         again = import_labels_csv(session, LABELS_CSV)
@@ -124,9 +128,9 @@ def test_import_stores_authors_and_comment_of_new_papers_only(client, sessions, 
         new = session.get_one(Paper, frame.loc[1, "paper_id"])
         assert new.authors == [a.strip() for a in frame.loc[1, "authors"].split(";")]
         assert new.comment == (frame.loc[1, "comment"] or None)
-    # The export stays in the notebook's layout.
+    # The export is the notebook's layout plus the metadata the models read.
     assert client.get("/labels.csv").text.splitlines()[0] == (
-        "paper_id,title,abstract,categories,submission_date,interest"
+        "paper_id,title,abstract,categories,submission_date,interest,authors,comment"
     )
 
 

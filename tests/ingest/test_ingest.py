@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.demo.standin import ArxivStandIn
 from app.ingest.arxiv_source import ArxivClient, FetchError
 from app.ingest.service import ingest_day
-from app.ingest.standin import ArxivStandIn
-from app.ml.artifact import PaperInput
-from app.ml.predictor import load_predictor, score_papers
 from app.ml.serving import LoadedModel, ModelHolder
 from app.models import IngestRun, Paper, Score
 from tests.factories import activate_model_dir
+from training.artifact import PaperInput
+from training.predictor import load_predictor, score_papers
 
 WEDNESDAY = dt.date(2025, 3, 19)
 FRIDAY = dt.date(2025, 3, 21)

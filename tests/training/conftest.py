@@ -10,10 +10,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from app.core.db import migrate
 from tests.utils.tiny_model import save_tiny_base
 from training.config import TrainConfig
-from training.data import COLUMNS, load_labelled_csv
+from training.layout import COLUMNS, load_labelled_csv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLE_CSV = FIXTURES / "labels_sample.csv"
@@ -69,22 +68,14 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory, sample_rows: list[dict[s
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'reco.db'}"
-    migrate(url)
-    return url
-
-
-@pytest.fixture
 def make_config(tmp_path: Path, sample_csv: Path) -> Callable[..., TrainConfig]:
-    """A fast TrainConfig on the sample CSV that touches no database unless asked."""
+    """A fast TrainConfig on the sample CSV."""
 
     def make(**overrides: Any) -> TrainConfig:
         values: dict[str, Any] = {
             "data": str(sample_csv),
             "output": str(tmp_path / "models" / overrides.get("method", "tfidf")),
             "method": "tfidf",
-            "no_register": True,
             "progress": False,
             "c_grid": [1.0],
         }

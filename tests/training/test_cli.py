@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.ml.artifact import META_FILE, TRAIN_CONFIG_FILE, ModelMeta
+from training.artifact import META_FILE, TRAIN_CONFIG_FILE, ModelMeta
 from training.cli import BAD_INPUT, evaluate_main, parse_train_args, train_main
 from training.config import ConfigError, TrainConfig, read_config_file
 
-ARGS = ["--method", "tfidf", "--no-register", "--no-progress", "--c-grid", "1"]
+ARGS = ["--method", "tfidf", "--no-progress", "--c-grid", "1"]
 
 
 def test_defaults_follow_the_notebook_but_512_tokens(tmp_path: Path) -> None:
@@ -29,8 +29,6 @@ def test_defaults_follow_the_notebook_but_512_tokens(tmp_path: Path) -> None:
     ("overrides", "message"),
     [
         ({"output": ""}, r"--output is required"),
-        ({"data": None}, r"no training data: give --data labels.csv or --from-db"),
-        ({"from_db": True}, r"give either --data CSV or --from-db, not both"),
         ({"method": "svm"}, r"--method must be one of \['finetune', 'tfidf', 'embed'\], got 'svm'"),
         ({"val_fraction": 1.5}, r"--val-fraction must be between 0 and 1, got 1.5"),
         ({"val_fraction": 0.5, "test_fraction": 0.45}, r"must leave at least 10% to train"),
@@ -51,7 +49,6 @@ def test_defaults_follow_the_notebook_but_512_tokens(tmp_path: Path) -> None:
         ),
         ({"threshold_target": 0.5}, r"--threshold-target is only used with precision"),
         ({"c_grid": [1.0, -1.0]}, r"--c-grid must be positive numbers, got \[1.0, -1.0\]"),
-        ({"activate": True, "no_register": True}, r"--activate needs registration"),
     ],
 )
 def test_bad_arguments_say_what_is_wrong(overrides: dict, message: str) -> None:
@@ -67,21 +64,21 @@ def test_config_file_supplies_arguments_and_the_command_line_wins(tmp_path: Path
             {"data": "labels.csv", "output": "models/a", "method": "embed", "learning-rate": 3e-5}
         )
     )
-    config = parse_train_args(["--config", str(path), "--output", "models/b"])
+    (config,) = parse_train_args(["--config", str(path), "--output", "models/b"])
     assert (config.data, config.method, config.output) == ("labels.csv", "embed", "models/b")
     assert config.learning_rate == 3e-5
 
 
 def test_meta_fields_on_the_command_line_and_in_a_config_file(tmp_path: Path) -> None:
     base = ["--data", "x.csv", "--output", "models/m", "--method", "tfidf"]
-    assert parse_train_args(base).meta_fields == ["authors", "comment"]
-    assert parse_train_args([*base, "--meta-fields", "none"]).meta_fields == []
-    chosen = parse_train_args([*base, "--meta-fields", "categories", "authors"])
+    assert parse_train_args(base)[0].meta_fields == ["authors", "comment"]
+    assert parse_train_args([*base, "--meta-fields", "none"])[0].meta_fields == []
+    (chosen,) = parse_train_args([*base, "--meta-fields", "categories", "authors"])
     assert chosen.meta_fields == ["categories", "authors"]
-    assert parse_train_args([*base, "--meta-weight", "0.25"]).meta_weight == 0.25
+    assert parse_train_args([*base, "--meta-weight", "0.25"])[0].meta_weight == 0.25
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump({"meta_fields": []}))
-    assert parse_train_args(["--config", str(path), *base]).meta_fields == []
+    assert parse_train_args(["--config", str(path), *base])[0].meta_fields == []
 
 
 def test_config_file_errors(tmp_path: Path) -> None:
@@ -107,7 +104,9 @@ def test_train_and_evaluate_commands(
     printed = capsys.readouterr().out
     assert f"wrote {output}" in printed and "| average precision |" in printed
     saved = json.loads((output / TRAIN_CONFIG_FILE).read_text())
-    assert saved["c_grid"] == [1.0] and saved["no_register"] is True
+    assert saved["c_grid"] == [1.0]
+    # The library's own config: nothing of the service's database in it.
+    assert not {"no_register", "activate", "database_url", "from_db", "name"} & set(saved)
     meta = ModelMeta.load(output)
 
     report = tmp_path / "eval.json"
@@ -118,14 +117,9 @@ def test_train_and_evaluate_commands(
     assert metrics["rows"] == 300
 
 
-def test_train_registers_with_a_database_url(
-    sample_csv: Path, tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    output = tmp_path / "m"
-    argv = ["--data", str(sample_csv), "--output", str(output), "--method", "tfidf"]
-    argv += ["--no-progress", "--c-grid", "1", "--database-url", database_url, "--activate"]
-    assert train_main(argv) == 0
-    assert "registered as model version 1 (active)" in capsys.readouterr().out
+def test_training_alone_needs_a_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_main(["--output", str(tmp_path / "m"), *ARGS]) == BAD_INPUT
+    assert "no training data: give --data labels.csv" in capsys.readouterr().err
 
 
 def test_bad_data_exits_2_without_a_traceback(
@@ -137,7 +131,7 @@ def test_bad_data_exits_2_without_a_traceback(
     code = train_main(["--data", str(path), "--output", str(tmp_path / "m"), *ARGS])
     err = capsys.readouterr().err
     assert code == BAD_INPUT
-    assert "arxiv-reco train: error:" in err
+    assert "python -m training: error:" in err
     assert "line 6 ('maybe')" in err
     assert "Traceback" not in err
     assert not (tmp_path / "m").exists()

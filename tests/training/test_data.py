@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from app.core.db import make_engine, make_session_factory, session_scope
-from app.ml.artifact import PaperInput
-from app.models import Label, Paper
-from training.data import (
+from training.artifact import PaperInput
+from training.layout import (
     DataError,
     data_hash,
     load_labelled_csv,
-    load_labels_from_db,
     paper_inputs,
 )
 
@@ -130,7 +126,7 @@ def test_optional_authors_and_comment_columns_are_read(write_csv, sample_rows, c
     with caplog.at_level("INFO"):
         frame = load_labelled_csv(write_csv(rows, columns=columns))
     assert "ignoring extra columns ['note']" in caplog.text
-    assert (frame.loc[0, "authors"], frame.loc[1, "authors"]) == ("Ada Lovelace ;Alan Turing;", "")
+    assert (frame.loc[0, "authors"], frame.loc[1, "authors"]) == ("Ada Lovelace; Alan Turing", "")
     first, second = paper_inputs(frame)[:2]
     assert first.authors == ("Ada Lovelace", "Alan Turing")
     assert first.comment == "12 pages, code at github"
@@ -157,64 +153,3 @@ def test_data_hash_changes_with_a_label(sample_frame: pd.DataFrame) -> None:
     flipped.loc[0, "interest"] = 1 - flipped.loc[0, "interest"]
     assert data_hash(sample_frame) == data_hash(sample_frame.copy())
     assert data_hash(sample_frame) != data_hash(flipped)
-
-
-def test_labels_from_the_service_database(database_url: str, sample_rows) -> None:
-    engine = make_engine(database_url)
-    with session_scope(make_session_factory(engine)) as session:
-        for index, row in enumerate(sample_rows[:30]):
-            day = dt.date(2025, 3, 18) + dt.timedelta(days=index // 10)
-            session.add(
-                Paper(
-                    id=row["paper_id"],
-                    title=row["title"],
-                    abstract=row["abstract"],
-                    categories=[c.strip() for c in row["categories"].split(",")],
-                    primary_category=row["categories"].split(",")[0],
-                    submitted_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc),
-                    submitted_on=day,
-                    authors=[f"Author {index}", "Common Author"],
-                    comment="12 pages" if index % 2 else None,
-                )
-            )
-            if index % 3:  # every third paper is unlabelled and must not appear
-                session.add(Label(paper_id=row["paper_id"], interest=int(index % 5 == 1)))
-    engine.dispose()
-
-    frame = load_labels_from_db(database_url)
-
-    assert len(frame) == 20
-    first = frame.iloc[0]
-    source = next(row for row in sample_rows if row["paper_id"] == first["paper_id"])
-    assert first["categories"] == ",".join(c.strip() for c in source["categories"].split(","))
-    assert first["submission_date"] == pd.Timestamp("2025-03-18", tz="UTC")
-    assert set(frame["interest"]) == {0, 1}
-    assert list(frame.columns[:2]) == ["line", "paper_id"]
-    assert first["authors"] == f"Author {sample_rows.index(source)}; Common Author"
-    inputs = {p.authors[0]: p for p in paper_inputs(frame)}
-    assert inputs["Author 1"].comment == "12 pages" and inputs["Author 2"].comment is None
-    assert inputs["Author 1"].authors == ("Author 1", "Common Author")
-
-
-def test_database_labels_checked_too(database_url: str, sample_rows) -> None:
-    engine = make_engine(database_url)
-    with session_scope(make_session_factory(engine)) as session:
-        row = sample_rows[0]
-        session.add(
-            Paper(
-                id=row["paper_id"],
-                title=row["title"],
-                abstract=row["abstract"],
-                submitted_at=dt.datetime(2025, 3, 18, tzinfo=dt.timezone.utc),
-                submitted_on=dt.date(2025, 3, 18),
-            )
-        )
-        session.add(Label(paper_id=row["paper_id"], interest=1))
-    with (
-        make_session_factory(engine)() as session,
-        pytest.raises(
-            DataError, match=r"database labels: only one class: all 1 rows have interest=1"
-        ),
-    ):
-        load_labels_from_db(session)
-    engine.dispose()

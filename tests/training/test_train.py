@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 from sklearn.metrics import average_precision_score
 
-from app.core.db import make_engine, make_session_factory
-from app.ml.artifact import (
+from tests.factories import with_metadata
+from tests.training.conftest import tiny_finetune_settings
+from training.artifact import (
     EMBED_CLASSIFIER_FILE,
     ENCODER_DIR,
     META_FILE,
@@ -22,13 +23,11 @@ from app.ml.artifact import (
     TRAIN_CONFIG_FILE,
     ModelMeta,
 )
-from app.ml.predictor import load_predictor, score_papers
-from app.ml.registry import active_model
-from tests.factories import with_metadata
-from tests.training.conftest import tiny_finetune_settings
-from training import ConfigError, TrainConfig, train
-from training.data import paper_inputs
+from training.config import ConfigError, TrainConfig
+from training.layout import paper_inputs
+from training.predictor import load_predictor, score_papers
 from training.split import split_by_date
+from training.train import train
 
 COMMON_FILES = {META_FILE, MODEL_CARD_FILE, PR_CURVE_FILE, TRAIN_CONFIG_FILE}
 
@@ -74,7 +73,6 @@ def test_tfidf_writes_a_complete_artifact(make_config, sample_frame) -> None:
     assert {p.name for p in result.path.iterdir()} == COMMON_FILES | {TFIDF_PIPELINE_FILE}
     meta = _check_artifact(result.path, "tfidf", sample_frame)
     assert meta.info["hyperparameters"]["C"] == 1.0
-    assert result.model_version_id is None
 
 
 def test_tfidf_reads_authors_and_comment_when_the_data_has_them(
@@ -220,23 +218,6 @@ def test_threshold_strategies(make_config, strategy: str, target: float) -> None
     else:
         assert validation["precision"] >= target
     assert result.meta.info["threshold_strategy"] == strategy
-
-
-def test_registers_and_activates(make_config, database_url: str) -> None:
-    config = make_config(no_register=False, database_url=database_url, activate=True, name="v1")
-    result = train(config)
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        active = active_model(session)
-        assert active is not None
-        assert active.id == result.model_version_id
-        assert active.name == "v1"
-        assert Path(active.path) == result.path.resolve()
-        assert active.threshold == pytest.approx(result.meta.threshold)
-        assert active.metrics["test"]["average_precision"] == pytest.approx(
-            result.metrics["test"]["average_precision"]
-        )
-    engine.dispose()
 
 
 def test_existing_output_is_kept(make_config) -> None:

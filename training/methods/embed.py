@@ -9,13 +9,13 @@ import joblib
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoModel
 
-from app.ml.artifact import EMBED_CLASSIFIER_FILE, ENCODER_DIR
-from app.ml.device import pick_device
-from app.ml.predictor import embed_texts
+from training.artifact import EMBED_CLASSIFIER_FILE, ENCODER_DIR
 from training.config import TrainConfig
-from training.data import texts_of
+from training.device import pick_device
+from training.layout import texts_of
 from training.methods import FitResult, encoder_max_length, load_base
 from training.methods.linear import choose_c
+from training.predictor import embed_texts
 from training.split import DateSplit
 
 logger = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from app.ml.device import pick_device
 from training.config import ConfigError, TrainConfig
-from training.data import texts_of
+from training.device import pick_device
+from training.layout import texts_of
 from training.methods import FitResult, encoder_max_length, load_base
 from training.split import DateSplit
 

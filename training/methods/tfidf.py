@@ -2,7 +2,7 @@
 
 With ``meta_fields`` the paper's metadata (authors, categories, the arXiv comment) are TF-IDF
 blocks of their own, weighted by ``meta_weight`` and stacked beside the text block by a
-ColumnTransformer, so the saved pipeline reads :func:`app.ml.artifact.metadata_frame`.
+ColumnTransformer, so the saved pipeline reads :func:`training.artifact.metadata_frame`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from app.ml.artifact import (
+from training.artifact import (
     AUTHOR_SEPARATOR,
     TEXT_COLUMN,
     TFIDF_PIPELINE_FILE,
     metadata_frame,
 )
 from training.config import TrainConfig
-from training.data import paper_inputs, texts_of
+from training.layout import paper_inputs, texts_of
 from training.methods import FitResult
 from training.methods.linear import choose_c
 from training.split import DateSplit

@@ -1,0 +1,15 @@
+"""The JSON API's routers, in the order they are matched."""
+
+from __future__ import annotations
+
+from app.api.routes import labels, models, papers, recommendations, score, system
+
+# Label routes first: /papers/{id}/label must not be taken for a paper id.
+ROUTERS = [
+    labels.router,
+    recommendations.router,
+    score.router,
+    papers.router,
+    models.router,
+    system.router,
+]

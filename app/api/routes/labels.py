@@ -1,26 +1,13 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, HTTPException, Response
-from pydantic import BaseModel, ConfigDict
 
 from app import crud
 from app.api.deps import SessionDep, WriterDep
+from app.api.schemas import LabelPublic, LabelRequest
 from app.labels import clear_label, labels_csv_text, set_label
 
 router = APIRouter(tags=["labels"])
-
-
-class LabelRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    interest: Literal[0, 1]
-
-
-class LabelPublic(BaseModel):
-    paper_id: str
-    interest: int | None
 
 
 @router.post("/papers/{paper_id:path}/label", response_model=LabelPublic, dependencies=[WriterDep])

@@ -1,35 +1,40 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, HTTPException, Response
 
-from app.api.deps import SessionDep, WriterDep
-from app.ml.registry import ModelVersionError, activate_model, list_models, rollback_model
-from app.retrain import RetrainRunner
+from app.api.deps import ServicesDep, SessionDep, WriterDep
+from app.api.schemas import ModelVersionDetail
+from app.ml.registry import (
+    ModelVersionError,
+    activate_model,
+    list_models,
+    rollback_model,
+    version_threshold,
+)
+from app.models import ModelVersion
 
 router = APIRouter(tags=["models"])
 
 
-class ModelVersionDetail(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    method: str
-    path: str
-    threshold: float
-    is_active: bool
-    created_at: dt.datetime
-    activated_at: dt.datetime | None
-    metrics: dict[str, Any]
+def _detail(version: ModelVersion) -> ModelVersionDetail:
+    return ModelVersionDetail(
+        id=version.id,
+        name=version.name,
+        method=version.method,
+        path=version.path,
+        threshold=version_threshold(version),
+        is_active=version.is_active,
+        created_at=version.created_at,
+        activated_at=version.activated_at,
+        metrics=version.metrics,
+    )
 
 
 @router.get("/models", response_model=list[ModelVersionDetail])
 def models(session: SessionDep) -> list[ModelVersionDetail]:
-    return [ModelVersionDetail.model_validate(v) for v in list_models(session)]
+    return [_detail(v) for v in list_models(session)]
 
 
 @router.post(
@@ -41,7 +46,7 @@ def activate(version_id: int, session: SessionDep) -> ModelVersionDetail:
     except ModelVersionError as err:
         raise HTTPException(404, str(err)) from err
     session.commit()
-    return ModelVersionDetail.model_validate(version)
+    return _detail(version)
 
 
 @router.post("/models/rollback", response_model=ModelVersionDetail, dependencies=[WriterDep])
@@ -51,21 +56,17 @@ def rollback(session: SessionDep) -> ModelVersionDetail:
     except ModelVersionError as err:
         raise HTTPException(409, str(err)) from err
     session.commit()
-    return ModelVersionDetail.model_validate(version)
-
-
-def _runner(request: Request) -> RetrainRunner:
-    return request.app.state.retrainer  # type: ignore[no-any-return]
+    return _detail(version)
 
 
 @router.post("/retrain", status_code=202, dependencies=[WriterDep])
-def start_retrain(request: Request, response: Response) -> dict[str, Any]:
+def start_retrain(services: ServicesDep, response: Response) -> dict[str, Any]:
     """Train on every stored label in the background; poll GET /retrain for the outcome."""
-    if not _runner(request).start():
+    if not services.retrainer.start():
         raise HTTPException(409, "a retrain is already running")
-    return _runner(request).state
+    return services.retrainer.state
 
 
 @router.get("/retrain")
-def retrain_state(request: Request) -> dict[str, Any]:
-    return _runner(request).state
+def retrain_state(services: ServicesDep) -> dict[str, Any]:
+    return services.retrainer.state

@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException
 from app import crud
 from app.api.deps import HolderDep, SessionDep
 from app.api.schemas import PaperDetail, PaperPublic
+from app.scoring import is_recommended, paper_score
 
 router = APIRouter(tags=["papers"])
 
@@ -16,7 +17,7 @@ def paper(paper_id: str, session: SessionDep, holder: HolderDep) -> PaperDetail:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
     loaded = holder.get()
     probability = (
-        crud.paper_score(session, paper=row, model_version_id=loaded.version_id)
+        paper_score(session, paper=row, model_version_id=loaded.version_id)
         if loaded is not None
         else None
     )
@@ -25,8 +26,6 @@ def paper(paper_id: str, session: SessionDep, holder: HolderDep) -> PaperDetail:
         submitted_at=row.submitted_at,
         updated_at=row.updated_at,
         probability=probability,
-        recommended=loaded is not None
-        and probability is not None
-        and probability >= loaded.threshold,
+        recommended=loaded is not None and is_recommended(probability, loaded.threshold),
         label=row.label.interest if row.label is not None else None,
     )

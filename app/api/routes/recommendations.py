@@ -7,12 +7,13 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from starlette.datastructures import State
 
 from app import crud
 from app.api.cache import CachedBody
-from app.api.deps import require_model
+from app.api.deps import ServicesDep, require_model
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
+from app.scoring import is_recommended
+from app.services import Services
 
 router = APIRouter(tags=["recommendations"])
 
@@ -31,6 +32,7 @@ def _parse_day(value: str) -> dt.date:
 )
 async def recommendations(
     request: Request,
+    services: ServicesDep,
     date: Annotated[
         str | None,
         Query(
@@ -47,20 +49,19 @@ async def recommendations(
     reads cost no query and no model work; each answer carries an ETag for conditional requests.
     """
     day = _parse_day(date) if date is not None else None
-    state = request.app.state
     key = ("recommendations", day, limit, all)
-    cache = state.response_cache
+    cache = services.response_cache
     entry = cache.get(key)
     if entry is None:
         # Concurrent misses of one list (for one database version) share a single rendering.
         flight = (key, cache.version())
         rendering = cache.rendering.get(flight)
         if rendering is None:
-            render = partial(_render, state, key, day=day, limit=limit, include_all=all)
+            render = partial(_render, services, key, day=day, limit=limit, include_all=all)
             # A few rendering threads at most: more would only fight the event loop for the
             # interpreter lock while cached answers wait to be sent.
             rendering = asyncio.ensure_future(
-                anyio.to_thread.run_sync(render, limiter=state.render_limiter)
+                anyio.to_thread.run_sync(render, limiter=services.render_limiter)
             )
             cache.rendering[flight] = rendering
             rendering.add_done_callback(lambda _: cache.rendering.pop(flight, None))
@@ -71,17 +72,17 @@ async def recommendations(
 
 
 def _render(
-    state: State,
+    services: Services,
     key: tuple[object, ...],
     *,
     day: dt.date | None,
     limit: int | None,
     include_all: bool,
 ) -> CachedBody:
-    cache = state.response_cache
+    cache = services.response_cache
     version = cache.version()  # before reading, so a commit meanwhile leaves the entry stale
-    model = require_model(state.holder)
-    with state.sessions() as session:
+    model = require_model(services.holder)
+    with services.sessions() as session:
         day = day or crud.latest_day(session)
         if day is None:
             raise HTTPException(404, "no papers have been ingested yet; run `arxiv-reco ingest`")
@@ -102,7 +103,7 @@ def _render(
             ScoredPaper(
                 **PaperPublic.model_validate(paper).model_dump(),
                 probability=probability,
-                recommended=probability is not None and probability >= model.threshold,
+                recommended=is_recommended(probability, model.threshold),
             )
             for paper, probability in result.rows
         ]

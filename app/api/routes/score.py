@@ -12,8 +12,8 @@ from app.api.schemas import (
     ScoreResponse,
     ScoreResult,
 )
-from app.ml.artifact import PaperInput
-from app.ml.predictor import score_papers
+from app.scoring import is_recommended, score_inputs
+from training.artifact import PaperInput
 
 router = APIRouter(tags=["scoring"])
 
@@ -57,9 +57,9 @@ def score(
         )
         for i in items
     ]
-    probabilities = score_papers(model.predictor, papers)
+    probabilities = score_inputs(model, papers)
     results = [
-        ScoreResult(probability=float(p), recommended=bool(p >= model.threshold))
+        ScoreResult(probability=float(p), recommended=is_recommended(float(p), model.threshold))
         for p in probabilities
     ]
     version = ModelVersionPublic(

@@ -4,12 +4,12 @@ import datetime as dt
 import threading
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import crud
-from app.api.deps import HolderDep, SessionDep, SettingsDep, WriterDep
+from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.schemas import (
     HealthResponse,
     IngestRunPublic,
@@ -17,7 +17,7 @@ from app.api.schemas import (
     ModelVersionPublic,
     StatusResponse,
 )
-from app.ml.registry import active_model
+from app.ml.registry import active_model, version_threshold
 
 router = APIRouter(tags=["system"])
 
@@ -33,7 +33,7 @@ def health(session: SessionDep) -> HealthResponse:
 
 @router.get("/status", response_model=StatusResponse)
 def status(
-    request: Request, session: SessionDep, settings: SettingsDep, holder: HolderDep
+    services: ServicesDep, session: SessionDep, settings: SettingsDep, holder: HolderDep
 ) -> StatusResponse:
     loaded = holder.get()
     version = active_model(session)
@@ -47,7 +47,7 @@ def status(
             warnings.append(f"the last ingestion of {run.day} failed: {run.error}")
         elif run.status == "success" and run.fetched == 0 and run.day.weekday() < 5:
             warnings.append(f"arXiv listed no papers on weekday {run.day}")
-    scheduler = getattr(request.app.state, "scheduler", None)
+    scheduler = services.scheduler
     job = scheduler.get_job("daily-ingest") if scheduler is not None else None
     next_run: dt.datetime | None = job.next_run_time if job is not None else None
     return StatusResponse(
@@ -56,7 +56,9 @@ def status(
                 id=version.id,
                 name=version.name,
                 method=version.method,
-                threshold=version.threshold,
+                threshold=loaded.threshold
+                if loaded is not None and loaded.version_id == version.id
+                else version_threshold(version),
             )
             if version is not None
             else None,
@@ -76,7 +78,7 @@ def status(
 
 @router.post("/ingest", status_code=202, dependencies=[WriterDep])
 def start_ingest(
-    request: Request,
+    services: ServicesDep,
     date: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="First UTC day")],
     to: Annotated[
         str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Last UTC day")
@@ -90,7 +92,7 @@ def start_ingest(
         raise HTTPException(422, f"not a calendar day: {err}") from err
     if last < first:
         raise HTTPException(422, f"to={last} is before date={first}")
-    job = request.app.state.job
+    job = services.job
     if job.is_running():
         raise HTTPException(409, "an ingestion is already running")
     threading.Thread(

@@ -1,4 +1,4 @@
-"""A local stand-in for the arXiv export API, for tests, benchmarks and the offline demo.
+"""A local stand-in for the arXiv export API (a developer tool): tests, benchmarks and the demo.
 
 It serves Atom pages in the exact wire format of the real API (see tests/fixtures/arxiv_api/)
 built from real daily listings, answers ``search_query`` with categories and a submittedDate
@@ -8,6 +8,7 @@ slow answers (client time-outs), truncated XML, garbage and spurious empty pages
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -204,13 +205,13 @@ class ArxivStandIn:
     ``faults`` is a queue: each request takes the next fault, if any, before it is answered.
     """
 
-    def __init__(self, catalog: Catalog, *, timeout_delay: float = 2.0):
+    def __init__(self, catalog: Catalog, *, timeout_delay: float = 2.0, port: int = 0):
         self.catalog = catalog
         self.faults: deque[str] = deque()
         self.timeout_delay = timeout_delay
         self.requests: list[tuple[float, dict[str, list[str]]]] = []  # (monotonic time, query)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -317,3 +318,35 @@ class ArxivStandIn:
                 logger.debug("standin: " + format, *args)
 
         return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m app.demo.standin --listings DIR``: serve listings as the arXiv API until ^C,
+    for trying the service offline (``ARXIV_RECO_ARXIV_API_URL=<the printed URL>``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m app.demo.standin",
+        description="A local arXiv export API serving daily listings (YYYY-MM-DD.jsonl.gz).",
+    )
+    parser.add_argument(
+        "--listings",
+        type=Path,
+        default=Path(__file__).parent / "data" / "listings",
+        help="folder of daily listing files (default: the demo's three days)",
+    )
+    parser.add_argument("--port", type=int, default=8090, help="port on 127.0.0.1 (default 8090)")
+    args = parser.parse_args(argv)
+    if not listing_files(args.listings):
+        parser.error(f"no YYYY-MM-DD.jsonl.gz listing files in {args.listings}")
+    if not 0 < args.port < 65536:
+        parser.error(f"--port must be between 1 and 65535, got {args.port}")
+    with ArxivStandIn(catalog_from_listings(args.listings), port=args.port) as standin:
+        print(f"arXiv stand-in on {standin.url} (^C stops it)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

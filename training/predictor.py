@@ -27,7 +27,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from app.ml.artifact import (
+from training.artifact import (
     EMBED_CLASSIFIER_FILE,
     ENCODER_DIR,
     TEXT_COLUMN,
@@ -38,7 +38,7 @@ from app.ml.artifact import (
     compose_text,
     metadata_frame,
 )
-from app.ml.device import pick_device
+from training.device import pick_device
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class TfidfPredictor:
         return self.predict_frame(pd.DataFrame({TEXT_COLUMN: list(texts), **empty}))
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        """A metadata model's input, as :func:`app.ml.artifact.metadata_frame` builds it."""
+        """A metadata model's input, as :func:`training.artifact.metadata_frame` builds it."""
         return self._predict(frame)
 
     def _predict(self, inputs: list[str] | pd.DataFrame) -> np.ndarray:

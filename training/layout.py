@@ -1,22 +1,26 @@
-"""Labelled data in, checked: the CSV a researcher hands over, or the labels the service gathered.
+"""The labelled-data layout, the one home of it for training and for the service.
 
-Every problem is an error that names the rows or values at fault; nothing is dropped quietly.
+The columns, the CSV loader and validator, how authors and categories are split and joined, what
+a model reads of a labelled row, and the one builder of a labelled frame from stored papers: the
+service's labels and a researcher's CSV become the same canonical frame (and the same
+:func:`data_hash`). Every problem is an error that names the rows or values at fault; nothing is
+dropped quietly. No database here: the service queries its rows and hands them in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import io
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from app.core.db import make_engine, make_session_factory
-from app.ml.artifact import AUTHOR_SEPARATOR, PaperInput, compose_text
-from app.models import Label, Paper
+from training.artifact import AUTHOR_SEPARATOR, PaperInput, compose_text
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +28,23 @@ COLUMNS = ("paper_id", "title", "abstract", "categories", "submission_date", "in
 # Metadata a CSV may add; a missing column reads as empty. Authors are separated by ";".
 OPTIONAL_COLUMNS = ("authors", "comment")
 _SHOWN = 5  # offending rows quoted in a message
+CATEGORY_JOINER = ", "  # "cs.CL, cs.AI", as the arXiv-derived CSVs write them
+AUTHOR_JOINER = f"{AUTHOR_SEPARATOR} "  # "Ada Lovelace; Alan Turing"
+_CATEGORY_SEPARATOR = re.compile(r",\s*(?=[^,\s])")
+
+
+@dataclass(frozen=True)
+class LabelledPaper:
+    """One stored label with what the models read of its paper: the service's side of the CSV."""
+
+    paper_id: str
+    title: str
+    abstract: str
+    categories: Sequence[str]
+    submission_date: dt.date
+    interest: int
+    authors: Sequence[str] = ()
+    comment: str | None = None
 
 
 class DataError(ValueError):
@@ -83,6 +104,9 @@ def validate_labels(
             frame[column] = ""
     for column in ("paper_id", "title", "abstract", "categories", *OPTIONAL_COLUMNS):
         frame[column] = frame[column].fillna("").astype(str).str.strip()
+    # One spelling of each list, whatever separators the source used.
+    frame["categories"] = [join_categories(split_categories(text)) for text in frame["categories"]]
+    frame["authors"] = [AUTHOR_JOINER.join(split_authors(text)) for text in frame["authors"]]
 
     blank_ids = frame.loc[frame["paper_id"] == "", "line"].tolist()
     if blank_ids:
@@ -125,7 +149,9 @@ def validate_labels(
             f"{where} unparsable submission_date in {len(shown)} rows (expected e.g. 2025-03-18 "
             f"or 2025-03-18 00:00:00+00:00): {_rows(shown, len(shown))}"
         )
-    frame["submission_date"] = dates
+    # The service keys papers by their UTC listing day; a time of day would only make the same
+    # labels hash differently from a CSV and from the database.
+    frame["submission_date"] = dates.dt.floor("D")
 
     empty_abstract = frame["abstract"] == ""
     if empty_abstract.any():
@@ -160,51 +186,49 @@ def validate_labels(
     return frame.reset_index(drop=True)
 
 
-def load_labels_from_db(session_or_url: Session | str) -> pd.DataFrame:
-    """The service's labels joined with their papers, in the CSV's layout."""
-    if isinstance(session_or_url, str):
-        engine = make_engine(session_or_url)
-        try:
-            with make_session_factory(engine)() as session:
-                return load_labels_from_db(session)
-        finally:
-            engine.dispose()
-    session = session_or_url
-    rows = session.execute(
-        select(
-            Paper.id,
-            Paper.title,
-            Paper.abstract,
-            Paper.categories,
-            Paper.submitted_on,
-            Label.interest,
-            Paper.authors,
-            Paper.comment,
-        )
-        .join(Label, Label.paper_id == Paper.id)
-        .order_by(Paper.submitted_on, Paper.id)
-    ).all()
+def labels_frame(
+    papers: Iterable[LabelledPaper], *, source: str, require_both_classes: bool = True
+) -> pd.DataFrame:
+    """Stored labels as the validated frame a CSV of them would give; ``line`` is the paper id."""
     frame = pd.DataFrame(
         [
             {
-                "paper_id": paper_id,
-                "title": title,
-                "abstract": abstract,
-                "categories": ",".join(categories or []),
-                "submission_date": submitted_on.isoformat() if submitted_on else "",
-                "interest": str(interest),
-                "authors": f"{AUTHOR_SEPARATOR} ".join(authors or []),
-                "comment": comment or "",
+                "line": paper.paper_id,
+                "paper_id": paper.paper_id,
+                "title": paper.title,
+                "abstract": paper.abstract,
+                "categories": join_categories(paper.categories),
+                "submission_date": paper.submission_date.isoformat(),
+                "interest": str(paper.interest),
+                "authors": AUTHOR_JOINER.join(paper.authors),
+                "comment": paper.comment or "",
             }
-            for paper_id, title, abstract, categories, submitted_on, interest, authors, comment in (
-                rows
-            )
+            for paper in papers
         ],
-        columns=[*COLUMNS, *OPTIONAL_COLUMNS],
+        columns=["line", *COLUMNS, *OPTIONAL_COLUMNS],
     )
-    # "line" names a row in messages; for the database that is the paper id.
-    frame.insert(0, "line", frame["paper_id"].tolist())
-    return validate_labels(frame, source="database labels")
+    return validate_labels(frame, source=source, require_both_classes=require_both_classes)
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A validated frame in the CSV's text layout, every column the models read included, so
+    that writing it and loading it back gives the same frame."""
+    out = frame[[*COLUMNS, *OPTIONAL_COLUMNS]].copy()
+    out["submission_date"] = out["submission_date"].dt.strftime("%Y-%m-%d %H:%M:%S+00:00")
+    return out
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    csv_frame(frame).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def empty_frame() -> pd.DataFrame:
+    """No labels yet, in the validated layout (validation rejects an empty frame)."""
+    frame = pd.DataFrame(columns=[*COLUMNS, *OPTIONAL_COLUMNS])
+    frame["submission_date"] = pd.to_datetime(frame["submission_date"], utc=True)
+    return frame
 
 
 def texts_of(frame: pd.DataFrame, text_fields: Sequence[str]) -> list[str]:
@@ -219,6 +243,16 @@ def split_authors(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in str(text).split(AUTHOR_SEPARATOR) if name.strip())
 
 
+def split_categories(text: str) -> list[str]:
+    """``"cs.CL, cs.AI"`` or ``"cs.CL,cs.AI"`` -> ``["cs.CL", "cs.AI"]``; a comma not followed
+    by a name stays inside its item."""
+    return [part.strip() for part in _CATEGORY_SEPARATOR.split(str(text)) if part.strip()]
+
+
+def join_categories(categories: Iterable[str]) -> str:
+    return CATEGORY_JOINER.join(c.strip() for c in categories if c.strip())
+
+
 def paper_inputs(frame: pd.DataFrame) -> list[PaperInput]:
     """What the model reads of each labelled row: text and metadata, in row order."""
     authors = frame["authors"] if "authors" in frame.columns else [""] * len(frame)
@@ -228,7 +262,7 @@ def paper_inputs(frame: pd.DataFrame) -> list[PaperInput]:
             title=title,
             abstract=abstract,
             authors=split_authors(names),
-            categories=tuple(c.strip() for c in str(categories).split(",") if c.strip()),
+            categories=tuple(split_categories(categories)),
             comment=comment or None,
         )
         for title, abstract, categories, names, comment in zip(

@@ -1,3 +1,5 @@
+"""The Atom feed of recent recommendations, for any feed reader."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app import crud
 from app.api.deps import ModelDep, SessionDep, SettingsDep
-from app.web.routes import TEMPLATES
+from app.web.templating import TEMPLATES
 
 router = APIRouter(tags=["feed"])
 

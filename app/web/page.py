@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from app import crud
 from app.api.deps import HolderDep, SessionDep, SettingsDep
 from app.ml.registry import active_model
-
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-STATIC_DIR = Path(__file__).parent / "static"
+from app.scoring import is_recommended
+from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,9 +69,7 @@ def index(
             {
                 "paper": paper,
                 "probability": probability,
-                "recommended": loaded is not None
-                and probability is not None
-                and probability >= loaded.threshold,
+                "recommended": loaded is not None and is_recommended(probability, loaded.threshold),
                 "label": labels.get(paper.id),
             }
             for paper, probability in result.rows

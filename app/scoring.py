@@ -1,0 +1,127 @@
+"""Scores, in one place: scoring papers with a model and storing the result, a paper's current
+score, and the rule that makes a paper recommended. Ingestion, the job, the routes and the page
+all come here, so none of them writes the join or the comparison again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.db import session_scope
+from app.ml.serving import LoadedModel
+from app.models import Paper, Score, utcnow
+from training.artifact import PaperInput
+from training.predictor import score_papers
+
+logger = logging.getLogger(__name__)
+
+# Scored papers are committed in chunks so a crash loses at most one chunk of work.
+SCORE_COMMIT_CHUNK = 256
+
+
+def is_recommended(probability: float | None, threshold: float) -> bool:
+    """Recommended means scored, at or above the model's threshold."""
+    return probability is not None and probability >= threshold
+
+
+def current_score(model_version_id: int) -> ColumnElement[bool]:
+    """Join condition of a paper and its score by a model, for the paper's current version: a
+    newer version of the paper has no score until it is scored again."""
+    return and_(
+        Score.paper_id == Paper.id,
+        Score.model_version_id == model_version_id,
+        Score.paper_version == Paper.version,
+    )
+
+
+def paper_score(session: Session, *, paper: Paper, model_version_id: int) -> float | None:
+    return session.scalar(
+        select(Score.probability).where(
+            Score.paper_id == paper.id,
+            Score.model_version_id == model_version_id,
+            Score.paper_version == paper.version,
+        )
+    )
+
+
+def score_inputs(
+    loaded: LoadedModel, papers: Sequence[PaperInput], *, progress: bool = False
+) -> np.ndarray:
+    """The served model's probability of interest for each paper, in order."""
+    return score_papers(loaded.predictor, papers, progress=progress)
+
+
+def score_pending(
+    sessions: sessionmaker[Session],
+    loaded: LoadedModel,
+    *,
+    days: Sequence[dt.date] | None,
+    progress: bool = False,
+) -> int:
+    """Score every paper of ``days`` (all days if None) that the model has not scored in its
+    current version. Idempotent: what a crash left unscored is picked up next time."""
+    scored_now = current_score(loaded.version_id)
+    query = select(
+        Paper.id,
+        Paper.title,
+        Paper.abstract,
+        Paper.version,
+        Paper.authors,
+        Paper.categories,
+        Paper.comment,
+    ).where(~select(Score.id).where(scored_now).exists())
+    if days is not None:
+        query = query.where(Paper.submitted_on.in_(list(days)))
+    with sessions() as session:
+        pending = session.execute(query.order_by(Paper.id)).all()
+    if not pending:
+        return 0
+    logger.info("scoring %d papers with model version %d", len(pending), loaded.version_id)
+    total = 0
+    for start in range(0, len(pending), SCORE_COMMIT_CHUNK):
+        chunk = pending[start : start + SCORE_COMMIT_CHUNK]
+        probabilities = score_inputs(loaded, [paper_input(row) for row in chunk], progress=progress)
+        with session_scope(sessions) as session:
+            _store_scores(session, loaded.version_id, chunk, probabilities.tolist())
+        total += len(chunk)
+        logger.info("scored %d/%d", total, len(pending))
+    return total
+
+
+def paper_input(row: Any) -> PaperInput:
+    """What a model reads of a stored paper (a Paper or a row with its columns)."""
+    return PaperInput(
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(row.authors or ()),
+        categories=tuple(row.categories or ()),
+        comment=row.comment,
+    )
+
+
+def _store_scores(
+    session: Session, version_id: int, rows: Sequence[object], probabilities: list[float]
+) -> None:
+    ids = [row.id for row in rows]  # type: ignore[attr-defined]
+    existing = {
+        s.paper_id: s
+        for s in session.scalars(
+            select(Score).where(Score.model_version_id == version_id, Score.paper_id.in_(ids))
+        )
+    }
+    now = utcnow()
+    for row, probability in zip(rows, probabilities, strict=True):
+        score = existing.get(row.id)  # type: ignore[attr-defined]
+        if score is None:
+            score = Score(paper_id=row.id, model_version_id=version_id)  # type: ignore[attr-defined]
+            session.add(score)
+        score.probability = float(probability)
+        score.paper_version = row.version  # type: ignore[attr-defined]
+        score.scored_at = now

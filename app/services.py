@@ -1,0 +1,36 @@
+"""What one running service holds, made once at start and handed to the routes as one typed
+object (``app.api.deps.ServicesDep``) instead of loose attributes on ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.api.cache import ResponseCache
+from app.core.config import Settings
+from app.core.db import Database
+from app.ml.serving import ModelHolder
+from app.retrain import RetrainRunner
+from app.scheduler import DailyJob
+
+if TYPE_CHECKING:
+    import anyio
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    holder: ModelHolder
+    job: DailyJob
+    retrainer: RetrainRunner
+    response_cache: ResponseCache
+    render_limiter: anyio.CapacityLimiter
+    scheduler: BackgroundScheduler | None = None
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.database.sessions

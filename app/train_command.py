@@ -1,0 +1,92 @@
+"""``arxiv-reco train``: the training library's options plus the service's part, storing.
+
+Training itself (``training.train``) reads rows and writes a model directory; this command adds
+where the rows come from (a CSV, or the service's stored labels with ``--from-db``) and records the
+model in the service's database afterwards, unless told not to.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from app.core.config import Settings
+from app.core.db import Database
+
+PROG = "arxiv-reco train"
+
+
+@dataclass
+class ServiceOptions:
+    from_db: bool = field(
+        default=False,
+        metadata={"help": "Train on the labels the service stores instead of a --data CSV."},
+    )
+    no_register: bool = field(
+        default=False, metadata={"help": "Do not record the model in the service's database."}
+    )
+    activate: bool = field(
+        default=False,
+        metadata={"help": "Make the service serve this model once it is registered."},
+    )
+    database_url: str | None = field(
+        default=None, metadata={"help": "SQLAlchemy URL; default: the service's settings."}
+    )
+    name: str | None = field(
+        default=None,
+        metadata={"help": "Name of the model version; default: the output folder name."},
+    )
+
+
+def train_command(argv: Sequence[str], settings: Settings) -> int:
+    from training.cli import BAD_INPUT, EXPECTED_ERRORS, parse_train_args, print_result
+    from training.config import ConfigError
+    from training.train import train
+
+    try:
+        config, options = parse_train_args(argv, PROG, extra_options=(ServiceOptions,))
+        if config.data and options.from_db:
+            raise ConfigError("give either --data CSV or --from-db, not both")
+        if not config.data and not options.from_db:
+            raise ConfigError("no training data: give --data labels.csv or --from-db")
+        if options.activate and options.no_register:
+            raise ConfigError("--activate needs registration; drop --no-register")
+        database: Database | None = None
+        if options.from_db or not options.no_register:
+            database = Database(options.database_url or settings.resolved_database_url)
+        frame, source = None, None
+        if options.from_db:
+            from app.labels import load_labels
+
+            assert database is not None
+            with database.sessions() as session:
+                frame, source = load_labels(session), "the service's labels"
+        else:
+            print(
+                f"note: the labels in {config.data} train this model only; the service's own "
+                f"labels are those given on its page or stored with "
+                f"`arxiv-reco labels import {config.data}`",
+                file=sys.stderr,
+            )
+        result = train(config, frame=frame, source=source, name=options.name)
+    except SystemExit as exit_:  # argparse: --help, or a malformed option
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else BAD_INPUT
+    except EXPECTED_ERRORS as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return BAD_INPUT
+    print_result(result)
+    if database is not None and not options.no_register:
+        from app.ml.registry import register_trained
+
+        version_id = register_trained(
+            database.sessions,
+            result.path,
+            result.meta,
+            name=options.name,
+            activate=options.activate,
+        )
+        database.dispose()
+        state = "active" if options.activate else "not active; activate it to serve it"
+        print(f"registered as model version {version_id} ({state})")
+    return 0

@@ -1,0 +1,99 @@
+"""The service's labels as training data: one layout, one frame, one data hash."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.core.db import session_scope
+from app.labels import export_labels_csv, import_labels_csv, load_labels
+from app.models import Label, Paper
+from tests.conftest import LABELS_CSV
+from tests.factories import with_metadata, write_labels_csv
+from training.layout import DataError, data_hash, load_labelled_csv, paper_inputs
+
+
+@pytest.fixture(scope="module")
+def sample_rows() -> list[dict[str, str]]:
+    with LABELS_CSV.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_same_labels_hash_the_same_from_a_csv_and_from_the_database(
+    sessions, tmp_path: Path
+) -> None:
+    csv_frame = with_metadata(load_labelled_csv(LABELS_CSV))
+    path = write_labels_csv(csv_frame, tmp_path / "labels.csv")
+    from_csv = load_labelled_csv(path)
+    with session_scope(sessions) as session:
+        import_labels_csv(session, path)
+    with sessions() as session:
+        from_db = load_labels(session)
+    assert data_hash(from_db) == data_hash(from_csv)
+    # And the export is that same file again, metadata included.
+    exported = tmp_path / "exported.csv"
+    with sessions() as session:
+        assert export_labels_csv(session, exported) == 300
+    assert data_hash(load_labelled_csv(exported)) == data_hash(from_csv)
+
+
+def test_labels_from_the_service_database(sessions, sample_rows) -> None:
+    with session_scope(sessions) as session:
+        for index, row in enumerate(sample_rows[:30]):
+            day = dt.date(2025, 3, 18) + dt.timedelta(days=index // 10)
+            session.add(
+                Paper(
+                    id=row["paper_id"],
+                    title=row["title"],
+                    abstract=row["abstract"],
+                    categories=[c.strip() for c in row["categories"].split(",")],
+                    primary_category=row["categories"].split(",")[0],
+                    submitted_at=dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc),
+                    submitted_on=day,
+                    authors=[f"Author {index}", "Common Author"],
+                    comment="12 pages" if index % 2 else None,
+                )
+            )
+            if index % 3:  # every third paper is unlabelled and must not appear
+                session.add(Label(paper_id=row["paper_id"], interest=int(index % 5 == 1)))
+
+    with sessions() as session:
+        frame = load_labels(session)
+
+    assert len(frame) == 20
+    first = frame.iloc[0]
+    source = next(row for row in sample_rows if row["paper_id"] == first["paper_id"])
+    assert first["categories"] == ", ".join(c.strip() for c in source["categories"].split(","))
+    assert first["submission_date"] == pd.Timestamp("2025-03-18", tz="UTC")
+    assert set(frame["interest"]) == {0, 1}
+    assert list(frame.columns[:2]) == ["line", "paper_id"]
+    assert first["authors"] == f"Author {sample_rows.index(source)}; Common Author"
+    inputs = {p.authors[0]: p for p in paper_inputs(frame)}
+    assert inputs["Author 1"].comment == "12 pages" and inputs["Author 2"].comment is None
+    assert inputs["Author 1"].authors == ("Author 1", "Common Author")
+
+
+def test_database_labels_checked_too(sessions, sample_rows) -> None:
+    with session_scope(sessions) as session:
+        row = sample_rows[0]
+        session.add(
+            Paper(
+                id=row["paper_id"],
+                title=row["title"],
+                abstract=row["abstract"],
+                submitted_at=dt.datetime(2025, 3, 18, tzinfo=dt.timezone.utc),
+                submitted_on=dt.date(2025, 3, 18),
+            )
+        )
+        session.add(Label(paper_id=row["paper_id"], interest=1))
+    with (
+        sessions() as session,
+        pytest.raises(
+            DataError, match=r"database labels: only one class: all 1 rows have interest=1"
+        ),
+    ):
+        load_labels(session)
