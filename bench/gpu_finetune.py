@@ -1,7 +1,7 @@
 """Fine-tuning throughput of the ModernBERT-base architecture at max length 512, for a CUDA GPU.
 
-    .venv/bin/python bench/gpu_finetune.py                 # on a CUDA machine, a few minutes
-    .venv/bin/python bench/gpu_finetune.py --device cpu --steps 2 --batch-size 2   # smoke run
+    .venv/bin/python -m bench.gpu_finetune                 # on a CUDA machine, a few minutes
+    .venv/bin/python -m bench.gpu_finetune --device cpu --steps 2 --batch-size 2   # smoke run
 
 Random weights train at the same speed as real ones. Each step is a real training step
 (forward, class-weighted cross-entropy, backward, AdamW, scheduler) on full 512-token sequences

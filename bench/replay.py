@@ -1,6 +1,6 @@
 """Replay real arXiv days through the scheduler's code path against the local arXiv stand-in.
 
-    .venv/bin/python bench/replay.py [--listings ../shared/data/listings]
+    .venv/bin/python -m bench.replay [--listings ../shared/data/listings]
 
 Prints: papers in the listing files vs papers stored, duplicates, wall time, what a second replay
 adds, and what each injected fault did (and that the next run completed the day).
@@ -11,31 +11,29 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app.core.config import Settings  # noqa: E402
-from app.core.db import make_engine, make_session_factory, migrate  # noqa: E402
-from app.demo.standin import (  # noqa: E402
+from app.core.config import Settings
+from app.core.db import Database
+from app.demo.standin import (
     ArxivStandIn,
     catalog_from_listings,
     listing_files,
     read_listing,
 )
-from app.ingest.service import ingest_day  # noqa: E402
-from app.ml.serving import ModelHolder  # noqa: E402
-from app.models import IngestRun, Paper, Score  # noqa: E402
-from app.scheduler import DailyJob  # noqa: E402
-from tests.factories import activate_model_dir  # noqa: E402
-from tests.utils.tiny_model import save_tiny_classifier  # noqa: E402
-from training.artifact import ModelMeta  # noqa: E402
+from app.ingest.service import ingest_day
+from app.ml.registry import register_trained
+from app.ml.serving import ModelHolder
+from app.models import IngestRun, Paper, Score
+from app.scheduler import DailyJob
+from training.artifact import ModelMeta
+from training.tiny import save_tiny_classifier
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def expected_from_files(listings: Path, categories: list[str]) -> set[str]:
@@ -88,15 +86,13 @@ def replay(listings: Path, work: Path) -> None:
     weekdays = sorted(listing_files(listings))
     with ArxivStandIn(catalog) as standin:
         settings = make_settings(work / "replay", standin.url)
-        migrate(settings.resolved_database_url)
-        sessions = make_session_factory(make_engine(settings.resolved_database_url))
+        sessions = Database(settings.resolved_database_url).sessions
         model_dir = work / "tiny-model"
         texts = [e.title + "\n" + e.summary for e in list(catalog.entries.values())[:400]]
         save_tiny_classifier(texts, model_dir)
-        ModelMeta(method="finetune", threshold=0.5, max_length=512, base_model="tiny").save(
-            model_dir
-        )
-        activate_model_dir(sessions, model_dir)
+        meta = ModelMeta(method="finetune", threshold=0.5, max_length=512, base_model="tiny")
+        meta.save(model_dir)
+        register_trained(sessions, model_dir, meta, name="tiny", activate=True)
         holder = ModelHolder(sessions, device="cpu", batch_size=settings.score_batch_size)
         job = DailyJob(sessions, settings, holder)
 
@@ -166,8 +162,7 @@ def faults(listings: Path, work: Path) -> None:
         for times in (1, 5):
             with ArxivStandIn(catalog, timeout_delay=1.5) as standin:
                 settings = make_settings(work / f"fault-{fault}-{times}", standin.url)
-                migrate(settings.resolved_database_url)
-                sessions = make_session_factory(make_engine(settings.resolved_database_url))
+                sessions = Database(settings.resolved_database_url).sessions
                 # The fault hits the second page, as many times in a row as said.
                 standin.inject("ok", *[fault] * times)
                 first = ingest_day(sessions, day, settings)

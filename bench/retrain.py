@@ -1,6 +1,6 @@
 """How long `arxiv-reco retrain` takes on the 4,211-row benchmark, per method.
 
-    .venv/bin/python bench/retrain.py [--methods tfidf,embed] [--csv ../shared/data/...]
+    .venv/bin/python -m bench.retrain [--methods tfidf,embed] [--csv ../shared/data/...]
 
 The labels are imported into a fresh service database exactly as `arxiv-reco labels import`
 does; each retrain then runs the service's own retrain (train on every label, compare with the
@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app.core.config import Settings
+from app.core.db import Database, session_scope
+from app.labels import import_labels_csv
+from app.retrain import retrain
+from bench._shared import minilm_dir
 
-from app.core.config import Settings  # noqa: E402
-from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
-from app.labels import import_labels_csv  # noqa: E402
-from app.retrain import retrain  # noqa: E402
-from bench._shared import minilm_dir  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
@@ -44,8 +42,7 @@ def main() -> None:
             scheduler_enabled=False,
             _env_file=None,
         )
-        migrate(settings.resolved_database_url)
-        sessions = make_session_factory(make_engine(settings.resolved_database_url))
+        sessions = Database(settings.resolved_database_url).sessions
         started = time.perf_counter()
         with session_scope(sessions) as session:
             imported = import_labels_csv(session, args.csv)

@@ -1,6 +1,6 @@
 """Scoring throughput of the ModernBERT-base shape on a real day, against the fp32 limit.
 
-    .venv/bin/python bench/scoring.py [--limit N] [--max-length 512] [--batch-size 16]
+    .venv/bin/python -m bench.scoring [--limit N] [--max-length 512] [--batch-size 16]
         [--finetuned bench/out/models/finetune]
 
 Random weights time the same as real ones. ModernBERT's own tokenizer cannot be fetched here, so
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app.demo.standin import listing_files, read_listing
+from bench._shared import minilm_dir
+from training.artifact import ModelMeta, compose_text
+from training.predictor import INT8_MAX_AP_CHANGE, load_predictor, score_papers
 
-from app.demo.standin import listing_files, read_listing  # noqa: E402
-from bench._shared import minilm_dir  # noqa: E402
-from training.artifact import ModelMeta, compose_text  # noqa: E402
-from training.predictor import INT8_MAX_AP_CHANGE, load_predictor, score_papers  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 6) -> float:

@@ -1,7 +1,7 @@
 """Training without a GPU: wall time and test AP of each method on the 4,211-row benchmark, and
 how long the service's retrain takes after 50 new labels.
 
-    .venv/bin/python bench/training.py [--methods embed,finetune]
+    .venv/bin/python -m bench.training [--methods embed,finetune]
 
 1. Metadata (a bench-only step). The benchmark CSV has no authors or comment, so they are looked
    up by id in the real listings the labels were drawn from (``../shared/data/listings``). The CSV
@@ -24,7 +24,6 @@ import argparse
 import gzip
 import json
 import logging
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,16 +32,15 @@ from typing import Any
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app.core.config import Settings
+from app.core.db import Database, session_scope
+from app.labels import import_labels_csv
+from app.retrain import retrain
+from training.config import TrainConfig
+from training.layout import load_labelled_csv
+from training.train import TrainResult, train
 
-from app.core.config import Settings  # noqa: E402
-from app.core.db import make_engine, make_session_factory, migrate, session_scope  # noqa: E402
-from app.labels import import_labels_csv  # noqa: E402
-from app.retrain import retrain  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.layout import load_labelled_csv  # noqa: E402
-from training.train import TrainResult, train  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "bench" / "out"
@@ -174,8 +172,7 @@ def time_retrain(csv: Path) -> None:
         settings = Settings(
             data_dir=Path(tmp) / "data", device="cpu", scheduler_enabled=False, _env_file=None
         )
-        migrate(settings.resolved_database_url)
-        sessions = make_session_factory(make_engine(settings.resolved_database_url))
+        sessions = Database(settings.resolved_database_url).sessions
         print("\n| step | labels | wall s | test AP | active AP | activated |")
         print("| --- | ---: | ---: | ---: | ---: | --- |")
         for step, path in (("first retrain", older), (f"after {NEW_LABELS} new labels", newer)):

@@ -19,11 +19,11 @@ from app.demo.standin import ArxivStandIn, catalog_from_listings
 from app.main import create_app
 from app.ml.serving import ModelHolder
 from tests.factories import with_metadata
-from tests.utils.tiny_model import save_tiny_classifier
 from training.artifact import ModelMeta
 from training.config import TrainConfig
 from training.layout import load_labelled_csv
 from training.predictor import load_predictor, score_papers
+from training.tiny import save_tiny_classifier
 from training.train import train
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
