@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -59,18 +60,52 @@ class DailyJob:
         self.sessions, self.settings, self.holder = sessions, settings, holder
         self.isolated = isolated
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"))
+        # Another process (a CLI backfill, a second server) holds the file lock; another thread of
+        # this one holds the thread lock. The file lock is shared by this object's threads (not
+        # thread-local), so the thread that takes it may hand it to the thread that runs the job.
+        self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"), thread_local=False)
+        self._in_process = threading.Lock()
 
     def run(self, trigger: str = "schedule", today: dt.date | None = None) -> list[IngestReport]:
         days = lookback_days(self.settings, today)
         return self.run_range(days[0], days[-1], trigger=trigger)
 
-    def run_range(self, first: dt.date, last: dt.date, *, trigger: str) -> list[IngestReport]:
+    def _take(self) -> bool:
+        """Take both locks at once, or neither; False when a job runs here or elsewhere."""
+        if not self._in_process.acquire(blocking=False):
+            return False
         try:
             self.lock.acquire(timeout=0)
         except Timeout:
+            self._in_process.release()
+            return False
+        return True
+
+    def _give(self) -> None:
+        self.lock.release()
+        self._in_process.release()
+
+    def run_range(self, first: dt.date, last: dt.date, *, trigger: str) -> list[IngestReport]:
+        if not self._take():
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
+        return self._run_taken(first, last, trigger=trigger)
+
+    def start_range(self, first: dt.date, last: dt.date, *, trigger: str) -> bool:
+        """Run the days in a background thread if no job runs, here or in another process;
+        True only when the job was taken and will run."""
+        if not self._take():
+            return False
+        threading.Thread(
+            target=self._run_taken,
+            args=(first, last),
+            kwargs={"trigger": trigger},
+            name="ingest",
+            daemon=True,
+        ).start()
+        return True
+
+    def _run_taken(self, first: dt.date, last: dt.date, *, trigger: str) -> list[IngestReport]:
         try:
             if self.isolated:
                 return in_child_process(
@@ -81,10 +116,14 @@ class DailyJob:
                 self.sessions, first, last, self.settings, model=self.holder.get, trigger=trigger
             )
         finally:
-            self.lock.release()
+            self._give()
 
     def is_running(self) -> bool:
-        return bool(self.lock.is_locked)
+        """A job runs in this process or in another one on the same data directory."""
+        if not self._take():
+            return True
+        self._give()
+        return False
 
     def score_recent(self, today: dt.date | None = None) -> int:
         """Score the lookback days with a newly served model, so their lists need not wait for

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import time
 
 import pytest
@@ -207,3 +209,44 @@ def test_a_backfill_can_be_started_over_the_api(client, sessions, standin, setti
         ("2025-03-19", "api", "success"),
         ("2025-03-20", "api", "success"),
     ]
+
+
+def test_ingest_answers_409_while_a_job_runs_in_this_process_or_another(
+    client, settings, standin, tmp_path
+):
+    """202 only when the job will run: a second request while one runs, or a lock held by
+    another process (a CLI backfill), gets 409; once it is done, the next one runs."""
+    standin.inject("timeout")  # the first request of the job hangs a while
+    assert client.post("/ingest", params={"date": "2025-03-19"}).status_code == 202
+    busy = client.post("/ingest", params={"date": "2025-03-20"})
+    assert busy.status_code == 409 and "already running" in busy.json()["detail"]
+    _wait_until_the_runs_finish(client, count=1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, filelock; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); "
+            "print('held', flush=True); time.sleep(60)",
+            str(settings.data_dir / "ingest.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert client.post("/ingest", params={"date": "2025-03-20"}).status_code == 409
+    finally:
+        holder.kill()
+        holder.wait()
+    assert client.post("/ingest", params={"date": "2025-03-20"}).status_code == 202
+    _wait_until_the_runs_finish(client, count=2)
+
+
+def _wait_until_the_runs_finish(client, *, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        runs = client.get("/status").json()["last_runs"]
+        if len(runs) >= count and all(r["finished_at"] for r in runs):
+            return
+        assert time.monotonic() < deadline, runs
+        time.sleep(0.1)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -92,10 +91,6 @@ def start_ingest(
         raise HTTPException(422, f"not a calendar day: {err}") from err
     if last < first:
         raise HTTPException(422, f"to={last} is before date={first}")
-    job = services.job
-    if job.is_running():
-        raise HTTPException(409, "an ingestion is already running")
-    threading.Thread(
-        target=job.run_range, args=(first, last), kwargs={"trigger": "api"}, daemon=True
-    ).start()
+    if not services.job.start_range(first, last, trigger="api"):
+        raise HTTPException(409, "an ingestion is already running; see /status for its runs")
     return {"status": "started", "from": first.isoformat(), "to": last.isoformat()}
