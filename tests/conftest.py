@@ -36,7 +36,8 @@ LABELS_CSV = FIXTURES / "labels_sample.csv"
 # A PostgreSQL server the tests may create databases on, e.g.
 # postgresql+psycopg://postgres@127.0.0.1:5432/postgres (.ci/run starts one and sets it).
 POSTGRES_URL_ENV = "ARXIV_RECO_TEST_POSTGRES_URL"
-POSTGRES_TEMPLATE = "arxiv_reco_test_template"
+# One migrated template per test session; its own name, so two runs on one server never meet.
+POSTGRES_TEMPLATE = f"arxiv_reco_template_{uuid.uuid4().hex[:8]}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

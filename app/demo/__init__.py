@@ -13,7 +13,6 @@ from pathlib import Path
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.demo.standin import ArxivStandIn, catalog_from_listings, listing_files
 from app.ingest.service import IngestReport, ingest_day
 from app.labels import import_labels_csv, load_labels
 from app.ml.registry import register_trained
@@ -39,6 +38,9 @@ class DemoReport:
 
 def prepare_demo(settings: Settings) -> DemoReport:
     """Build the demo's database and model under ``settings.data_dir``; safe to run again."""
+    # Imported here, so that `python -m app.demo.standin` runs the module only once.
+    from app.demo.standin import ArxivStandIn, catalog_from_listings, listing_files
+
     started = time.perf_counter()
     database = Database(settings.resolved_database_url)
     sessions = database.sessions
