@@ -76,17 +76,19 @@ def train_command(argv: Sequence[str], settings: Settings) -> int:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return BAD_INPUT
     print_result(result)
-    if database is not None and not options.no_register:
-        from app.ml.registry import register_trained
+    if database is None:
+        return 0
+    with database:
+        if not options.no_register:
+            from app.ml.registry import register_trained
 
-        version_id = register_trained(
-            database.sessions,
-            result.path,
-            result.meta,
-            name=options.name,
-            activate=options.activate,
-        )
-        database.dispose()
-        state = "active" if options.activate else "not active; activate it to serve it"
-        print(f"registered as model version {version_id} ({state})")
+            version_id = register_trained(
+                database.sessions,
+                result.path,
+                result.meta,
+                name=options.name,
+                activate=options.activate,
+            )
+            state = "active" if options.activate else "not active; activate it to serve it"
+            print(f"registered as model version {version_id} ({state})")
     return 0
