@@ -18,7 +18,7 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY training ./training
 COPY migrations ./migrations
-RUN pip install .
+RUN pip install ".[postgres]"
 
 RUN useradd --create-home --uid 1000 reco && mkdir -p /data && chown reco:reco /data
 USER reco
