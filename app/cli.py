@@ -27,6 +27,16 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, got {port}")
+    return port
+
+
 def _load_settings() -> Settings:
     try:
         return Settings()
@@ -211,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the API and the daily scheduler")
     serve.add_argument("--host", help="bind address (default: settings)")
-    serve.add_argument("--port", type=int, help="port (default: settings)")
+    serve.add_argument("--port", type=_port, help="port (default: settings)")
     serve.set_defaults(func=cmd_serve)
     ingest = sub.add_parser(
         "ingest", help="fetch, store and score a day (or a range); no --date: the last N days"
@@ -250,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the demo's database and model go (default ./demo-data)",
     )
     demo.add_argument("--host", help="bind address (default: settings)")
-    demo.add_argument("--port", type=int, help="port (default: settings)")
+    demo.add_argument("--port", type=_port, help="port (default: settings)")
     demo.add_argument("--no-serve", action="store_true", help="prepare only")
     demo.set_defaults(func=cmd_demo)
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")

@@ -91,3 +91,10 @@ def test_train_from_the_stored_labels(env, sessions, tmp_path: Path, capsys):
 def test_train_refuses_contradictory_options(env, argv, message, capsys):
     assert main(["train", *argv, *TFIDF]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_port_out_of_range_is_refused_before_anything_starts(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--port", "99999"])
+    assert exit_.value.code == 2
+    assert "port must be between 1 and 65535, got 99999" in capsys.readouterr().err
