@@ -75,6 +75,8 @@ def retrain(
         method=method,
         base_model=settings.retrain_base_model,
         device=settings.device,
+        threshold_strategy=settings.retrain_threshold_strategy,
+        threshold_target=settings.retrain_threshold_target,
         progress=False,
     )
     result = train(config, frame=frame, source="the service's labels", name=name)

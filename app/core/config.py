@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ARXIV_RECO_"
@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     )
     retrain_tolerance: float = Field(
         0.0, ge=0, le=1, description="A retrain is activated if its test AP is at most this worse."
+    )
+    retrain_threshold_strategy: Literal["f1", "precision", "recall", "per_day"] = Field(
+        "f1",
+        description="How a retrain chooses its threshold on validation: best f1, a target "
+        "precision or recall, or an expected number of recommended papers a day (per_day).",
+    )
+    retrain_threshold_target: float | None = Field(
+        None,
+        gt=0,
+        description="The target of precision/recall (0..1) or per_day (papers); none for f1.",
     )
     response_cache_entries: int = Field(
         512, ge=0, description="Rendered recommendation lists kept until the next commit; 0: off."
@@ -133,6 +143,23 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value():
             return None
         return value
+
+    @model_validator(mode="after")
+    def _check_threshold_target(self) -> Settings:
+        strategy, target = self.retrain_threshold_strategy, self.retrain_threshold_target
+        if strategy == "f1" and target is not None:
+            raise ValueError(
+                "retrain_threshold_target is only used with precision, recall, per_day"
+            )
+        if strategy != "f1" and target is None:
+            raise ValueError(
+                f"retrain_threshold_strategy {strategy} needs retrain_threshold_target"
+            )
+        if strategy in ("precision", "recall") and target is not None and target > 1:
+            raise ValueError(
+                f"retrain_threshold_target for {strategy} must be in (0, 1], got {target}"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:
