@@ -16,7 +16,13 @@ from training.artifact import (
     compose_text,
 )
 from training.device import pick_device
-from training.predictor import INT8_CHECK, INT8_SCHEME, load_predictor, score_papers
+from training.predictor import (
+    INT8_CHECK,
+    INT8_SCHEME,
+    load_predictor,
+    score_papers,
+    score_papers_raw,
+)
 
 PAPERS = [
     ("Graph agents", "We study agents that plan over graphs with language models."),
@@ -105,7 +111,8 @@ def test_a_metadata_model_reads_authors_and_comment_when_given(tfidf_meta_model_
     # A pair is a paper without metadata, and so are bare texts.
     assert scores[2] == pytest.approx(scores[0], abs=1e-6)
     text = compose_text(title, abstract)
-    assert predictor.predict_proba([text])[0] == pytest.approx(scores[2], abs=1e-6)
+    raw = score_papers_raw(predictor, [(title, abstract)])[0]
+    assert predictor.predict_proba([text])[0] == pytest.approx(raw, abs=1e-6)
     assert score_papers(predictor, []).shape == (0,)
 
 

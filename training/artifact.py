@@ -21,6 +21,9 @@ PR_CURVE_FILE = "pr_curve.png"
 TFIDF_PIPELINE_FILE = "pipeline.joblib"
 EMBED_CLASSIFIER_FILE = "classifier.joblib"
 ENCODER_DIR = "encoder"
+# Every labelled row the model saw: its split, and the split model's raw score on validation and
+# test. The service's retrain gate reads which rows the served model was fit on.
+ROWS_FILE = "rows.csv"
 FORMAT_VERSION = 1
 
 Method = Literal["finetune", "tfidf", "embed"]
@@ -47,6 +50,8 @@ class ModelMeta:
     meta_fields: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # data hash, splits, versions, hparams
+    # Platt scaling of the raw score, fit on validation (training.calibration); None: raw scores.
+    calibration: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     def save(self, directory: Path) -> None:
@@ -76,6 +81,13 @@ class ModelMeta:
             raise ArtifactError(
                 f"{path}: meta_fields {meta.meta_fields} must be distinct names from {META_FIELDS}"
             )
+        if meta.calibration is not None:
+            from training.calibration import Calibration
+
+            try:
+                Calibration.from_dict(meta.calibration)
+            except (KeyError, TypeError, ValueError) as err:
+                raise ArtifactError(f"{path}: unreadable calibration: {err}") from err
         if meta.meta_fields and meta.method != "tfidf":
             raise ArtifactError(
                 f"{path}: only tfidf models read meta_fields, but this {meta.method} model lists "

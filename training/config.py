@@ -101,6 +101,21 @@ class TrainConfig:
             "The target for --threshold-strategy precision/recall (0..1) or per_day (papers)."
         ),
     )
+    calibration: Literal["platt", "none"] = field(
+        default="platt",
+        metadata=_help(
+            "platt: map raw scores to calibrated probabilities, fit on validation (a paper at "
+            "70%% was interesting about 7 times in 10 there); none: serve raw scores."
+        ),
+    )
+    refit_all: Literal["auto", "yes", "no"] = field(
+        default="auto",
+        metadata=_help(
+            "After choosing the configuration and threshold on the split and reporting test, "
+            "refit the chosen configuration on every label and serve that fit. auto: yes for "
+            "tfidf and embed, no for finetune (not available for finetune yet)."
+        ),
+    )
     # Fine-tuning (the notebook's hyper-parameters, but 512 tokens).
     epochs: float = field(default=7.0, metadata=_help("Training epochs (finetune)."))
     max_steps: int = field(
@@ -218,6 +233,15 @@ class TrainConfig:
             raise ConfigError(
                 f"--tfidf-max-features must be at least 1, got {self.tfidf_max_features}"
             )
+        if self.refit_all not in ("auto", "yes", "no"):
+            raise ConfigError(f"--refit-all must be auto, yes or no, got {self.refit_all!r}")
+        if self.refit_all == "yes" and self.method == "finetune":
+            raise ConfigError(
+                "--refit-all yes is not available for finetune yet: it serves the best "
+                "checkpoint of the train split"
+            )
+        if self.calibration not in ("platt", "none"):
+            raise ConfigError(f"--calibration must be platt or none, got {self.calibration!r}")
         if self.int8_check not in ("auto", "yes", "no"):
             raise ConfigError(f"--int8-check must be auto, yes or no, got {self.int8_check!r}")
 

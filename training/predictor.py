@@ -38,6 +38,7 @@ from training.artifact import (
     compose_text,
     metadata_frame,
 )
+from training.calibration import Calibration
 from training.device import pick_device
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,22 @@ def score_papers(
     progress: bool = False,
 ) -> np.ndarray:
     """Score papers with the inputs the model was trained on: its text layout and, for a tfidf
-    model that reads them, its metadata fields. A ``(title, abstract)`` pair has no metadata."""
+    model that reads them, its metadata fields. A ``(title, abstract)`` pair has no metadata.
+    The probabilities are calibrated when the model records a calibration."""
+    raw = score_papers_raw(predictor, papers, progress=progress)
+    calibration = predictor.meta.calibration
+    if calibration is None or len(raw) == 0:
+        return raw
+    return Calibration.from_dict(calibration).apply(raw)
+
+
+def score_papers_raw(
+    predictor: Predictor,
+    papers: Sequence[PaperInput | tuple[str | None, str]],
+    *,
+    progress: bool = False,
+) -> np.ndarray:
+    """The model's own output, before calibration (training fits the calibration on it)."""
     inputs = [PaperInput.of(paper) for paper in papers]
     meta = predictor.meta
     if meta.meta_fields:

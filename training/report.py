@@ -54,6 +54,28 @@ def _inputs(meta: ModelMeta) -> str:
     return text
 
 
+def _calibration(meta: ModelMeta) -> str:
+    cal = meta.calibration
+    if not cal:
+        return "the model's raw scores (not calibrated)"
+    return (
+        f"calibrated ({cal['method']}, fit on {cal['rows']} {cal['fit_on']} rows with "
+        f"{cal['positives']} interesting)"
+    )
+
+
+def _served(info: dict[str, Any]) -> str:
+    served = info.get("served_model") or {}
+    if served.get("fit_on") == "all labels":
+        return (
+            f"refit on all {served['rows']} labels up to {served['up_to']} with the chosen "
+            "configuration; the figures below are the split model's"
+        )
+    if served:
+        return f"fit on the train split ({served['rows']} labels up to {served['up_to']})"
+    return "fit on the train split"
+
+
 def write_model_card(directory: Path, meta: ModelMeta) -> None:
     info, metrics = meta.info, meta.metrics
     splits = info.get("splits", {})
@@ -70,6 +92,8 @@ Recommends arXiv papers: the probability that a paper is interesting, from its
 
 - method: `{meta.method}`, base model: `{meta.base_model}`, max length: {meta.max_length or "n/a"}
 - threshold: **{meta.threshold:.4f}**, chosen {info.get("threshold_rule", "on validation")}
+- probabilities: {_calibration(meta)}
+- served model: {_served(info)}
 - data: {info.get("data_source", "?")} (`{info.get("data_hash", "?")}`)
 - trained {info.get("trained_at", "?")} in {info.get("fit_seconds", 0):.0f} s, \
 seed {info.get("seed")}

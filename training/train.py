@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from training.artifact import TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
+from training.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
+from training.calibration import fit_platt
 from training.config import ConfigError, TrainConfig
 from training.device import pick_device
 from training.layout import data_hash, load_labelled_csv, paper_inputs
-from training.methods import get_method
+from training.methods import FitResult, get_method
 from training.metrics import choose_threshold, split_metrics
 from training.predictor import (
     INT8_CHECK,
@@ -37,6 +38,8 @@ from training.split import DateSplit, split_by_date
 
 logger = logging.getLogger(__name__)
 
+# Methods whose chosen configuration is refit on every label by default: seconds on a CPU.
+REFIT_METHODS = ("tfidf", "embed")
 _VERSIONED = ("torch", "transformers", "scikit-learn", "numpy", "pandas", "tokenizers")
 
 
@@ -112,7 +115,20 @@ def train(
         )
         meta.save(workdir)
         # Score through the service's own loader, so the numbers are those of the served model.
-        scores = score_splits(workdir, split, config)
+        raw = score_splits(workdir, split, config)
+        calibration = None
+        if config.calibration == "platt":
+            calibration = fit_platt(raw["validation"], split.validation["interest"].to_numpy())
+            logger.info(
+                "calibration (Platt, validation): slope %.3f, intercept %.3f",
+                calibration.slope,
+                calibration.intercept,
+            )
+        scores = (
+            {name: calibration.apply(values) for name, values in raw.items()}
+            if calibration is not None
+            else raw
+        )
         validation_days = _days(split.validation)
         threshold, rule = choose_threshold(
             split.validation["interest"].to_numpy(),
@@ -130,6 +146,10 @@ def train(
         }
         meta.threshold = threshold
         meta.metrics = metrics
+        meta.calibration = calibration.as_dict() if calibration is not None else None
+        served = _serve(config, frame, split, workdir, fitted)
+        meta.meta_fields = list(served.pop("meta_fields", meta.meta_fields))
+        write_rows(workdir, split, raw, scores)
         meta.info = {
             "name": name or output.name,
             "data_source": source,
@@ -147,6 +167,7 @@ def train(
             "hyperparameters": fitted.hyperparameters,
             "fit": fitted.details,
             "fit_seconds": round(fit_seconds, 2),
+            "served_model": served,
             "seed": config.seed,
             "versions": library_versions(),
             "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -175,6 +196,69 @@ def train(
         fit_seconds=fit_seconds,
         total_seconds=time.perf_counter() - started,
     )
+
+
+def wants_refit(config: TrainConfig) -> bool:
+    """auto: the fast methods refit on every label; fine-tuning does not (see TrainConfig)."""
+    if config.refit_all != "auto":
+        return config.refit_all == "yes"
+    return config.method in REFIT_METHODS
+
+
+def _serve(
+    config: TrainConfig, frame: pd.DataFrame, split: DateSplit, workdir: Path, fitted: FitResult
+) -> dict[str, Any]:
+    """Refit the chosen configuration on every labelled row when asked, so the served model
+    learns from the newest labels too; the split's metrics, threshold and calibration stay those
+    measured without them. Returns what the model card says of the served fit."""
+    if not wants_refit(config):
+        return {
+            "fit_on": "train split",
+            "rows": len(split.train),
+            "positives": int(split.train["interest"].sum()),
+            "up_to": _last_day(split.train),
+        }
+    started = time.perf_counter()
+    chosen = fitted.hyperparameters.get("C")
+    refit_config = replace(
+        config,
+        c_grid=[float(chosen)] if chosen is not None else list(config.c_grid),
+        meta_fields=list(fitted.meta_fields),
+    )
+    everything = DateSplit(
+        train=frame.sort_values("submission_date", kind="stable").reset_index(drop=True),
+        validation=split.validation,
+        test=split.test,
+    )
+    refitted = get_method(config.method)(refit_config, everything, workdir)
+    seconds = time.perf_counter() - started
+    logger.info("refit %s on all %d labels in %.1f s", config.method, len(frame), seconds)
+    return {
+        "fit_on": "all labels",
+        "rows": len(frame),
+        "positives": int(frame["interest"].sum()),
+        "up_to": _last_day(frame),
+        "hyperparameters": {"C": chosen} if chosen is not None else {},
+        "seconds": round(seconds, 2),
+        "meta_fields": list(refitted.meta_fields),
+    }
+
+
+def write_rows(
+    workdir: Path, split: DateSplit, raw: dict[str, np.ndarray], scores: dict[str, np.ndarray]
+) -> None:
+    """Which rows the model saw in which split, with the split model's scores."""
+    parts = []
+    for name, part in split.parts().items():
+        rows = pd.DataFrame({"paper_id": part["paper_id"].to_numpy(), "split": name})
+        rows["raw_score"] = raw.get(name, np.nan)
+        rows["score"] = scores.get(name, np.nan)
+        parts.append(rows)
+    pd.concat(parts).to_csv(workdir / ROWS_FILE, index=False, float_format="%.10g")
+
+
+def _last_day(part: pd.DataFrame) -> str:
+    return str(part["submission_date"].max().date())
 
 
 def _wants_int8_check(config: TrainConfig) -> bool:

@@ -19,17 +19,18 @@ from training.artifact import (
     META_FILE,
     MODEL_CARD_FILE,
     PR_CURVE_FILE,
+    ROWS_FILE,
     TFIDF_PIPELINE_FILE,
     TRAIN_CONFIG_FILE,
     ModelMeta,
 )
 from training.config import ConfigError, TrainConfig
-from training.layout import paper_inputs
+from training.layout import load_labelled_csv, paper_inputs
 from training.predictor import load_predictor, score_papers
 from training.split import split_by_date
 from training.train import train
 
-COMMON_FILES = {META_FILE, MODEL_CARD_FILE, PR_CURVE_FILE, TRAIN_CONFIG_FILE}
+COMMON_FILES = {META_FILE, MODEL_CARD_FILE, PR_CURVE_FILE, TRAIN_CONFIG_FILE, ROWS_FILE}
 
 
 def _check_artifact(path: Path, method: str, frame: pd.DataFrame) -> ModelMeta:
@@ -56,14 +57,24 @@ def _check_artifact(path: Path, method: str, frame: pd.DataFrame) -> ModelMeta:
     saved = json.loads((path / TRAIN_CONFIG_FILE).read_text(encoding="utf-8"))
     assert saved["method"] == method and TrainConfig(**saved).method == method
 
-    # The service's loader gives back the very validation numbers the report states.
-    predictor = load_predictor(path, device="cpu", precision="fp32")
+    # The reported figures are those of the split model's scores, kept beside the model.
     validation = split_by_date(frame).validation
+    rows = pd.read_csv(path / ROWS_FILE, dtype={"paper_id": str})
+    kept = rows[rows["split"] == "validation"]
+    assert kept["paper_id"].tolist() == validation["paper_id"].tolist()
+    ap = average_precision_score(validation["interest"], kept["score"])
+    assert ap == pytest.approx(meta.metrics["validation"]["average_precision"], abs=1e-4)
+    # The service's loader scores with what is served: the split model itself, or its refit on
+    # every label (which has seen validation, so it ranks it at least as well).
+    predictor = load_predictor(path, device="cpu", precision="fp32")
     scores = score_papers(predictor, paper_inputs(validation))
     assert scores.shape == (60,)
     assert np.all((scores >= 0) & (scores <= 1))
-    ap = average_precision_score(validation["interest"], scores)
-    assert ap == pytest.approx(meta.metrics["validation"]["average_precision"], abs=1e-4)
+    served_ap = average_precision_score(validation["interest"], scores)
+    if meta.info["served_model"]["fit_on"] == "all labels":
+        assert served_ap >= ap - 1e-4
+    else:
+        assert served_ap == pytest.approx(ap, abs=1e-4)
     assert not list(path.parent.glob(f".{path.name}.*")), "temporary directories left behind"
     return meta
 
@@ -244,3 +255,43 @@ def test_fraction_of_train_frame_only(sample_frame: pd.DataFrame, make_config) -
     result = train(make_config(), frame=frame)
     assert result.meta.info["rows"] == 150
     assert result.meta.info["data_source"] == "a data frame given to train()"
+
+
+def test_the_served_model_is_refit_on_every_label_with_the_chosen_configuration(
+    make_config, sample_frame
+) -> None:
+    result = train(make_config(method="tfidf", c_grid=[0.1, 1.0]))
+    served = result.meta.info["served_model"]
+    assert served["fit_on"] == "all labels" and served["rows"] == 300
+    assert served["up_to"] == str(sample_frame["submission_date"].max().date())
+    assert served["hyperparameters"]["C"] == result.meta.info["hyperparameters"]["C"]
+    assert "refit on all 300 labels up to" in (result.path / MODEL_CARD_FILE).read_text()
+    # The newest labels now count: the served model ranks the test split better than the split
+    # model that was measured on it.
+    test = split_by_date(sample_frame).test
+    served_scores = score_papers(load_predictor(result.path), paper_inputs(test))
+    served_ap = average_precision_score(test["interest"], served_scores)
+    assert served_ap > result.metrics["test"]["average_precision"]
+
+    kept = train(make_config(method="tfidf", refit_all="no", output=str(result.path) + "-no"))
+    assert kept.meta.info["served_model"]["fit_on"] == "train split"
+
+
+def test_probabilities_are_calibrated_on_validation(make_config) -> None:
+    result = train(make_config(method="tfidf"))
+    calibration = result.meta.calibration
+    assert calibration is not None and calibration["fit_on"] == "validation"
+    assert calibration["rows"] == 60
+    raw = train(make_config(method="tfidf", calibration="none", output=str(result.path) + "-raw"))
+    assert raw.meta.calibration is None
+    # Class weights put raw scores near one half; calibrated ones sit near the base rate.
+    test = split_by_date(load_labelled_csv(make_config().data)).test
+    calibrated = score_papers(load_predictor(result.path), paper_inputs(test))
+    uncalibrated = score_papers(load_predictor(raw.path), paper_inputs(test))
+    base_rate = test["interest"].mean()
+    assert abs(calibrated.mean() - base_rate) < abs(uncalibrated.mean() - base_rate)
+
+
+def test_refit_all_is_not_offered_for_finetune_yet(make_config) -> None:
+    with pytest.raises(ConfigError, match="--refit-all yes is not available for finetune"):
+        make_config(method="finetune", refit_all="yes")
