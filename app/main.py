@@ -32,14 +32,12 @@ def start_services(settings: Settings) -> Services:
     database = Database(settings.resolved_database_url)
     services: Services
 
-    def score_recent_days(_: object) -> None:
-        # A newly served model scores the recent days in the background.
+    def rescore_every_day(_: object) -> None:
+        # A newly served model scores every stored day in the background, newest first.
         if services.scheduler is not None:
-            services.scheduler.add_job(
-                services.job.score_recent, id="score-recent", replace_existing=True
-            )
+            services.scheduler.add_job(services.job.rescore, id="rescore", replace_existing=True)
 
-    holder = ModelHolder.from_settings(database.sessions, settings, on_change=score_recent_days)
+    holder = ModelHolder.from_settings(database.sessions, settings, on_change=rescore_every_day)
     services = Services(
         settings=settings,
         database=database,

@@ -139,3 +139,24 @@ class IngestRun(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     scored: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RetrainRun(Base):
+    """One retrain: its trigger, the labels it saw, and why its model was or was not activated."""
+
+    __tablename__ = "retrain_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(32))  # nightly | page | cli | ...
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|success|failed
+    method: Mapped[str] = mapped_column(String(32))
+    labels: Mapped[int] = mapped_column(Integer, default=0)
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL"), nullable=True
+    )
+    activated: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    gate: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,8 +1,12 @@
-"""Retraining that cannot make things worse by accident.
+"""Retraining that cannot make things worse by accident, and the nightly loop that runs it.
 
-A new model is trained on every stored label; it replaces the active one only if, on the same
-test split, its average precision is not worse (within a tolerance). The old one stays registered,
-so ``arxiv-reco models rollback`` brings it back.
+A new model is trained on every stored label (its configuration and threshold chosen on the date
+split, then refit on every label). The gate compares it with the active model on rows *neither was
+fit on*: the newest split's labels that the active model never saw. With too few of those (the
+usual case for a daily reader, who adds a handful of labels a day), a refit of the same method on
+more labels replaces the active one; a different method must win on the full newest split. The
+old model stays registered, so ``arxiv-reco models rollback`` brings it back. Each retrain is
+recorded (``retrain_runs``) with its gate's numbers and reason, for ``/status`` and the page.
 """
 
 from __future__ import annotations
@@ -11,9 +15,13 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
+from sklearn.metrics import average_precision_score
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
@@ -21,6 +29,9 @@ from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
 from app.labels import load_labels
 from app.ml.registry import activate_model, active_model, register_trained
+from app.models import RetrainRun, utcnow
+from training.artifact import ROWS_FILE, ModelMeta
+from training.layout import DataError, data_hash
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +42,110 @@ class RetrainOutcome:
     name: str
     method: str
     labels: int
+    # Average precision of the new (split) model and of the active model on the gate's rows.
     new_average_precision: float | None
     active_version_id: int | None
     active_average_precision: float | None
     activated: bool
     reason: str
     seconds: float
+    gate: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def fit_paper_ids(model_dir: str | Path) -> set[str] | None:
+    """The labelled papers a served model was fit on, from its rows file; None when the model
+    predates the file (which rows it saw is then unknown)."""
+    path = Path(model_dir) / ROWS_FILE
+    try:
+        meta = ModelMeta.load(Path(model_dir))
+        rows = pd.read_csv(path, dtype={"paper_id": str})
+    except (OSError, ValueError):
+        return None
+    if (meta.info.get("served_model") or {}).get("fit_on") == "all labels":
+        return set(rows["paper_id"])
+    return set(rows.loc[rows["split"] == "train", "paper_id"])
+
+
+def _average_precision(labels: Any, scores: Any) -> float | None:
+    labels = list(labels)
+    if not labels or len(set(labels)) < 2:
+        return None
+    return float(average_precision_score(labels, scores))
+
+
+def _gate(
+    *,
+    frame: pd.DataFrame,
+    candidate_dir: Path,
+    candidate_method: str,
+    active_dir: str,
+    active_method: str,
+    settings: Settings,
+    tolerance: float,
+) -> tuple[bool, str, dict[str, Any]]:
+    """Compare the candidate's split model with the active model on rows neither was fit on."""
+    from training.layout import paper_inputs
+    from training.predictor import load_predictor, score_papers
+
+    rows = pd.read_csv(candidate_dir / ROWS_FILE, dtype={"paper_id": str})
+    test_rows = rows[rows["split"] == "test"]
+    candidate_scores = dict(zip(test_rows["paper_id"], test_rows["score"], strict=True))
+    test = frame[frame["paper_id"].isin(candidate_scores)]
+    seen = fit_paper_ids(active_dir)
+    unseen = test if seen is None else test[~test["paper_id"].isin(seen)]
+    positives = int(unseen["interest"].sum())
+    negatives = len(unseen) - positives
+    gate: dict[str, Any] = {
+        "test_rows": len(test),
+        "unseen_rows": len(unseen),
+        "unseen_positives": positives,
+        "min_positives": settings.retrain_gate_min_positives,
+        "tolerance": tolerance,
+    }
+    if positives >= settings.retrain_gate_min_positives and negatives > 0:
+        rows_to_compare, gate["on"] = unseen, "labels the active model was not fit on"
+    elif seen is not None and active_method == candidate_method:
+        gate["on"] = None
+        return (
+            True,
+            f"only {positives} interesting labels are new to the active model (the gate needs "
+            f"{settings.retrain_gate_min_positives} to compare); the same method refit on "
+            f"{len(frame)} labels replaces it",
+            gate,
+        )
+    else:
+        rows_to_compare = test
+        gate["on"] = "the newest split (the active model may have been fit on some of it)"
+    predictor = load_predictor(active_dir, device=settings.device)
+    active_scores = score_papers(predictor, paper_inputs(rows_to_compare))
+    labels = rows_to_compare["interest"].tolist()
+    new_ap = _average_precision(labels, [candidate_scores[p] for p in rows_to_compare["paper_id"]])
+    active_ap = _average_precision(labels, active_scores)
+    gate.update(
+        rows=len(rows_to_compare), new_average_precision=new_ap, active_average_precision=active_ap
+    )
+    if new_ap is None or active_ap is None:
+        return True, "the gate's rows hold one class only; the new model replaces the old", gate
+    if new_ap >= active_ap - tolerance:
+        return (
+            True,
+            (
+                f"AP {new_ap:.4f} on {gate['on']} is not worse than the active model's "
+                f"{active_ap:.4f}"
+            ),
+            gate,
+        )
+    return (
+        False,
+        (
+            f"kept the active model: AP {new_ap:.4f} on {gate['on']} is worse than its "
+            f"{active_ap:.4f} (tolerance {tolerance})"
+        ),
+        gate,
+    )
 
 
 def retrain(
@@ -49,20 +155,59 @@ def retrain(
     method: str | None = None,
     tolerance: float | None = None,
     force: bool = False,
+    trigger: str = "cli",
+    frame: pd.DataFrame | None = None,
 ) -> RetrainOutcome:
-    # Training is loaded only when a retrain runs: the service starts without it.
-    from training.config import TrainConfig
-    from training.layout import paper_inputs
-    from training.metrics import split_metrics
-    from training.predictor import load_predictor, score_papers
-    from training.split import split_by_date
-    from training.train import train
-
     started = time.perf_counter()
     method = method or settings.retrain_method
     tolerance = settings.retrain_tolerance if tolerance is None else tolerance
-    with sessions() as session:
-        frame = load_labels(session)
+    if frame is None:
+        with sessions() as session:
+            frame = load_labels(session)
+    with session_scope(sessions) as session:
+        run = RetrainRun(trigger=trigger, method=method, labels=len(frame), status="running")
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    try:
+        outcome = _retrain(
+            sessions,
+            settings,
+            frame,
+            method=method,
+            tolerance=tolerance,
+            force=force,
+            started=started,
+        )
+    except BaseException as err:
+        with session_scope(sessions) as session:
+            failed = session.get_one(RetrainRun, run_id)
+            failed.status, failed.finished_at = "failed", utcnow()
+            failed.reason = f"{type(err).__name__}: {err}"
+            failed.seconds = time.perf_counter() - started
+        raise
+    with session_scope(sessions) as session:
+        done = session.get_one(RetrainRun, run_id)
+        done.status, done.finished_at, done.seconds = "success", utcnow(), outcome.seconds
+        done.model_version_id, done.activated = outcome.version_id, outcome.activated
+        done.reason, done.gate = outcome.reason, outcome.gate
+    return outcome
+
+
+def _retrain(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    frame: pd.DataFrame,
+    *,
+    method: str,
+    tolerance: float,
+    force: bool,
+    started: float,
+) -> RetrainOutcome:
+    # Training is loaded only when a retrain runs: the service starts without it.
+    from training.config import TrainConfig
+    from training.train import train
+
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = f"{method}-{stamp}"
     # A tfidf retrain of a few hundred labels takes under a second: never reuse a folder.
@@ -81,53 +226,85 @@ def retrain(
     )
     result = train(config, frame=frame, source="the service's labels", name=name)
     version_id = register_trained(sessions, result.path, result.meta, name=name, activate=False)
-    new_ap = result.metrics["test"]["average_precision"]
 
     with sessions() as session:
         active = active_model(session)
-        active_id, active_path = (active.id, active.path) if active else (None, None)
-    active_ap = None
-    if active_path is not None:
-        # The active model on the very rows the new one was tested on.
-        test = split_by_date(
-            frame, val_fraction=config.val_fraction, test_fraction=config.test_fraction
-        ).test
-        predictor = load_predictor(active_path, device=settings.device)
-        scores = score_papers(predictor, paper_inputs(test))
-        active_ap = split_metrics(
-            test["interest"].to_numpy(), scores, threshold=predictor.meta.threshold, days=1
-        )["average_precision"]
-
+        active_id, active_path, active_method = (
+            (active.id, active.path, active.method) if active else (None, None, None)
+        )
+    gate: dict[str, Any] = {}
     if force:
         activate, reason = True, "activated by request (--force)"
-    elif active_ap is None:
+    elif active_path is None:
         activate, reason = True, "no model was active"
-    elif new_ap is not None and new_ap >= active_ap - tolerance:
-        activate = True
-        reason = f"test AP {new_ap:.4f} is not worse than the active model's {active_ap:.4f}"
     else:
-        activate = False
-        reason = (
-            f"kept the active model: test AP {new_ap} is worse than its {active_ap:.4f} "
-            f"(tolerance {tolerance}); `arxiv-reco models activate {version_id}` "
-            "would serve it anyway"
+        activate, reason, gate = _gate(
+            frame=frame,
+            candidate_dir=result.path,
+            candidate_method=method,
+            active_dir=active_path,
+            active_method=str(active_method),
+            settings=settings,
+            tolerance=tolerance,
         )
     if activate:
         with session_scope(sessions) as session:
             activate_model(session, version_id=version_id)
+    else:
+        reason += f"; `arxiv-reco models activate {version_id}` would serve it anyway"
     logger.info("retrained %s on %d labels: %s", name, len(frame), reason)
     return RetrainOutcome(
         version_id=version_id,
         name=name,
         method=method,
         labels=len(frame),
-        new_average_precision=new_ap,
+        new_average_precision=gate.get("new_average_precision"),
         active_version_id=active_id,
-        active_average_precision=active_ap,
+        active_average_precision=gate.get("active_average_precision"),
         activated=activate,
         reason=reason,
         seconds=time.perf_counter() - started,
+        gate=gate,
     )
+
+
+def labels_changed(sessions: sessionmaker[Session]) -> tuple[pd.DataFrame | None, str]:
+    """The stored labels when they differ from those the active model was trained on."""
+    try:
+        with sessions() as session:
+            frame = load_labels(session)
+            active = active_model(session)
+            active_path = active.path if active is not None else None
+    except DataError as err:
+        return None, f"no retrain: {err}"
+    if active_path is not None:
+        try:
+            trained_on = ModelMeta.load(Path(active_path)).info.get("data_hash")
+        except ValueError:
+            trained_on = None
+        if trained_on == data_hash(frame):
+            return None, "no retrain: the labels have not changed since the active model"
+    return frame, "the labels changed since the active model was trained"
+
+
+def nightly_retrain(sessions: sessionmaker[Session], settings: Settings) -> RetrainOutcome | None:
+    """The daily job's retrain: only when the labels changed; never fatal to the job."""
+    if not settings.nightly_retrain:
+        return None
+    frame, why = labels_changed(sessions)
+    if frame is None:
+        logger.info(why)
+        return None
+    logger.info("nightly retrain: %s", why)
+    try:
+        return retrain(sessions, settings, trigger="nightly", frame=frame)
+    except Exception:  # recorded on its retrain run; ingestion has already succeeded
+        logger.exception("the nightly retrain failed")
+        return None
+
+
+def last_retrain(session: Session) -> RetrainRun | None:
+    return session.scalar(select(RetrainRun).order_by(RetrainRun.id.desc()).limit(1))
 
 
 class RetrainRunner:
@@ -149,7 +326,7 @@ class RetrainRunner:
     def _run(self) -> None:
         lower_thread_priority(self.settings.background_nice)
         try:
-            outcome = retrain(self.sessions, self.settings)
+            outcome = retrain(self.sessions, self.settings, trigger="page")
         except Exception as err:  # shown to the user on the page and in the log
             logger.exception("retrain failed")
             self.state = {"state": "failed", "message": f"{err}", "activated": False}

@@ -21,13 +21,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.priority import lower_thread_priority
-from app.ingest.service import IngestReport, ingest_range, score_pending
+from app.ingest.service import IngestReport, ingest_range
 from app.ml.serving import ModelHolder
 from app.models import IngestRun
+from app.retrain import RetrainOutcome, nightly_retrain
+from app.scoring import score_pending
 
 logger = logging.getLogger(__name__)
 
 SCHEDULED_TRIGGERS = ("schedule", "catch-up")
+# How long a re-scoring waits for a running job before giving up (the next one re-scores).
+RESCORE_WAIT_SECONDS = 3600.0
 
 
 def utc_today() -> dt.date:
@@ -67,15 +71,21 @@ class DailyJob:
         self._in_process = threading.Lock()
 
     def run(self, trigger: str = "schedule", today: dt.date | None = None) -> list[IngestReport]:
+        """The daily job: re-ingest the lookback days, then (when the labels changed) retrain,
+        gate, activate and re-score every stored day with the new model."""
         days = lookback_days(self.settings, today)
-        return self.run_range(days[0], days[-1], trigger=trigger)
+        if not self._take():
+            logger.warning("an ingestion is already running; %s run skipped", trigger)
+            return []
+        return self._run_taken(days[0], days[-1], trigger=trigger, nightly=True)
 
-    def _take(self) -> bool:
-        """Take both locks at once, or neither; False when a job runs here or elsewhere."""
-        if not self._in_process.acquire(blocking=False):
+    def _take(self, wait: float = 0) -> bool:
+        """Take both locks at once, or neither, waiting up to ``wait`` seconds; False when a job
+        runs here or elsewhere."""
+        if not self._in_process.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
             return False
         try:
-            self.lock.acquire(timeout=0)
+            self.lock.acquire(timeout=wait)
         except Timeout:
             self._in_process.release()
             return False
@@ -105,16 +115,26 @@ class DailyJob:
         ).start()
         return True
 
-    def _run_taken(self, first: dt.date, last: dt.date, *, trigger: str) -> list[IngestReport]:
+    def _run_taken(
+        self, first: dt.date, last: dt.date, *, trigger: str, nightly: bool = False
+    ) -> list[IngestReport]:
         try:
             if self.isolated:
                 return in_child_process(
-                    self.settings, _ingest_range_in_child, first, last, trigger=trigger
+                    self.settings,
+                    _ingest_range_in_child,
+                    first,
+                    last,
+                    trigger=trigger,
+                    nightly=nightly,
                 )
             lower_thread_priority(self.settings.background_nice)
-            return ingest_range(
+            reports = ingest_range(
                 self.sessions, first, last, self.settings, model=self.holder.get, trigger=trigger
             )
+            if nightly:
+                after_ingestion(self.sessions, self.settings, self.holder)
+            return reports
         finally:
             self._give()
 
@@ -125,18 +145,23 @@ class DailyJob:
         self._give()
         return False
 
-    def score_recent(self, today: dt.date | None = None) -> int:
-        """Score the lookback days with a newly served model, so their lists need not wait for
-        the next daily run."""
-        loaded = self.holder.get()
-        if loaded is None:
+    def rescore(self, *, wait: float = RESCORE_WAIT_SECONDS) -> int:
+        """Score every stored day with a newly served model, newest day first, in committed
+        batches; until a day is done its list keeps the previous model's scores. Waits for a
+        running job (which scores with the new model itself) rather than racing it."""
+        if self.holder.get() is None:
             return 0
-        if self.isolated:
-            return in_child_process(
-                self.settings, _score_recent_in_child, lookback_days(self.settings, today)
-            )
-        lower_thread_priority(self.settings.background_nice)
-        return score_pending(self.sessions, loaded, days=lookback_days(self.settings, today))
+        if not self._take(wait=wait):
+            logger.warning("re-scoring skipped: a job held the lock for %.0f s", wait)
+            return 0
+        try:
+            if self.isolated:
+                return in_child_process(self.settings, _rescore_in_child)
+            lower_thread_priority(self.settings.background_nice)
+            loaded = self.holder.get()
+            return 0 if loaded is None else score_pending(self.sessions, loaded, days=None)
+        finally:
+            self._give()
 
     def missed_run(self, now: dt.datetime | None = None) -> bool:
         """True when the last scheduled time passed without a successful scheduled run."""
@@ -192,16 +217,32 @@ def _child_state(settings: Settings) -> Iterator[tuple[sessionmaker[Session], Mo
 
 
 def _ingest_range_in_child(
-    settings: Settings, first: dt.date, last: dt.date, *, trigger: str
+    settings: Settings, first: dt.date, last: dt.date, *, trigger: str, nightly: bool = False
 ) -> list[IngestReport]:
     with _child_state(settings) as (sessions, holder):
-        return ingest_range(sessions, first, last, settings, model=holder.get, trigger=trigger)
+        reports = ingest_range(sessions, first, last, settings, model=holder.get, trigger=trigger)
+        if nightly:
+            after_ingestion(sessions, settings, holder)
+        return reports
 
 
-def _score_recent_in_child(settings: Settings, days: list[dt.date]) -> int:
+def after_ingestion(
+    sessions: sessionmaker[Session], settings: Settings, holder: ModelHolder
+) -> RetrainOutcome | None:
+    """The nightly part of the daily job: retrain when the labels changed and, when the gate
+    activates the new model, score every stored day with it, newest first."""
+    outcome = nightly_retrain(sessions, settings)
+    if outcome is not None and outcome.activated:
+        loaded = holder.get()
+        if loaded is not None:
+            score_pending(sessions, loaded, days=None)
+    return outcome
+
+
+def _rescore_in_child(settings: Settings) -> int:
     with _child_state(settings) as (sessions, holder):
         loaded = holder.get()
-        return 0 if loaded is None else score_pending(sessions, loaded, days=days)
+        return 0 if loaded is None else score_pending(sessions, loaded, days=None)
 
 
 def previous_fire_time(settings: Settings, now: dt.datetime) -> dt.datetime | None:

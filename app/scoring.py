@@ -80,7 +80,8 @@ def score_pending(
     if days is not None:
         query = query.where(Paper.submitted_on.in_(list(days)))
     with sessions() as session:
-        pending = session.execute(query.order_by(Paper.id)).all()
+        # Newest day first: a re-scoring reaches the days a reader opens first.
+        pending = session.execute(query.order_by(Paper.submitted_on.desc(), Paper.id)).all()
     if not pending:
         return 0
     logger.info("scoring %d papers with model version %d", len(pending), loaded.version_id)

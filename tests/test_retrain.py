@@ -1,17 +1,24 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import joblib
 import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from sqlalchemy import select
 
+from app import crud
 from app.cli import main
 from app.core.db import session_scope
-from app.labels import import_labels_csv
+from app.ingest.service import ingest_day
+from app.labels import import_labels_csv, set_label
 from app.ml.registry import active_model, list_models, rollback_model
-from app.retrain import retrain
+from app.models import IngestRun, Label, RetrainRun
+from app.retrain import last_retrain, nightly_retrain, retrain
+from app.scheduler import DailyJob
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
 from training.artifact import TFIDF_PIPELINE_FILE, ModelMeta, compose_text
@@ -38,8 +45,10 @@ def test_the_first_retrain_is_activated_and_a_second_equal_one_too(labelled, set
     assert _active_id(labelled) == first.version_id
     second = retrain(labelled, settings)
     assert second.active_version_id == first.version_id
-    assert second.active_average_precision == pytest.approx(first.new_average_precision)
-    assert second.activated and "not worse" in second.reason
+    # The active model was refit on every label: no row is new to it, so the gate cannot compare
+    # the two, and the same method refit on the labels replaces it.
+    assert second.gate["unseen_rows"] == 0 and second.gate["on"] is None
+    assert second.activated and "the same method refit on 300 labels" in second.reason
     assert _active_id(labelled) == second.version_id
 
 
@@ -53,9 +62,8 @@ def test_a_retrain_reads_the_stored_authors_and_comments(sessions, settings, tmp
     meta = ModelMeta.load(path)
     assert outcome.activated and meta.method == "tfidf"
     assert meta.meta_fields == ["authors", "comment"]
-    # The gate scores the same test rows with their metadata: equal models, equal AP.
     again = retrain(sessions, settings)
-    assert again.active_average_precision == pytest.approx(outcome.new_average_precision)
+    assert again.activated and again.gate["test_rows"] == 60
 
 
 def test_a_worse_retrain_is_kept_but_not_activated_and_rollback_restores(
@@ -84,6 +92,77 @@ def test_a_worse_retrain_is_kept_but_not_activated_and_rollback_restores(
         assert rollback_model(session).id == oracle_id
     with labelled() as session:
         assert len(list_models(session)) == 3
+
+
+def test_the_gate_compares_both_models_on_labels_the_active_one_never_saw(
+    sessions, settings, tmp_path
+):
+    frame = load_labelled_csv(LABELS_CSV)
+    older, newer = frame.iloc[:240], frame.iloc[240:]  # the file is in date order
+    with session_scope(sessions) as session:
+        import_labels_csv(session, write_labels_csv(older, tmp_path / "older.csv"))
+    first = retrain(sessions, settings)
+    with session_scope(sessions) as session:
+        import_labels_csv(session, write_labels_csv(newer, tmp_path / "newer.csv"))
+    second = retrain(sessions, settings, tolerance=1.0)
+    gate = second.gate
+    # The newest split is exactly the 60 new labels, none of which the active model saw.
+    assert (gate["test_rows"], gate["unseen_rows"]) == (60, 60)
+    assert gate["unseen_positives"] == int(newer["interest"].sum()) >= 5
+    assert gate["on"] == "labels the active model was not fit on"
+    assert second.active_version_id == first.version_id
+    assert 0 < second.new_average_precision <= 1 and 0 < second.active_average_precision <= 1
+    assert second.activated  # tolerance 1: any AP passes
+    with sessions() as session:
+        runs = session.scalars(select(RetrainRun).order_by(RetrainRun.id)).all()
+    assert [(r.trigger, r.status, r.activated) for r in runs] == [
+        ("cli", "success", True),
+        ("cli", "success", True),
+    ]
+    assert runs[1].gate["unseen_rows"] == 60 and runs[1].labels == 300
+
+
+def test_the_nightly_retrain_runs_only_when_the_labels_changed(labelled, settings):
+    first = nightly_retrain(labelled, settings)
+    assert first is not None and first.activated
+    assert nightly_retrain(labelled, settings) is None  # nothing changed
+    with labelled() as session:
+        paper_id = session.scalars(select(Label.paper_id).limit(1)).one()
+    with session_scope(labelled) as session:
+        label = session.get_one(Label, paper_id)
+        set_label(session, paper_id=paper_id, interest=1 - label.interest, source="web")
+    again = nightly_retrain(labelled, settings)
+    assert again is not None and again.activated
+    with labelled() as session:
+        assert last_retrain(session).trigger == "nightly"
+    off = settings.model_copy(update={"nightly_retrain": False})
+    with session_scope(labelled) as session:
+        set_label(session, paper_id=paper_id, interest=label.interest, source="web")
+    assert nightly_retrain(labelled, off) is None
+
+
+def test_the_daily_job_retrains_and_rescores_every_stored_day(labelled, settings, holder, standin):
+    ingest_day(labelled, dt.date(2025, 3, 19), settings)  # before any model: stored only
+    reports = DailyJob(labelled, settings, holder).run(today=dt.date(2025, 3, 24))
+    assert [r.status for r in reports] == ["success"] * 3
+    active = _active_id(labelled)
+    assert active is not None
+    with labelled() as session:
+        days = sorted(
+            session.scalars(select(IngestRun.day).where(IngestRun.fetched > 0).distinct()).all()
+        )
+        assert dt.date(2025, 3, 19) in days
+        for day in days:
+            result = crud.day_recommendations(
+                session,
+                day=day,
+                model_version_id=active,
+                threshold=0.5,
+                include_all=True,
+                limit=None,
+            )
+            assert result.pending == 0, f"{day} not re-scored"
+        assert last_retrain(session).trigger == "nightly"
 
 
 def test_retrain_without_labels_is_refused_with_a_message(sessions, settings, monkeypatch):

@@ -95,18 +95,37 @@ def test_the_scheduler_catches_up_a_missed_run_at_start(sessions, settings, hold
         scheduler.shutdown(wait=True)
 
 
-def test_a_newly_served_model_scores_the_recent_days(sessions, settings, holder, tiny_model_dir):
+def test_a_newly_served_model_scores_every_stored_day_newest_first(
+    sessions, settings, holder, tiny_model_dir, caplog
+):
     from app.ingest.service import ingest_day
     from app.models import Score
     from tests.factories import activate_model_dir
 
     job = DailyJob(sessions, settings, holder)
-    friday = dt.date(2025, 3, 21)
-    report = ingest_day(sessions, friday, settings)  # no model yet: stored, not scored
-    assert report.fetched > 0 and report.scored == 0
-    assert job.score_recent(today=MONDAY) == 0
+    days = [dt.date(2025, 3, 19), dt.date(2025, 3, 21)]  # older than the lookback days too
+    reports = [ingest_day(sessions, day, settings) for day in days]  # no model: stored only
+    assert all(r.fetched > 0 and r.scored == 0 for r in reports)
+    assert job.rescore() == 0
     activate_model_dir(sessions, tiny_model_dir)
-    assert job.score_recent(today=MONDAY) == report.fetched
-    assert job.score_recent(today=MONDAY) == 0  # nothing left to score
+    assert job.rescore() == sum(r.fetched for r in reports)
+    assert job.rescore() == 0  # nothing left to score
     with sessions() as session:
-        assert session.scalar(select(func.count(Score.id))) == report.fetched
+        assert session.scalar(select(func.count(Score.id))) == sum(r.fetched for r in reports)
+        # Newest day first: the first committed batch holds the newest day's papers.
+        first = session.scalars(select(Score).order_by(Score.id).limit(1)).one()
+        assert first.paper.submitted_on == days[-1]
+
+
+def test_a_rescore_waits_for_a_running_job_and_gives_up_after_its_wait(
+    sessions, settings, holder, tiny_model_dir
+):
+    from tests.factories import activate_model_dir
+
+    activate_model_dir(sessions, tiny_model_dir)
+    job = DailyJob(sessions, settings, holder)
+    assert job._take()
+    try:
+        assert job.rescore(wait=0.2) == 0
+    finally:
+        job._give()

@@ -73,6 +73,17 @@ class Settings(BaseSettings):
     retrain_tolerance: float = Field(
         0.0, ge=0, le=1, description="A retrain is activated if its test AP is at most this worse."
     )
+    nightly_retrain: bool = Field(
+        True,
+        description="After the daily ingestion, retrain when the labels changed since the active "
+        "model was trained, gate it, activate it and re-score every stored day.",
+    )
+    retrain_gate_min_positives: int = Field(
+        5,
+        ge=1,
+        description="Interesting labels the active model was not fit on that the gate needs to "
+        "compare the two models on them; with fewer, a refit of the same method replaces it.",
+    )
     retrain_threshold_strategy: Literal["f1", "precision", "recall", "per_day"] = Field(
         "f1",
         description="How a retrain chooses its threshold on validation: best f1, a target "
