@@ -21,8 +21,14 @@ class DayRecommendations:
     pending: int
 
 
+# A listing day: one that ingestion fetched papers for. Papers that only arrived with a label
+# import carry a date too, but they never make a day of their own.
+_LISTED = (IngestRun.status == "success", IngestRun.fetched > 0)
+
+
 def latest_day(session: Session) -> dt.date | None:
-    return session.scalar(select(func.max(Paper.submitted_on)))
+    """The newest listing day."""
+    return session.scalar(select(func.max(IngestRun.day)).where(*_LISTED))
 
 
 def day_was_ingested(session: Session, *, day: dt.date) -> bool:
@@ -104,9 +110,9 @@ def latest_runs_by_day(session: Session, *, days: int) -> list[IngestRun]:
 
 
 def adjacent_days(session: Session, *, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
-    """The nearest earlier and later days that have papers."""
-    earlier = session.scalar(select(func.max(Paper.submitted_on)).where(Paper.submitted_on < day))
-    later = session.scalar(select(func.min(Paper.submitted_on)).where(Paper.submitted_on > day))
+    """The nearest earlier and later listing days."""
+    earlier = session.scalar(select(func.max(IngestRun.day)).where(*_LISTED, IngestRun.day < day))
+    later = session.scalar(select(func.min(IngestRun.day)).where(*_LISTED, IngestRun.day > day))
     return earlier, later
 
 
@@ -120,17 +126,17 @@ def labels_of(session: Session, *, paper_ids: list[str]) -> dict[str, int]:
 def recent_recommendations(
     session: Session, *, model_version_id: int, threshold: float, days: int
 ) -> list[tuple[Paper, float]]:
-    """Papers at or above the threshold on the last ``days`` days that have papers, newest day
-    first, best first within a day (filtered here, as in :func:`day_recommendations`)."""
-    recent: list[dt.date] = []
-    while len(recent) < days:  # one index probe a day; GROUP BY would walk every paper
-        newest = select(func.max(Paper.submitted_on))
-        if recent:
-            newest = newest.where(Paper.submitted_on < recent[-1])
-        day = session.scalar(newest)
-        if day is None:
-            break
-        recent.append(day)
+    """Papers at or above the threshold on the last ``days`` listing days, newest day first,
+    best first within a day (filtered here, as in :func:`day_recommendations`)."""
+    recent = list(
+        session.scalars(
+            select(IngestRun.day)
+            .where(*_LISTED)
+            .group_by(IngestRun.day)
+            .order_by(IngestRun.day.desc())
+            .limit(days)
+        )
+    )
     # An outer join keeps SQLite starting from the days' papers rather than from every score.
     scored = session.execute(
         select(Paper.id, Paper.submitted_on, Score.probability)

@@ -8,15 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 from app.core.db import session_scope
+from app.ml.registry import version_threshold
 from app.ml.serving import LoadedModel
-from app.models import Paper, Score, utcnow
+from app.models import ModelVersion, Paper, Score, utcnow
 from training.artifact import PaperInput
 from training.predictor import score_papers
 
@@ -31,7 +33,7 @@ def is_recommended(probability: float | None, threshold: float) -> bool:
     return probability is not None and probability >= threshold
 
 
-def current_score(model_version_id: int) -> ColumnElement[bool]:
+def current_score(model_version_id: int | QueryableAttribute[int]) -> ColumnElement[bool]:
     """Join condition of a paper and its score by a model, for the paper's current version: a
     newer version of the paper has no score until it is scored again."""
     return and_(
@@ -39,6 +41,50 @@ def current_score(model_version_id: int) -> ColumnElement[bool]:
         Score.model_version_id == model_version_id,
         Score.paper_version == Paper.version,
     )
+
+
+@dataclass(frozen=True)
+class ListModel:
+    """The model whose scores a day's list shows: the active one, or while a newly activated
+    model re-scores the stored days, the previous one for a day it has not reached yet."""
+
+    version_id: int
+    name: str
+    method: str
+    threshold: float
+    rescoring: bool  # True when this is not the active model: the day awaits the new one
+
+
+def list_model(session: Session, *, day: dt.date, active: LoadedModel) -> ListModel:
+    counts = dict(
+        session.execute(
+            select(Score.model_version_id, func.count(Score.id))
+            .join(Paper, current_score(Score.model_version_id))
+            .where(Paper.submitted_on == day)
+            .group_by(Score.model_version_id)
+        ).all()
+    )
+    serving = ListModel(active.version_id, active.name, active.method, active.threshold, False)
+    papers = session.scalar(select(func.count(Paper.id)).where(Paper.submitted_on == day)) or 0
+    scored_by_active = counts.pop(active.version_id, 0)
+    if scored_by_active >= papers or not counts:
+        return serving
+    previous_id, scored = max(counts.items(), key=lambda item: (item[1], item[0]))
+    previous = session.get(ModelVersion, previous_id)
+    threshold = version_threshold(previous) if previous is not None else None
+    if previous is None or threshold is None or scored <= scored_by_active:
+        return serving
+    return ListModel(previous.id, previous.name, previous.method, threshold, True)
+
+
+def rescoring_progress(session: Session, *, active: LoadedModel) -> dict[str, int]:
+    """Stored papers and how many the active model has scored in their current version."""
+    papers = session.scalar(select(func.count(Paper.id))) or 0
+    scored = (
+        session.scalar(select(func.count(Score.id)).join(Paper, current_score(active.version_id)))
+        or 0
+    )
+    return {"papers": papers, "scored": scored}
 
 
 def paper_score(session: Session, *, paper: Paper, model_version_id: int) -> float | None:

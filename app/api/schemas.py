@@ -49,7 +49,13 @@ class PaperDetail(ScoredPaper):
 
 class RecommendationsResponse(BaseModel):
     date: dt.date
-    model: ModelVersionPublic
+    model: ModelVersionPublic = Field(description="The model whose scores this list shows")
+    active_model_id: int = Field(description="The model being served now")
+    rescoring: bool = Field(
+        False,
+        description="True while a newly activated model has not reached this day yet: the list "
+        "keeps the previous model's scores until it does",
+    )
     threshold: float
     total_papers: int = Field(description="Papers of the day in the followed categories")
     recommended: int = Field(description="Papers at or above the threshold")
@@ -113,6 +119,28 @@ class IngestRunPublic(BaseModel):
     error: str | None
 
 
+class RetrainPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    trigger: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    method: str
+    labels: int
+    model_version_id: int | None
+    activated: bool
+    reason: str | None
+    gate: dict[str, Any]
+    seconds: float | None
+
+
+class RescoringStatus(BaseModel):
+    papers: int = Field(description="Stored papers")
+    scored: int = Field(description="Papers the active model has scored in their current version")
+
+
 class ModelStatus(BaseModel):
     version: ModelVersionPublic | None
     device: str | None
@@ -123,6 +151,8 @@ class ModelStatus(BaseModel):
 
 class StatusResponse(BaseModel):
     model: ModelStatus
+    last_retrain: RetrainPublic | None = None
+    rescoring: RescoringStatus | None = None
     categories: list[str]
     schedule_cron: str
     next_run_at: dt.datetime | None

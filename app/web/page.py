@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 from app import crud
 from app.api.deps import HolderDep, SessionDep, SettingsDep
 from app.ml.registry import active_model
-from app.scoring import is_recommended
+from app.retrain import last_retrain
+from app.scoring import is_recommended, list_model, rescoring_progress
 from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -51,15 +52,20 @@ def index(
         "previous_day": None,
         "next_day": None,
         "ingested": False,
+        "listed": None,
+        "last_retrain": last_retrain(session),
+        "rescoring": rescoring_progress(session, active=loaded) if loaded is not None else None,
     }
     if day is not None:
         context["previous_day"], context["next_day"] = crud.adjacent_days(session, day=day)
         context["ingested"] = crud.day_was_ingested(session, day=day)
+        listed = list_model(session, day=day, active=loaded) if loaded is not None else None
+        context["listed"] = listed
         result = crud.day_recommendations(
             session,
             day=day,
-            model_version_id=loaded.version_id if loaded else -1,
-            threshold=loaded.threshold if loaded else 0.0,
+            model_version_id=listed.version_id if listed else -1,
+            threshold=listed.threshold if listed else 0.0,
             include_all=bool(context["show_all"]),
             limit=None,
         )

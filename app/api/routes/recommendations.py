@@ -12,7 +12,7 @@ from app import crud
 from app.api.cache import CachedBody
 from app.api.deps import ServicesDep, require_model
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
-from app.scoring import is_recommended
+from app.scoring import is_recommended, list_model
 from app.services import Services
 
 router = APIRouter(tags=["recommendations"])
@@ -91,11 +91,12 @@ def _render(
                 404,
                 f"{day} has not been ingested; backfill it with `arxiv-reco ingest --date {day}`",
             )
+        listed = list_model(session, day=day, active=model)
         result = crud.day_recommendations(
             session,
             day=day,
-            model_version_id=model.version_id,
-            threshold=model.threshold,
+            model_version_id=listed.version_id,
+            threshold=listed.threshold,
             include_all=include_all,
             limit=limit,
         )
@@ -103,16 +104,21 @@ def _render(
             ScoredPaper(
                 **PaperPublic.model_validate(paper).model_dump(),
                 probability=probability,
-                recommended=is_recommended(probability, model.threshold),
+                recommended=is_recommended(probability, listed.threshold),
             )
             for paper, probability in result.rows
         ]
     response = RecommendationsResponse(
         date=day,
         model=ModelVersionPublic(
-            id=model.version_id, name=model.name, method=model.method, threshold=model.threshold
+            id=listed.version_id,
+            name=listed.name,
+            method=listed.method,
+            threshold=listed.threshold,
         ),
-        threshold=model.threshold,
+        active_model_id=model.version_id,
+        rescoring=listed.rescoring,
+        threshold=listed.threshold,
         total_papers=result.total,
         recommended=result.recommended,
         pending=result.pending,

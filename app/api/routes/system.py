@@ -14,9 +14,13 @@ from app.api.schemas import (
     IngestRunPublic,
     ModelStatus,
     ModelVersionPublic,
+    RescoringStatus,
+    RetrainPublic,
     StatusResponse,
 )
 from app.ml.registry import active_model, version_threshold
+from app.retrain import last_retrain
+from app.scoring import rescoring_progress
 
 router = APIRouter(tags=["system"])
 
@@ -49,7 +53,19 @@ def status(
     scheduler = services.scheduler
     job = scheduler.get_job("daily-ingest") if scheduler is not None else None
     next_run: dt.datetime | None = job.next_run_time if job is not None else None
+    retrain_run = last_retrain(session)
+    if retrain_run is not None and retrain_run.status == "failed":
+        warnings.append(f"the last retrain ({retrain_run.trigger}) failed: {retrain_run.reason}")
+    progress = rescoring_progress(session, active=loaded) if loaded is not None else None
+    if progress is not None and progress["scored"] < progress["papers"]:
+        warnings.append(
+            f"model {loaded.name if loaded else ''} has scored {progress['scored']} of "
+            f"{progress['papers']} stored papers; days it has not reached keep the previous "
+            "model's scores"
+        )
     return StatusResponse(
+        last_retrain=RetrainPublic.model_validate(retrain_run) if retrain_run else None,
+        rescoring=RescoringStatus(**progress) if progress is not None else None,
         model=ModelStatus(
             version=ModelVersionPublic(
                 id=version.id,
