@@ -39,6 +39,12 @@ class PaperPublic(BaseModel):
 class ScoredPaper(PaperPublic):
     probability: float | None = Field(description="None until the model has scored the paper")
     recommended: bool
+    reasons: list[str] | None = Field(
+        None,
+        description="Why it is recommended (with explain=true, recommended papers only): the "
+        "terms, authors and comment words that raised its score most (tfidf), or the reader's "
+        "most similar interesting papers (other methods)",
+    )
 
 
 class PaperDetail(ScoredPaper):

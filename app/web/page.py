@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from app import crud
 from app.api.deps import HolderDep, SessionDep, SettingsDep
 from app.ml.registry import active_model
+from app.reasons import reasons_for
 from app.retrain import last_retrain
 from app.scoring import is_recommended, list_model, rescoring_progress
 from app.web.templating import TEMPLATES
@@ -70,6 +71,15 @@ def index(
             limit=None,
         )
         labels = crud.labels_of(session, paper_ids=[paper.id for paper, _ in result.rows])
+        reasons = (
+            reasons_for(
+                session,
+                loaded,
+                [p for p, prob in result.rows if is_recommended(prob, listed.threshold)],
+            )
+            if loaded is not None and listed is not None
+            else {}
+        )
         context["result"] = result
         context["papers"] = [
             {
@@ -77,6 +87,7 @@ def index(
                 "probability": probability,
                 "recommended": loaded is not None and is_recommended(probability, loaded.threshold),
                 "label": labels.get(paper.id),
+                "reasons": reasons.get(paper.id, []),
             }
             for paper, probability in result.rows
         ]

@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException
 from app import crud
 from app.api.deps import HolderDep, SessionDep
 from app.api.schemas import PaperDetail, PaperPublic
+from app.reasons import reasons_for
 from app.scoring import is_recommended, paper_score
 
 router = APIRouter(tags=["papers"])
@@ -28,4 +29,5 @@ def paper(paper_id: str, session: SessionDep, holder: HolderDep) -> PaperDetail:
         probability=probability,
         recommended=loaded is not None and is_recommended(probability, loaded.threshold),
         label=row.label.interest if row.label is not None else None,
+        reasons=reasons_for(session, loaded, [row])[row.id] if loaded is not None else None,
     )

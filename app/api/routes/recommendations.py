@@ -12,6 +12,7 @@ from app import crud
 from app.api.cache import CachedBody
 from app.api.deps import ServicesDep, require_model
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
+from app.reasons import reasons_for
 from app.scoring import is_recommended, list_model
 from app.services import Services
 
@@ -42,6 +43,9 @@ async def recommendations(
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=5000)] = None,
     all: Annotated[bool, Query(description="Also list papers below the threshold")] = False,  # noqa: A002
+    explain: Annotated[
+        bool, Query(description="Give each recommended paper its strongest reasons")
+    ] = False,
 ) -> Response:
     """A day's papers at or above the active model's threshold, best first.
 
@@ -49,7 +53,7 @@ async def recommendations(
     reads cost no query and no model work; each answer carries an ETag for conditional requests.
     """
     day = _parse_day(date) if date is not None else None
-    key = ("recommendations", day, limit, all)
+    key = ("recommendations", day, limit, all, explain)
     cache = services.response_cache
     entry = cache.get(key)
     if entry is None:
@@ -57,7 +61,9 @@ async def recommendations(
         flight = (key, cache.version())
         rendering = cache.rendering.get(flight)
         if rendering is None:
-            render = partial(_render, services, key, day=day, limit=limit, include_all=all)
+            render = partial(
+                _render, services, key, day=day, limit=limit, include_all=all, explain=explain
+            )
             # A few rendering threads at most: more would only fight the event loop for the
             # interpreter lock while cached answers wait to be sent.
             rendering = asyncio.ensure_future(
@@ -78,6 +84,7 @@ def _render(
     day: dt.date | None,
     limit: int | None,
     include_all: bool,
+    explain: bool = False,
 ) -> CachedBody:
     cache = services.response_cache
     version = cache.version()  # before reading, so a commit meanwhile leaves the entry stale
@@ -100,11 +107,21 @@ def _render(
             include_all=include_all,
             limit=limit,
         )
+        reasons = (
+            reasons_for(
+                session,
+                model,
+                [p for p, prob in result.rows if is_recommended(prob, listed.threshold)],
+            )
+            if explain
+            else {}
+        )
         papers = [
             ScoredPaper(
                 **PaperPublic.model_validate(paper).model_dump(),
                 probability=probability,
                 recommended=is_recommended(probability, listed.threshold),
+                reasons=reasons.get(paper.id),
             )
             for paper, probability in result.rows
         ]

@@ -1,0 +1,67 @@
+"""Why this paper: a few reasons beside each recommendation, from the served model.
+
+A tfidf model names the terms, authors and comment words that raised the paper's score most
+(``training.explain``). The encoder methods have no such sum: they are explained by the reader's
+interesting papers most like this one (TF-IDF cosine over titles and abstracts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import linear_kernel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.ml.serving import LoadedModel
+from app.models import Label, Paper
+from app.scoring import paper_input
+from training.artifact import compose_text
+from training.explain import Reason, explains, tfidf_reasons
+
+TOP = 4
+SIMILAR_POOL = 2000  # the newest interesting papers compared with
+
+
+def reasons_for(
+    session: Session, model: LoadedModel, papers: Sequence[Paper], *, top: int = TOP
+) -> dict[str, list[str]]:
+    """Reasons for each paper, by id, as short phrases."""
+    if not papers:
+        return {}
+    if explains(model.predictor):
+        found = tfidf_reasons(model.predictor, [paper_input(p) for p in papers], top=top)
+    else:
+        found = similar_interesting(session, papers, top=min(top, 3))
+    return {p.id: [r.describe() for r in rs] for p, rs in zip(papers, found, strict=True)}
+
+
+def similar_interesting(
+    session: Session, papers: Sequence[Paper], *, top: int
+) -> list[list[Reason]]:
+    liked = session.execute(
+        select(Paper.id, Paper.title, Paper.abstract)
+        .join(Label, Label.paper_id == Paper.id)
+        .where(Label.interest == 1)
+        .order_by(Paper.submitted_on.desc())
+        .limit(SIMILAR_POOL)
+    ).all()
+    if not liked:
+        return [[] for _ in papers]
+    texts = [compose_text(title, abstract) for _, title, abstract in liked]
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+    liked_matrix = vectorizer.fit_transform(texts)
+    similarity = linear_kernel(
+        vectorizer.transform([compose_text(p.title, p.abstract) for p in papers]), liked_matrix
+    )
+    reasons = []
+    for row, paper in zip(similarity, papers, strict=True):
+        order = row.argsort()[::-1]
+        picked = [
+            Reason(kind="similar", text=liked[i][1], weight=round(float(row[i]), 4))
+            for i in order
+            if liked[i][0] != paper.id and row[i] > 0
+        ][:top]
+        reasons.append(picked)
+    return reasons
