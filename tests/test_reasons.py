@@ -1,4 +1,4 @@
-"""Why this paper: every reason names something that is in the paper, or a paper the reader liked."""
+"""Why this paper: each reason names something in the paper, or a paper the reader liked."""
 
 from __future__ import annotations
 
