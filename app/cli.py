@@ -116,13 +116,27 @@ def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "import":
         try:
             with session_scope(sessions) as session:
-                report = import_labels_csv(session, args.file)
+                report = import_labels_csv(session, args.file, prefer_file=args.prefer_file)
         except DataError as err:
             raise SystemExit(f"nothing imported: {err}") from None
         print(
             f"{report.rows} rows: {report.new_labels} new labels, {report.changed_labels} "
             f"changed, {report.unchanged} unchanged; {report.new_papers} papers added"
         )
+        kept = report.kept_stored
+        if kept:
+            print(
+                f"{len(kept)} labels given later than the file's were kept (--prefer-file "
+                f"takes the file's): {', '.join(kept[:20])}"
+                + (f" and {len(kept) - 20} more" if len(kept) > 20 else "")
+            )
+        overwritten = [c.paper_id for c in report.conflicts if c.kept == "file"]
+        if overwritten:
+            print(
+                f"{len(overwritten)} stored labels were replaced by the file's: "
+                + ", ".join(overwritten[:20])
+                + (f" and {len(overwritten) - 20} more" if len(overwritten) > 20 else "")
+            )
         return 0
     with sessions() as session:
         if args.file is None:
@@ -233,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     labels_sub = labels.add_subparsers(dest="action", required=True)
     labels_import = labels_sub.add_parser("import", help="import a labelled CSV (all or nothing)")
     labels_import.add_argument("file", type=Path)
+    labels_import.add_argument(
+        "--prefer-file",
+        action="store_true",
+        help="where the file and a stored label disagree, take the file's even if the stored "
+        "one was given later (default: the newer label wins)",
+    )
     labels_export = labels_sub.add_parser("export", help="write all labels as CSV")
     labels_export.add_argument("file", type=Path, nargs="?", help="default: standard output")
     labels.set_defaults(func=cmd_labels)

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Label, Paper, utcnow
 from training.layout import (
+    LABEL_TIME_COLUMN,
     LabelledPaper,
     csv_frame,
     csv_text,
@@ -32,6 +33,19 @@ class UnknownPaperError(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class LabelConflict:
+    """A file's label that disagrees with a stored one given later (or earlier, with
+    ``prefer_file``): which one was kept, and when and where the stored one came from."""
+
+    paper_id: str
+    stored: int
+    stored_source: str
+    stored_at: dt.datetime
+    file: int
+    kept: str  # "stored" or "file"
+
+
 @dataclass
 class ImportReport:
     rows: int
@@ -39,6 +53,11 @@ class ImportReport:
     new_labels: int
     changed_labels: int
     unchanged: int
+    conflicts: list[LabelConflict] = field(default_factory=list)
+
+    @property
+    def kept_stored(self) -> list[str]:
+        return [c.paper_id for c in self.conflicts if c.kept == "stored"]
 
 
 def set_label(session: Session, *, paper_id: str, interest: int, source: str) -> Label:
@@ -65,11 +84,17 @@ def clear_label(session: Session, *, paper_id: str) -> bool:
     return True
 
 
-def import_labels_csv(session: Session, path: Path) -> ImportReport:
+def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False) -> ImportReport:
     """Validate the whole file first (errors name the rows), then store it in one transaction.
     Papers the database lacks are added from the file, with its optional authors and comment
-    columns; a paper it has keeps its metadata."""
+    columns; a paper it has keeps its metadata.
+
+    A label carries its time: the file's ``labelled_at`` column, else the file's modification
+    time. Where the file and a stored label disagree, the newer one wins (``prefer_file``: the
+    file always does), and every such paper is listed in the report's ``conflicts``."""
+    path = Path(path)
     frame = load_labelled_csv(path, require_both_classes=False)
+    file_time = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
     papers = {
         p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(frame["paper_id"])))
     }
@@ -102,14 +127,37 @@ def import_labels_csv(session: Session, path: Path) -> ImportReport:
             )
             report.new_papers += 1
         label = labels.get(row.paper_id)
+        given = getattr(row, LABEL_TIME_COLUMN, None)
+        given_at = file_time if given is None or pd.isna(given) else given.to_pydatetime()
+        interest = int(row.interest)
         if label is None:
-            session.add(Label(paper_id=row.paper_id, interest=int(row.interest), source="csv"))
+            session.add(
+                Label(
+                    paper_id=row.paper_id,
+                    interest=interest,
+                    source="csv",
+                    created_at=given_at,
+                    updated_at=given_at,
+                )
+            )
             report.new_labels += 1
-        elif label.interest != int(row.interest):
-            label.interest, label.source, label.updated_at = int(row.interest), "csv", now
-            report.changed_labels += 1
-        else:
+        elif label.interest == interest:
             report.unchanged += 1
+        else:
+            file_wins = prefer_file or label.updated_at <= given_at
+            report.conflicts.append(
+                LabelConflict(
+                    paper_id=row.paper_id,
+                    stored=label.interest,
+                    stored_source=label.source,
+                    stored_at=label.updated_at,
+                    file=interest,
+                    kept="file" if file_wins else "stored",
+                )
+            )
+            if file_wins:
+                label.interest, label.source, label.updated_at = interest, "csv", given_at
+                report.changed_labels += 1
     session.flush()
     logger.info("imported %s: %s", path, report)
     return report
@@ -127,6 +175,7 @@ def stored_labels(session: Session) -> list[LabelledPaper]:
             Label.interest,
             Paper.authors,
             Paper.comment,
+            Label.updated_at,
         ).join(Label, Label.paper_id == Paper.id)
     ).all()
     # Ordered here, not in SQL: collations differ between databases, and the date split (and so
@@ -142,8 +191,19 @@ def stored_labels(session: Session) -> list[LabelledPaper]:
             interest=interest,
             authors=authors or [],
             comment=comment,
+            labelled_at=labelled_at,
         )
-        for paper_id, title, abstract, categories, submitted_on, interest, authors, comment in rows
+        for (
+            paper_id,
+            title,
+            abstract,
+            categories,
+            submitted_on,
+            interest,
+            authors,
+            comment,
+            labelled_at,
+        ) in rows
     ]
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app.cli import main
 from app.core.db import session_scope
-from app.labels import export_labels_csv, import_labels_csv, load_labels
+from app.labels import export_labels_csv, import_labels_csv, load_labels, set_label
 from app.models import Label, Paper
 from tests.conftest import LABELS_CSV
 from tests.factories import with_metadata, write_labels_csv
@@ -97,3 +98,63 @@ def test_database_labels_checked_too(sessions, sample_rows) -> None:
         ),
     ):
         load_labels(session)
+
+
+def test_an_import_never_silently_overwrites_a_label_given_later(sessions, tmp_path: Path):
+    """The file is older than a label given on the page since: the page's label stays and the
+    report names it; --prefer-file takes the file's; a row stamped later than the page wins."""
+    with session_scope(sessions) as session:
+        import_labels_csv(session, LABELS_CSV)
+    first, second = pd.read_csv(LABELS_CSV)["paper_id"].astype(str).iloc[:2]
+    with session_scope(sessions) as session:
+        original = {p: session.get_one(Label, p).interest for p in (first, second)}
+        for paper_id in (first, second):
+            set_label(session, paper_id=paper_id, interest=1 - original[paper_id], source="web")
+    with session_scope(sessions) as session:
+        report = import_labels_csv(session, LABELS_CSV)
+    assert report.kept_stored == [first, second] and report.changed_labels == 0
+    conflict = report.conflicts[0]
+    assert (conflict.stored_source, conflict.stored, conflict.file) == (
+        "web",
+        1 - original[first],
+        original[first],
+    )
+    with sessions() as session:
+        assert session.get_one(Label, first).interest == 1 - original[first]
+
+    # A row stamped after the page's label wins without being asked.
+    frame = load_labelled_csv(LABELS_CSV).iloc[:1].copy()
+    frame["labelled_at"] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=1)
+    stamped = tmp_path / "stamped.csv"
+    write_labels_csv(frame, stamped)
+    stamped_frame = pd.read_csv(stamped)
+    stamped_frame["labelled_at"] = frame["labelled_at"].dt.strftime("%Y-%m-%dT%H:%M:%S%z").iloc[0]
+    stamped_frame.to_csv(stamped, index=False)
+    with session_scope(sessions) as session:
+        report = import_labels_csv(session, stamped)
+    assert [c.kept for c in report.conflicts] == ["file"] and report.changed_labels == 1
+    with sessions() as session:
+        assert session.get_one(Label, first).interest == original[first]
+
+    with session_scope(sessions) as session:
+        report = import_labels_csv(session, LABELS_CSV, prefer_file=True)
+    assert [c.paper_id for c in report.conflicts] == [second]
+    assert report.conflicts[0].kept == "file"
+    with sessions() as session:
+        assert session.get_one(Label, second).interest == original[second]
+
+
+def test_the_cli_lists_conflicts_by_paper_id(sessions, settings, monkeypatch, capsys):
+    monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
+    assert main(["labels", "import", str(LABELS_CSV)]) == 0
+    paper_id = str(pd.read_csv(LABELS_CSV)["paper_id"].iloc[0])
+    with session_scope(sessions) as session:
+        label = session.get_one(Label, paper_id)
+        set_label(session, paper_id=paper_id, interest=1 - label.interest, source="web")
+    capsys.readouterr()
+    assert main(["labels", "import", str(LABELS_CSV)]) == 0
+    kept = "1 labels given later than the file's were kept (--prefer-file takes the file's)"
+    assert f"{kept}: {paper_id}" in capsys.readouterr().out
+    assert main(["labels", "import", "--prefer-file", str(LABELS_CSV)]) == 0
+    assert f"1 stored labels were replaced by the file's: {paper_id}" in capsys.readouterr().out

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 COLUMNS = ("paper_id", "title", "abstract", "categories", "submission_date", "interest")
 # Metadata a CSV may add; a missing column reads as empty. Authors are separated by ";".
 OPTIONAL_COLUMNS = ("authors", "comment")
+# When each label was given (an export writes it): an import keeps whichever label is newer.
+# Not read by the models, and not part of the data hash.
+LABEL_TIME_COLUMN = "labelled_at"
 _SHOWN = 5  # offending rows quoted in a message
 CATEGORY_JOINER = ", "  # "cs.CL, cs.AI", as the arXiv-derived CSVs write them
 AUTHOR_JOINER = f"{AUTHOR_SEPARATOR} "  # "Ada Lovelace; Alan Turing"
@@ -45,6 +48,7 @@ class LabelledPaper:
     interest: int
     authors: Sequence[str] = ()
     comment: str | None = None
+    labelled_at: dt.datetime | None = None
 
 
 class DataError(ValueError):
@@ -77,7 +81,7 @@ def load_labelled_csv(path: str | Path, *, require_both_classes: bool = True) ->
             f"{path}: expected the columns {list(COLUMNS)}, but {missing} are missing "
             f"(found {list(frame.columns)})"
         )
-    known = (*COLUMNS, *OPTIONAL_COLUMNS)
+    known = (*COLUMNS, *OPTIONAL_COLUMNS, LABEL_TIME_COLUMN)
     extra = [column for column in frame.columns if column not in known]
     if extra:
         logger.info("%s: ignoring extra columns %s", path, extra)
@@ -152,6 +156,8 @@ def validate_labels(
     # The service keys papers by their UTC listing day; a time of day would only make the same
     # labels hash differently from a CSV and from the database.
     frame["submission_date"] = dates.dt.floor("D")
+    if LABEL_TIME_COLUMN in frame.columns:
+        frame[LABEL_TIME_COLUMN] = _label_times(frame, where)
 
     empty_abstract = frame["abstract"] == ""
     if empty_abstract.any():
@@ -186,6 +192,22 @@ def validate_labels(
     return frame.reset_index(drop=True)
 
 
+def _label_times(frame: pd.DataFrame, where: str) -> pd.Series:
+    text = frame[LABEL_TIME_COLUMN].fillna("").astype(str).str.strip()
+    times = pd.to_datetime(text.where(text != ""), utc=True, errors="coerce", format="mixed")
+    bad = times.isna() & (text != "")
+    if bad.any():
+        rows = frame.loc[bad]
+        shown = [
+            f"line {line} ({value!r})" for line, value in zip(rows["line"], text[bad], strict=True)
+        ]
+        raise DataError(
+            f"{where} unparsable {LABEL_TIME_COLUMN} in {len(shown)} rows (expected e.g. "
+            f"2025-03-18T09:30:00+00:00, or empty): {_rows(shown, len(shown))}"
+        )
+    return times
+
+
 def labels_frame(
     papers: Iterable[LabelledPaper], *, source: str, require_both_classes: bool = True
 ) -> pd.DataFrame:
@@ -202,10 +224,11 @@ def labels_frame(
                 "interest": str(paper.interest),
                 "authors": AUTHOR_JOINER.join(paper.authors),
                 "comment": paper.comment or "",
+                LABEL_TIME_COLUMN: paper.labelled_at.isoformat() if paper.labelled_at else "",
             }
             for paper in papers
         ],
-        columns=["line", *COLUMNS, *OPTIONAL_COLUMNS],
+        columns=["line", *COLUMNS, *OPTIONAL_COLUMNS, LABEL_TIME_COLUMN],
     )
     return validate_labels(frame, source=source, require_both_classes=require_both_classes)
 
@@ -213,8 +236,13 @@ def labels_frame(
 def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A validated frame in the CSV's text layout, every column the models read included, so
     that writing it and loading it back gives the same frame."""
-    out = frame[[*COLUMNS, *OPTIONAL_COLUMNS]].copy()
+    timed = LABEL_TIME_COLUMN in frame.columns
+    out = frame[[*COLUMNS, *OPTIONAL_COLUMNS, *([LABEL_TIME_COLUMN] if timed else [])]].copy()
     out["submission_date"] = out["submission_date"].dt.strftime("%Y-%m-%d %H:%M:%S+00:00")
+    if timed:
+        out[LABEL_TIME_COLUMN] = [
+            "" if pd.isna(t) else t.isoformat(timespec="seconds") for t in out[LABEL_TIME_COLUMN]
+        ]
     return out
 
 

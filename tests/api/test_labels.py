@@ -98,7 +98,7 @@ def test_import_then_export_gives_the_same_rows_and_a_second_import_changes_noth
     back = pd.read_csv(path, dtype=str, keep_default_na=False)
     # The training columns as they were, then the metadata the models read (none in this file).
     assert back[list(original.columns)].equals(original)
-    assert list(back.columns[6:]) == ["authors", "comment"]
+    assert list(back.columns[6:]) == ["authors", "comment", "labelled_at"]
     assert not back["authors"].any() and not back["comment"].any()
 
     with session_scope(sessions) as session:
@@ -130,7 +130,7 @@ def test_import_stores_authors_and_comment_of_new_papers_only(client, sessions, 
         assert new.comment == (frame.loc[1, "comment"] or None)
     # The export is the notebook's layout plus the metadata the models read.
     assert client.get("/labels.csv").text.splitlines()[0] == (
-        "paper_id,title,abstract,categories,submission_date,interest,authors,comment"
+        "paper_id,title,abstract,categories,submission_date,interest,authors,comment,labelled_at"
     )
 
 

@@ -9,7 +9,7 @@ from tests.factories import activate_model_dir
 def test_a_newcomer_is_told_what_to_do(client):
     page = client.get("/").text
     assert "Getting started" in page
-    assert "arxiv-reco labels import" in page and "arxiv-reco train --from-db" in page
+    assert "arxiv-reco labels import" in page and "arxiv-reco retrain" in page
     assert "No papers yet" in page
 
 
