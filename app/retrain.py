@@ -222,6 +222,7 @@ def _retrain(
         device=settings.device,
         threshold_strategy=settings.retrain_threshold_strategy,
         threshold_target=settings.retrain_threshold_target,
+        recency_half_life_days=settings.retrain_recency_half_life_days,
         progress=False,
     )
     result = train(config, frame=frame, source="the service's labels", name=name)

@@ -176,6 +176,13 @@ class TrainConfig:
         default_factory=lambda: [0.01, 0.1, 1.0, 10.0, 100.0],
         metadata=_help("Logistic regression C values tried on validation (tfidf, embed)."),
     )
+    recency_half_life_days: float | None = field(
+        default=None,
+        metadata=_help(
+            "tfidf, embed: weigh each label by its age, halving every this many days before "
+            "the newest label, so recent taste counts more; none weighs all labels alike."
+        ),
+    )
     tfidf_min_df: int = field(default=2, metadata=_help("Ignore n-grams seen in fewer rows."))
     tfidf_max_features: int | None = field(
         default=200_000, metadata=_help("Keep at most this many n-grams (tfidf).")
@@ -229,6 +236,12 @@ class TrainConfig:
             raise ConfigError(f"--eval-steps must be at least 1, got {self.eval_steps}")
         if not self.c_grid or any(not (c > 0) for c in self.c_grid):
             raise ConfigError(f"--c-grid must be positive numbers, got {self.c_grid}")
+        if self.recency_half_life_days is not None and not (
+            math.isfinite(self.recency_half_life_days) and self.recency_half_life_days > 0
+        ):
+            raise ConfigError(
+                f"--recency-half-life-days must be positive, got {self.recency_half_life_days}"
+            )
         if self.tfidf_max_features is not None and self.tfidf_max_features < 1:
             raise ConfigError(
                 f"--tfidf-max-features must be at least 1, got {self.tfidf_max_features}"

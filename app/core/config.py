@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     retrain_base_model: str = Field(
         DEFAULT_BASE_MODEL, description="Encoder for finetune/embed retrains (id or path)."
     )
+    retrain_recency_half_life_days: float | None = Field(
+        None,
+        gt=0,
+        description="A retrain weighs each label by its age, halving every this many days "
+        "before the newest label; none weighs all labels alike.",
+    )
     retrain_tolerance: float = Field(
         0.0, ge=0, le=1, description="A retrain is activated if its test AP is at most this worse."
     )

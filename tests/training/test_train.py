@@ -295,3 +295,15 @@ def test_probabilities_are_calibrated_on_validation(make_config) -> None:
 def test_refit_all_is_not_offered_for_finetune_yet(make_config) -> None:
     with pytest.raises(ConfigError, match="--refit-all yes is not available for finetune"):
         make_config(method="finetune", refit_all="yes")
+
+
+def test_recency_weighting_halves_a_labels_weight_every_half_life(make_config) -> None:
+    from training.methods.linear import recency_weights
+
+    days = [pd.Timestamp("2025-03-01", tz="UTC"), pd.Timestamp("2025-03-15", tz="UTC")]
+    assert recency_weights(days, None) is None
+    assert recency_weights(days, 14.0).tolist() == pytest.approx([0.5, 1.0])
+    result = train(make_config(method="tfidf", recency_half_life_days=30.0))
+    assert result.meta.info["hyperparameters"]["recency_half_life_days"] == 30.0
+    with pytest.raises(ConfigError, match="--recency-half-life-days must be positive, got -1"):
+        make_config(recency_half_life_days=-1.0)

@@ -14,7 +14,7 @@ from training.config import TrainConfig
 from training.device import pick_device
 from training.layout import texts_of
 from training.methods import FitResult, encoder_max_length, load_base
-from training.methods.linear import choose_c
+from training.methods.linear import choose_c, recency_weights
 from training.predictor import embed_texts
 from training.split import DateSplit
 
@@ -59,6 +59,9 @@ def fit_embed(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
         split.train["interest"].to_numpy(),
         val_x,
         split.validation["interest"].to_numpy(),
+        sample_weight=recency_weights(
+            list(split.train["submission_date"]), config.recency_half_life_days
+        ),
     )
     joblib.dump(classifier, model_dir / EMBED_CLASSIFIER_FILE)
     encoder.save_pretrained(model_dir / ENCODER_DIR)

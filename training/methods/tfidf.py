@@ -27,7 +27,7 @@ from training.artifact import (
 from training.config import TrainConfig
 from training.layout import paper_inputs, texts_of
 from training.methods import FitResult
-from training.methods.linear import choose_c
+from training.methods.linear import choose_c, recency_weights
 from training.split import DateSplit
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,9 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
         split.train["interest"].to_numpy(),
         features.transform(val_x),
         split.validation["interest"].to_numpy(),
+        sample_weight=recency_weights(
+            list(split.train["submission_date"]), config.recency_half_life_days
+        ),
     )
     pipeline = Pipeline([("tfidf", features), ("logreg", logreg)])
     joblib.dump(pipeline, model_dir / TFIDF_PIPELINE_FILE)
@@ -140,6 +143,7 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
             "class_weight": "balanced" if config.class_weights else None,
             "meta_fields": fields,
             "meta_weight": config.meta_weight if fields else None,
+            "recency_half_life_days": config.recency_half_life_days,
         },
         details={
             "validation_ap_by_C": ap_by_c,
