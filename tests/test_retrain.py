@@ -21,7 +21,7 @@ from app.retrain import last_retrain, nightly_retrain, retrain
 from app.scheduler import DailyJob
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
-from training.artifact import TFIDF_PIPELINE_FILE, ModelMeta, compose_text
+from training.artifact import LEGACY_FILES, TFIDF_PIPELINE_FILE, ModelMeta, compose_text
 from training.layout import data_hash, load_labelled_csv
 
 
@@ -76,7 +76,8 @@ def test_a_worse_retrain_is_kept_but_not_activated_and_rollback_restores(
     oracle.fit(texts, frame.interest)
     directory = tmp_path / "oracle"
     directory.mkdir()
-    joblib.dump(oracle, directory / TFIDF_PIPELINE_FILE)
+    # Written as older models were: a joblib file, which still loads.
+    joblib.dump(oracle, directory / LEGACY_FILES[TFIDF_PIPELINE_FILE])
     ModelMeta(method="tfidf", threshold=0.5, max_length=0, base_model="oracle").save(directory)
     oracle_id = activate_model_dir(labelled, directory, name="oracle")
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import joblib
 import numpy as np
 import pandas as pd
 import torch
@@ -36,6 +35,7 @@ from training.artifact import (
     ModelMeta,
     PaperInput,
     compose_text,
+    load_pickled,
     metadata_frame,
 )
 from training.calibration import Calibration
@@ -247,7 +247,7 @@ class EmbedPredictor:
         self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
         self.encoder = AutoModel.from_pretrained(encoder_dir)
         self.encoder.to(device).eval()
-        self.classifier: Any = joblib.load(path / EMBED_CLASSIFIER_FILE)
+        self.classifier: Any = load_pickled(path, EMBED_CLASSIFIER_FILE)
 
     @property
     def device(self) -> str:
@@ -279,7 +279,7 @@ class TfidfPredictor:
 
     def __init__(self, path: Path, meta: ModelMeta):
         self.path, self.meta = path, meta
-        self.pipeline: Any = joblib.load(path / TFIDF_PIPELINE_FILE)
+        self.pipeline: Any = load_pickled(path, TFIDF_PIPELINE_FILE)
 
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Texts alone; a model that also reads metadata sees it empty (see score_papers)."""

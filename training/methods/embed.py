@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import joblib
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoModel
 
-from training.artifact import EMBED_CLASSIFIER_FILE, ENCODER_DIR
+from training.artifact import EMBED_CLASSIFIER_FILE, ENCODER_DIR, save_pickle
 from training.config import TrainConfig
 from training.device import pick_device
 from training.layout import texts_of
@@ -63,7 +62,7 @@ def fit_embed(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
             list(split.train["submission_date"]), config.recency_half_life_days
         ),
     )
-    joblib.dump(classifier, model_dir / EMBED_CLASSIFIER_FILE)
+    save_pickle(classifier, model_dir / EMBED_CLASSIFIER_FILE)
     encoder.save_pretrained(model_dir / ENCODER_DIR)
     tokenizer.save_pretrained(model_dir / ENCODER_DIR)
     return FitResult(

@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import joblib
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -23,6 +22,7 @@ from training.artifact import (
     TEXT_COLUMN,
     TFIDF_PIPELINE_FILE,
     metadata_frame,
+    save_pickle,
 )
 from training.config import TrainConfig
 from training.layout import paper_inputs, texts_of
@@ -126,7 +126,7 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
         ),
     )
     pipeline = Pipeline([("tfidf", features), ("logreg", logreg)])
-    joblib.dump(pipeline, model_dir / TFIDF_PIPELINE_FILE)
+    save_pickle(pipeline, model_dir / TFIDF_PIPELINE_FILE)
     vocabulary = _vocabulary_sizes(features, fields)
     logger.info("tfidf: vocabulary %s", vocabulary)
     return FitResult(
