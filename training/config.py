@@ -112,8 +112,9 @@ class TrainConfig:
         default="auto",
         metadata=_help(
             "After choosing the configuration and threshold on the split and reporting test, "
-            "refit the chosen configuration on every label and serve that fit. auto: yes for "
-            "tfidf and embed, no for finetune (not available for finetune yet)."
+            "refit the chosen configuration on every label and serve that fit (finetune: afresh "
+            "from the base model, for as long as the best checkpoint trained). auto: yes for "
+            "tfidf and embed, and for finetune on a CUDA GPU; no for finetune on a CPU or MPS."
         ),
     )
     # Fine-tuning (the notebook's hyper-parameters, but 512 tokens).
@@ -248,11 +249,6 @@ class TrainConfig:
             )
         if self.refit_all not in ("auto", "yes", "no"):
             raise ConfigError(f"--refit-all must be auto, yes or no, got {self.refit_all!r}")
-        if self.refit_all == "yes" and self.method == "finetune":
-            raise ConfigError(
-                "--refit-all yes is not available for finetune yet: it serves the best "
-                "checkpoint of the train split"
-            )
         if self.calibration not in ("platt", "none"):
             raise ConfigError(f"--calibration must be platt or none, got {self.calibration!r}")
         if self.int8_check not in ("auto", "yes", "no"):

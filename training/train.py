@@ -199,10 +199,10 @@ def train(
 
 
 def wants_refit(config: TrainConfig) -> bool:
-    """auto: the fast methods refit on every label; fine-tuning does not (see TrainConfig)."""
+    """auto: the fast methods refit on every label; fine-tuning only on a GPU (see TrainConfig)."""
     if config.refit_all != "auto":
         return config.refit_all == "yes"
-    return config.method in REFIT_METHODS
+    return config.method in REFIT_METHODS or pick_device(config.device).type == "cuda"
 
 
 def _serve(
@@ -219,6 +219,21 @@ def _serve(
             "up_to": _last_day(split.train),
         }
     started = time.perf_counter()
+    ordered = frame.sort_values("submission_date", kind="stable").reset_index(drop=True)
+    if config.method == "finetune":
+        from training.methods.finetune import refit_finetune
+
+        length = refit_finetune(config, ordered, workdir, fitted)
+        seconds = time.perf_counter() - started
+        logger.info("refit finetune on all %d labels in %.1f s", len(frame), seconds)
+        return {
+            "fit_on": "all labels",
+            "rows": len(frame),
+            "positives": int(frame["interest"].sum()),
+            "up_to": _last_day(frame),
+            "hyperparameters": length,
+            "seconds": round(seconds, 2),
+        }
     chosen = fitted.hyperparameters.get("C")
     refit_config = replace(
         config,
@@ -226,7 +241,7 @@ def _serve(
         meta_fields=list(fitted.meta_fields),
     )
     everything = DateSplit(
-        train=frame.sort_values("submission_date", kind="stable").reset_index(drop=True),
+        train=ordered,
         validation=split.validation,
         test=split.test,
     )

@@ -292,9 +292,20 @@ def test_probabilities_are_calibrated_on_validation(make_config) -> None:
     assert abs(calibrated.mean() - base_rate) < abs(uncalibrated.mean() - base_rate)
 
 
-def test_refit_all_is_not_offered_for_finetune_yet(make_config) -> None:
-    with pytest.raises(ConfigError, match="--refit-all yes is not available for finetune"):
-        make_config(method="finetune", refit_all="yes")
+def test_finetune_refits_on_every_label_for_the_best_checkpoints_length(
+    make_config, tiny_base, sample_frame
+) -> None:
+    config = make_config(**tiny_finetune_settings(tiny_base), refit_all="yes")
+    result = train(config)
+    served = result.meta.info["served_model"]
+    assert served["fit_on"] == "all labels" and served["rows"] == 300
+    best = max(result.meta.info["fit"]["evaluations"], key=lambda e: e["validation_ap"])
+    assert served["hyperparameters"]["steps"] == best["step"]  # --max-steps bounds the run
+    scores = score_papers(load_predictor(result.path), paper_inputs(sample_frame.iloc[:8]))
+    assert scores.shape == (8,) and np.all((scores >= 0) & (scores <= 1))
+    # On a CPU, auto leaves fine-tuning as measured.
+    auto = train(make_config(**tiny_finetune_settings(tiny_base), output=str(result.path) + "-a"))
+    assert auto.meta.info["served_model"]["fit_on"] == "train split"
 
 
 def test_recency_weighting_halves_a_labels_weight_every_half_life(make_config) -> None:

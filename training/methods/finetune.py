@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score
 from transformers import (
@@ -136,37 +137,7 @@ def fit_finetune(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitR
     resume_from = _resume_point(config, checkpoints)
 
     strategy = "steps" if config.eval_steps else "epoch"
-    every_n_steps: dict[str, Any] = (
-        {"eval_steps": n, "save_steps": n, "logging_steps": n} if (n := config.eval_steps) else {}
-    )
-    args = TrainingArguments(
-        output_dir=str(checkpoints),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        weight_decay=config.weight_decay,
-        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
-        lr_scheduler_type="linear",
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.eval_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        eval_strategy=strategy,
-        save_strategy=strategy,
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model=BEST_METRIC,
-        greater_is_better=True,
-        logging_strategy=strategy,
-        **every_n_steps,
-        bf16=bf16,
-        fp16=fp16,
-        use_cpu=device.type == "cpu",
-        seed=config.seed,
-        data_seed=config.seed,
-        disable_tqdm=not config.progress,
-        report_to="none",
-        dataloader_pin_memory=device.type == "cuda",
-    )
+    args = training_arguments(config, device, checkpoints, evaluate=True)
     callbacks = []
     if config.early_stopping_patience:
         callbacks.append(
@@ -238,6 +209,108 @@ def fit_finetune(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitR
             "resumed_from": Path(resume_from).name if isinstance(resume_from, str) else None,
         },
     )
+
+
+def training_arguments(
+    config: TrainConfig,
+    device: torch.device,
+    output_dir: Path,
+    *,
+    evaluate: bool,
+    epochs: float | None = None,
+    max_steps: int | None = None,
+) -> TrainingArguments:
+    """The notebook's schedule; ``evaluate`` keeps a checkpoint per evaluation and the best one
+    by validation AP, otherwise (a refit on every label) it trains to the end and keeps that."""
+    bf16, fp16 = mixed_precision(config, device)
+    strategy = "steps" if config.eval_steps else "epoch"
+    every_n_steps: dict[str, Any] = (
+        {"eval_steps": n, "save_steps": n, "logging_steps": n}
+        if (n := config.eval_steps) and evaluate
+        else {}
+    )
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs if epochs is None else epochs,
+        max_steps=config.max_steps if max_steps is None else max_steps,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
+        lr_scheduler_type="linear",
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        eval_strategy=strategy if evaluate else "no",
+        save_strategy=strategy if evaluate else "no",
+        save_total_limit=2,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model=BEST_METRIC if evaluate else None,
+        greater_is_better=True,
+        logging_strategy=strategy,
+        **every_n_steps,
+        bf16=bf16,
+        fp16=fp16,
+        use_cpu=device.type == "cpu",
+        seed=config.seed,
+        data_seed=config.seed,
+        disable_tqdm=not config.progress,
+        report_to="none",
+        dataloader_pin_memory=device.type == "cuda",
+    )
+
+
+def best_length(fitted: FitResult) -> tuple[float | None, int | None]:
+    """(epochs, steps) of the best checkpoint: how long the refit on every label trains."""
+    evaluations = fitted.details.get("evaluations") or []
+    if not evaluations:
+        return None, None
+    best = max(evaluations, key=lambda e: e["validation_ap"])
+    return best.get("epoch"), best.get("step")
+
+
+def refit_finetune(
+    config: TrainConfig, rows: pd.DataFrame, model_dir: Path, fitted: FitResult
+) -> dict[str, Any]:
+    """Fine-tune the base model afresh on every labelled row, for as long as the best checkpoint
+    trained (its steps when --max-steps bounds the run, else its epochs), and save the final
+    weights in place of the split model's."""
+    device = pick_device(config.device)
+    epochs, steps = best_length(fitted)
+    tokenizer, model = load_base(
+        config,
+        AutoModelForSequenceClassification,
+        num_labels=2,
+        id2label=LABELS,
+        label2id={label: index for index, label in LABELS.items()},
+    )
+    labels = rows["interest"].to_numpy()
+    dataset = _encode(tokenizer, texts_of(rows, config.text_fields), labels, fitted.max_length)
+    bounded = config.max_steps > 0 and steps is not None
+    scratch = config.checkpoint_path.with_name(config.checkpoint_path.name + "-refit")
+    args = training_arguments(
+        config,
+        device,
+        scratch,
+        evaluate=False,
+        epochs=None if bounded or epochs is None else float(epochs),
+        max_steps=int(steps) if bounded and steps is not None else config.max_steps,
+    )
+    trainer = WeightedLossTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        class_weights=class_weights_for(labels) if config.class_weights else None,
+    )
+    logger.info("refitting %s on all %d labels", config.base_model, len(rows))
+    trainer.train()
+    trainer.save_model(str(model_dir))
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "epochs": args.num_train_epochs if args.max_steps <= 0 else None,
+        "steps": trainer.state.global_step,
+    }
 
 
 def _resume_point(config: TrainConfig, checkpoints: Path) -> str | None:
