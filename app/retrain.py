@@ -223,6 +223,7 @@ def _retrain(
         threshold_strategy=settings.retrain_threshold_strategy,
         threshold_target=settings.retrain_threshold_target,
         recency_half_life_days=settings.retrain_recency_half_life_days,
+        tfidf_char_ngrams=settings.retrain_tfidf_char_ngrams,
         progress=False,
     )
     result = train(config, frame=frame, source="the service's labels", name=name)

@@ -184,6 +184,10 @@ class TrainConfig:
             "the newest label, so recent taste counts more; none weighs all labels alike."
         ),
     )
+    tfidf_char_ngrams: bool = field(
+        default=False,
+        metadata=_help("tfidf: add character 3-5-grams of the text as a block of their own."),
+    )
     tfidf_min_df: int = field(default=2, metadata=_help("Ignore n-grams seen in fewer rows."))
     tfidf_max_features: int | None = field(
         default=200_000, metadata=_help("Keep at most this many n-grams (tfidf).")

@@ -53,7 +53,8 @@ def tfidf_reasons(
     pipeline: Any = predictor.pipeline
     features, logreg = pipeline[:-1], pipeline[-1]
     meta = predictor.meta
-    if meta.meta_fields:
+    prefixed = predictor.reads_frame
+    if prefixed:
         inputs: Any = metadata_frame(
             papers, text_fields=meta.text_fields, meta_fields=meta.meta_fields
         )
@@ -67,14 +68,14 @@ def tfidf_reasons(
         start, end = matrix.indptr[row], matrix.indptr[row + 1]
         columns, values = matrix.indices[start:end], matrix.data[start:end]
         contributions = values * coef[columns]
-        order = np.argsort(-contributions)[:top]
-        reasons.append(
-            [
-                _reason(str(names[columns[i]]), float(contributions[i]), bool(meta.meta_fields))
-                for i in order
-                if contributions[i] > 0
-            ]
-        )
+        order = np.argsort(-contributions)
+        found = [
+            _reason(str(names[columns[i]]), float(contributions[i]), prefixed)
+            for i in order
+            if contributions[i] > 0
+        ]
+        # Character n-grams ("ing d") explain nothing to a reader; words and names do.
+        reasons.append([r for r in found if r.kind != "chars"][:top])
     return reasons
 
 

@@ -281,9 +281,15 @@ class TfidfPredictor:
         self.path, self.meta = path, meta
         self.pipeline: Any = load_pickled(path, TFIDF_PIPELINE_FILE)
 
+    @property
+    def reads_frame(self) -> bool:
+        """Its features are named blocks of a frame (metadata, character n-grams), not a
+        vectorizer of plain strings."""
+        return hasattr(self.pipeline[0], "transformers")
+
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Texts alone; a model that also reads metadata sees it empty (see score_papers)."""
-        if not self.meta.meta_fields:
+        if not self.reads_frame:
             return self._predict(list(texts))
         empty = {name: [""] * len(texts) for name in self.meta.meta_fields}
         return self.predict_frame(pd.DataFrame({TEXT_COLUMN: list(texts), **empty}))

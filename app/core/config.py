@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         description="A retrain weighs each label by its age, halving every this many days "
         "before the newest label; none weighs all labels alike.",
     )
+    retrain_tfidf_char_ngrams: bool = Field(
+        False, description="A tfidf retrain adds character 3-5-grams of the text."
+    )
     retrain_tolerance: float = Field(
         0.0, ge=0, le=1, description="A retrain is activated if its test AP is at most this worse."
     )

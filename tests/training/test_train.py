@@ -318,3 +318,22 @@ def test_recency_weighting_halves_a_labels_weight_every_half_life(make_config) -
     assert result.meta.info["hyperparameters"]["recency_half_life_days"] == 30.0
     with pytest.raises(ConfigError, match="--recency-half-life-days must be positive, got -1"):
         make_config(recency_half_life_days=-1.0)
+
+
+@pytest.mark.parametrize("metadata", [False, True])
+def test_character_ngrams_are_a_block_of_their_own_and_never_a_reason(
+    make_config, sample_frame, metadata
+) -> None:
+    from training.explain import tfidf_reasons
+
+    frame = with_metadata(sample_frame) if metadata else sample_frame
+    result = train(make_config(method="tfidf", tfidf_char_ngrams=True), frame=frame)
+    assert result.meta.info["hyperparameters"]["char_ngrams"] == [3, 5]
+    assert result.meta.info["fit"]["vocabulary_by_field"]["chars"] > 0
+    predictor = load_predictor(result.path)
+    papers = paper_inputs(frame.iloc[:10])
+    scores = score_papers(predictor, papers)
+    assert scores.shape == (10,) and np.all((scores >= 0) & (scores <= 1))
+    assert predictor.predict_proba(["a text alone"]).shape == (1,)
+    reasons = [r for rs in tfidf_reasons(predictor, papers) for r in rs]
+    assert reasons and all(r.kind != "chars" for r in reasons)

@@ -48,6 +48,21 @@ def text_vectorizer(config: TrainConfig) -> TfidfVectorizer:
     )
 
 
+CHARS = "chars"  # the character n-gram block of the text, with --tfidf-char-ngrams
+
+
+def char_vectorizer(config: TrainConfig) -> TfidfVectorizer:
+    """Character 3-5-grams within words: spelling variants, plurals and word pieces."""
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(3, 5),
+        min_df=config.tfidf_min_df,
+        max_features=config.tfidf_max_features,
+        sublinear_tf=True,
+        strip_accents="unicode",
+    )
+
+
 def metadata_vectorizer(name: str, config: TrainConfig) -> TfidfVectorizer:
     """Each full author name is one token; categories are whole names; the comment is words."""
     if name == "authors":
@@ -89,11 +104,17 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
     )
     fields, dropped = usable_meta_fields(config, train_x, wanted)
     features: Any
-    if fields:
+    chars = [(CHARS, char_vectorizer(config), TEXT_COLUMN)] if config.tfidf_char_ngrams else []
+    if fields or chars:
         features = ColumnTransformer(
             [(TEXT_COLUMN, text_vectorizer(config), TEXT_COLUMN)]
+            + chars
             + [(name, metadata_vectorizer(name, config), name) for name in fields],
-            transformer_weights={TEXT_COLUMN: 1.0, **{name: config.meta_weight for name in fields}},
+            transformer_weights={
+                TEXT_COLUMN: 1.0,
+                **({CHARS: 1.0} if chars else {}),
+                **{name: config.meta_weight for name in fields},
+            },
         )
         train_x = train_x[[TEXT_COLUMN, *fields]]
         val_x: Any = metadata_frame(
@@ -144,6 +165,7 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
             "meta_fields": fields,
             "meta_weight": config.meta_weight if fields else None,
             "recency_half_life_days": config.recency_half_life_days,
+            "char_ngrams": [3, 5] if config.tfidf_char_ngrams else None,
         },
         details={
             "validation_ap_by_C": ap_by_c,
@@ -156,8 +178,10 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
 
 
 def _vocabulary_sizes(features: Any, fields: list[str]) -> dict[str, int]:
-    if not fields:
+    if not hasattr(features, "named_transformers_"):
         return {TEXT_COLUMN: len(features.vocabulary_)}
     return {
-        name: len(features.named_transformers_[name].vocabulary_) for name in (TEXT_COLUMN, *fields)
+        name: len(transformer.vocabulary_)
+        for name, transformer in features.named_transformers_.items()
+        if hasattr(transformer, "vocabulary_")
     }
