@@ -160,9 +160,11 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with session_scope(sessions) as session:
             if args.action == "activate":
-                activate_model(session, version_id=args.version)
+                activate_model(
+                    session, version_id=args.version, verify=True, device=settings.device
+                )
             elif args.action == "rollback":
-                rollback_model(session)
+                rollback_model(session, verify=True, device=settings.device)
             versions = list_models(session)
     except ModelVersionError as err:
         raise SystemExit(str(err)) from None

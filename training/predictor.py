@@ -304,25 +304,42 @@ class TfidfPredictor:
         return np.asarray(self.pipeline.predict_proba(inputs)[:, 1], dtype=np.float32)
 
 
+# Scored once when a model is opened: a model that cannot score it is not served.
+SMOKE_PAPER = PaperInput(
+    title="A test paper",
+    abstract="We check that the model scores an abstract.",
+    authors=("Ada Lovelace",),
+    categories=("cs.LG",),
+    comment="8 pages",
+)
+
+
 def load_predictor(
     path: str | Path, *, device: str = "auto", batch_size: int = 16, precision: Precision = "auto"
 ) -> Predictor:
-    """Open any model directory that training wrote; raises ArtifactError if it cannot."""
+    """Open any model directory that training wrote and score one paper with it; raises
+    ArtifactError if it cannot, whatever is wrong with its files (missing, truncated, zeroed, a
+    pickle of something else), so that a caller can keep the model it has."""
     path = Path(path)
     started = time.perf_counter()
     meta = ModelMeta.load(path)
     predictor: Predictor
+    if meta.method != "tfidf":
+        target = pick_device(device)  # an unavailable device is the caller's error, not the model's
     try:
         if meta.method == "tfidf":
             predictor = TfidfPredictor(path, meta)
         elif meta.method == "embed":
-            predictor = EmbedPredictor(path, meta, pick_device(device), batch_size)
+            predictor = EmbedPredictor(path, meta, target, batch_size)
         else:
-            predictor = TransformerPredictor(
-                path, meta, pick_device(device), batch_size, precision=precision
-            )
-    except (OSError, EOFError) as err:
-        raise ArtifactError(f"cannot load the {meta.method} model in {path}: {err}") from err
+            predictor = TransformerPredictor(path, meta, target, batch_size, precision=precision)
+        check = score_papers(predictor, [SMOKE_PAPER])
+        if check.shape != (1,) or not 0.0 <= float(check[0]) <= 1.0:
+            raise ValueError(f"scoring a test paper gave {check!r}, not one probability")
+    except Exception as err:  # any failure of the files: the message names the model
+        raise ArtifactError(
+            f"cannot load the {meta.method} model in {path}: {type(err).__name__}: {err}"
+        ) from err
     logger.info(
         "loaded %s model from %s on %s (%s) in %.1fs (threshold %.4f)",
         meta.method,

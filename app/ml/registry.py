@@ -19,6 +19,10 @@ class ModelVersionError(LookupError):
     pass
 
 
+class ModelNotServable(ModelVersionError):
+    """A registered model whose files cannot be loaded or cannot score."""
+
+
 def register_model(
     session: Session, *, path: Path, meta: ModelMeta, name: str | None = None, activate: bool
 ) -> ModelVersion:
@@ -63,12 +67,23 @@ def version_threshold(version: ModelVersion) -> float | None:
         return None
 
 
-def activate_model(session: Session, *, version_id: int) -> ModelVersion:
+def activate_model(
+    session: Session, *, version_id: int, verify: bool = False, device: str = "cpu"
+) -> ModelVersion:
+    """Serve ``version_id``. ``verify`` loads it and scores a test paper first, so that a broken
+    model directory is refused here rather than found by the service."""
     version = session.get(ModelVersion, version_id)
     if version is None:
         raise ModelVersionError(f"no model version {version_id}")
     if not (Path(version.path) / META_FILE).is_file():
         raise ModelVersionError(f"model version {version_id} has no files at {version.path}")
+    if verify:
+        from training.predictor import load_predictor
+
+        try:
+            load_predictor(version.path, device=device)
+        except ValueError as err:  # ArtifactError, or a device that is not there
+            raise ModelNotServable(f"model version {version_id} cannot be served: {err}") from err
     session.execute(update(ModelVersion).values(is_active=False))
     version.is_active = True
     version.activated_at = utcnow()
@@ -80,7 +95,7 @@ def active_model(session: Session) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.is_active.is_(True)))
 
 
-def rollback_model(session: Session) -> ModelVersion:
+def rollback_model(session: Session, *, verify: bool = False, device: str = "cpu") -> ModelVersion:
     """Activate the version that was active before the current one."""
     current = active_model(session)
     earlier = select(ModelVersion).where(ModelVersion.activated_at.is_not(None))
@@ -89,7 +104,7 @@ def rollback_model(session: Session) -> ModelVersion:
     previous = session.scalar(earlier.order_by(ModelVersion.activated_at.desc()).limit(1))
     if previous is None:
         raise ModelVersionError("no earlier model version to roll back to")
-    return activate_model(session, version_id=previous.id)
+    return activate_model(session, version_id=previous.id, verify=verify, device=device)
 
 
 def list_models(session: Session) -> list[ModelVersion]:
@@ -97,6 +112,7 @@ def list_models(session: Session) -> list[ModelVersion]:
 
 
 __all__ = [
+    "ModelNotServable",
     "ModelVersionError",
     "activate_model",
     "active_model",

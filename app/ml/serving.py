@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.ml.registry import active_model
+from training.artifact import ArtifactError
 from training.predictor import Precision, Predictor, load_predictor
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,12 @@ class ModelHolder:
                     batch_size=self._batch_size,
                     precision=self._precision,
                 )
-            except (OSError, ValueError) as err:
+            except (ArtifactError, OSError, ValueError) as err:
                 self.last_error = f"cannot load model version {version_id} ({path}): {err}"
+                if self._loaded is not None:
+                    self.last_error += (
+                        f"; still serving version {self._loaded.version_id} ({self._loaded.name})"
+                    )
                 logger.error(self.last_error)
                 return self._loaded
             self.last_error = None

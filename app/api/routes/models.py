@@ -4,9 +4,10 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 
-from app.api.deps import ServicesDep, SessionDep, WriterDep
+from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.schemas import ModelVersionDetail
 from app.ml.registry import (
+    ModelNotServable,
     ModelVersionError,
     activate_model,
     list_models,
@@ -40,9 +41,14 @@ def models(session: SessionDep) -> list[ModelVersionDetail]:
 @router.post(
     "/models/{version_id}/activate", response_model=ModelVersionDetail, dependencies=[WriterDep]
 )
-def activate(version_id: int, session: SessionDep) -> ModelVersionDetail:
+def activate(version_id: int, session: SessionDep, settings: SettingsDep) -> ModelVersionDetail:
+    """Serve a model version; it is loaded and scores a test paper first (409 if it cannot)."""
     try:
-        version = activate_model(session, version_id=version_id)
+        version = activate_model(
+            session, version_id=version_id, verify=True, device=settings.device
+        )
+    except ModelNotServable as err:
+        raise HTTPException(409, str(err)) from err
     except ModelVersionError as err:
         raise HTTPException(404, str(err)) from err
     session.commit()
@@ -50,9 +56,9 @@ def activate(version_id: int, session: SessionDep) -> ModelVersionDetail:
 
 
 @router.post("/models/rollback", response_model=ModelVersionDetail, dependencies=[WriterDep])
-def rollback(session: SessionDep) -> ModelVersionDetail:
+def rollback(session: SessionDep, settings: SettingsDep) -> ModelVersionDetail:
     try:
-        version = rollback_model(session)
+        version = rollback_model(session, verify=True, device=settings.device)
     except ModelVersionError as err:
         raise HTTPException(409, str(err)) from err
     session.commit()
