@@ -83,21 +83,26 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from app.ingest.service import ingest_range
     from app.ml.serving import ModelHolder
     from app.scheduler import DailyJob
 
+    if args.date is None and args.to is not None:
+        raise SystemExit("--to needs --date")
+    if args.date is not None and (args.to or args.date) < args.date:
+        raise SystemExit(f"--to {args.to} is before --date {args.date}")
     sessions = _database(settings).sessions
-    holder = ModelHolder.from_settings(sessions, settings)
+    job = DailyJob(sessions, settings, ModelHolder.from_settings(sessions, settings))
+    job.sweep_interrupted()
+    # The same lock as the service's daily job: never two ingestions of one database at once.
+    if job.is_running():
+        raise SystemExit(
+            "an ingestion is already running (the service's daily job, or another backfill); "
+            "try again when it is done (see /status)"
+        )
     if args.date is None:
-        if args.to is not None:
-            raise SystemExit("--to needs --date")
-        reports = DailyJob(sessions, settings, holder).run(trigger="manual")
+        reports = job.run(trigger="manual")
     else:
-        last = args.to or args.date
-        if last < args.date:
-            raise SystemExit(f"--to {last} is before --date {args.date}")
-        reports = ingest_range(sessions, args.date, last, settings, model=holder.get, progress=True)
+        reports = job.run_range(args.date, args.to or args.date, trigger="manual")
     print(f"{'day':<10}  {'status':<7}  {'fetched':>7}  {'new':>5}  {'updated':>7}  {'scored':>6}")
     for r in reports:
         print(

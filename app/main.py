@@ -49,6 +49,7 @@ def start_services(settings: Settings) -> Services:
         ),
         render_limiter=anyio.CapacityLimiter(min(4, os.cpu_count() or 1)),
     )
+    services.job.sweep_interrupted()
     if settings.scheduler_enabled:
         services.scheduler = start_scheduler(services.job)
     return services

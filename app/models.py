@@ -133,7 +133,8 @@ class IngestRun(Base):
     trigger: Mapped[str] = mapped_column(String(32), default="manual")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|success|failed
+    # running | success | failed | interrupted (its process died; swept at the next start)
+    status: Mapped[str] = mapped_column(String(16), default="running")
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.db import Database
+from app.core.db import Database, session_scope
 from app.core.priority import lower_thread_priority
 from app.ingest.service import IngestReport, ingest_range
 from app.ml.serving import ModelHolder
-from app.models import IngestRun
+from app.models import IngestRun, RetrainRun
 from app.retrain import RetrainOutcome, nightly_retrain
 from app.scoring import score_pending
 
@@ -138,6 +138,17 @@ class DailyJob:
         finally:
             self._give()
 
+    def sweep_interrupted(self) -> int:
+        """Mark runs left ``running`` by a process that died (killed, out of memory, a full
+        disk that could not even record the failure) as ``interrupted``. Only while no job holds
+        the lock, here or in another process: then nothing is running them."""
+        if not self._take():
+            return 0
+        try:
+            return mark_interrupted(self.sessions)
+        finally:
+            self._give()
+
     def is_running(self) -> bool:
         """A job runs in this process or in another one on the same data directory."""
         if not self._take():
@@ -243,6 +254,39 @@ def _rescore_in_child(settings: Settings) -> int:
     with _child_state(settings) as (sessions, holder):
         loaded = holder.get()
         return 0 if loaded is None else score_pending(sessions, loaded, days=None)
+
+
+INTERRUPTED = (
+    "interrupted: the process running it stopped (killed, out of memory, or the disk full) "
+    "before it could finish; the next run completes the day"
+)
+# A retrain runs outside the job's lock (the page's button, the CLI): one still "running" after
+# this long is taken for dead.
+RETRAIN_STALE = dt.timedelta(hours=6)
+
+
+def mark_interrupted(sessions: sessionmaker[Session]) -> int:
+    now = dt.datetime.now(dt.timezone.utc)
+    with session_scope(sessions) as session:
+        runs = list(session.scalars(select(IngestRun).where(IngestRun.status == "running")))
+        retrains = list(
+            session.scalars(
+                select(RetrainRun).where(
+                    RetrainRun.status == "running", RetrainRun.started_at < now - RETRAIN_STALE
+                )
+            )
+        )
+        for run in runs:
+            run.status, run.error, run.finished_at = "interrupted", INTERRUPTED, now
+        for retrain in retrains:
+            retrain.status, retrain.reason, retrain.finished_at = "interrupted", INTERRUPTED, now
+    if runs or retrains:
+        logger.warning(
+            "marked %d ingestion runs and %d retrains left running as interrupted",
+            len(runs),
+            len(retrains),
+        )
+    return len(runs) + len(retrains)
 
 
 def previous_fire_time(settings: Settings, now: dt.datetime) -> dt.datetime | None:

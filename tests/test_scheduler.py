@@ -129,3 +129,34 @@ def test_a_rescore_waits_for_a_running_job_and_gives_up_after_its_wait(
         assert job.rescore(wait=0.2) == 0
     finally:
         job._give()
+
+
+def test_runs_left_running_by_a_dead_process_are_marked_interrupted(client, sessions, settings):
+    from app.core.db import session_scope
+    from app.main import start_services, stop_services
+
+    with session_scope(sessions) as session:
+        session.add(IngestRun(day=MONDAY, trigger="schedule", status="running"))
+    services = start_services(settings)  # what a restarted service does first
+    stop_services(services)
+    with sessions() as session:
+        run = session.scalars(select(IngestRun)).one()
+        assert run.status == "interrupted" and "stopped" in (run.error or "")
+    warnings = client.get("/status").json()["warnings"]
+    assert any(f"{MONDAY} interrupted" in w for w in warnings)
+
+
+def test_a_backfill_from_the_cli_waits_for_no_one_and_says_why(sessions, settings, monkeypatch):
+    import pytest
+
+    from app.cli import main
+
+    monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
+    job = DailyJob(sessions, settings, holder=None)  # type: ignore[arg-type]
+    assert job._take()
+    try:
+        with pytest.raises(SystemExit, match="an ingestion is already running"):
+            main(["ingest", "--date", "2025-03-19"])
+    finally:
+        job._give()

@@ -46,16 +46,18 @@ def status(
     if holder.last_error:
         warnings.append(holder.last_error)
     for run in crud.latest_runs_by_day(session, days=settings.lookback_days + 4):
-        if run.status == "failed":
-            warnings.append(f"the last ingestion of {run.day} failed: {run.error}")
+        if run.status in ("failed", "interrupted"):
+            warnings.append(f"the last ingestion of {run.day} {run.status}: {run.error}")
         elif run.status == "success" and run.fetched == 0 and run.day.weekday() < 5:
             warnings.append(f"arXiv listed no papers on weekday {run.day}")
     scheduler = services.scheduler
     job = scheduler.get_job("daily-ingest") if scheduler is not None else None
     next_run: dt.datetime | None = job.next_run_time if job is not None else None
     retrain_run = last_retrain(session)
-    if retrain_run is not None and retrain_run.status == "failed":
-        warnings.append(f"the last retrain ({retrain_run.trigger}) failed: {retrain_run.reason}")
+    if retrain_run is not None and retrain_run.status in ("failed", "interrupted"):
+        warnings.append(
+            f"the last retrain ({retrain_run.trigger}) {retrain_run.status}: {retrain_run.reason}"
+        )
     progress = rescoring_progress(session, active=loaded) if loaded is not None else None
     if progress is not None and progress["scored"] < progress["papers"]:
         warnings.append(
