@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app import crud
-from app.api.deps import ModelDep, SessionDep, SettingsDep
+from app.api.deps import NO_MODEL, HolderDep, SessionDep, SettingsDep
 from app.web.templating import TEMPLATES
 
 router = APIRouter(tags=["feed"])
@@ -22,16 +22,22 @@ def _stamp(value: dt.datetime) -> str:
 def feed(
     request: Request,
     session: SessionDep,
-    model: ModelDep,
+    holder: HolderDep,
     settings: SettingsDep,
     days: Annotated[int | None, Query(ge=1, le=60, description="How many recent days")] = None,
 ) -> Response:
-    """The recommended papers of the last days that have papers, newest day first."""
-    rows = crud.recent_recommendations(
-        session,
-        model_version_id=model.version_id,
-        threshold=model.threshold,
-        days=days or settings.feed_days,
+    """The recommended papers of the last listing days, newest day first. Without a model it
+    is a valid feed with no entries whose subtitle says what to do."""
+    model = holder.get()
+    rows = (
+        crud.recent_recommendations(
+            session,
+            model_version_id=model.version_id,
+            threshold=model.threshold,
+            days=days or settings.feed_days,
+        )
+        if model is not None
+        else []
     )
     newest = max(
         (p.updated_at or p.submitted_at for p, _ in rows),
@@ -43,6 +49,7 @@ def feed(
         {
             "base": str(request.base_url).rstrip("/"),
             "model": model,
+            "no_model": holder.last_error or NO_MODEL,
             "rows": rows,
             "updated": _stamp(newest),
             "stamp": _stamp,

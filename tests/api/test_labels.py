@@ -160,3 +160,13 @@ def test_feed_lists_the_recommended_papers_and_parses(
     assert [e.link for e in parsed.entries] == [p["abs_url"] for p in recommended]
     assert parsed.entries[0].title == recommended[0]["title"]
     assert parsed.feed.title.startswith("arxiv-reco")
+
+
+def test_without_a_model_the_feed_is_valid_atom_that_says_what_to_do(client):
+    response = client.get("/feed.atom")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.entries == []
+    assert "No recommendations yet: no model is active yet" in parsed.feed.subtitle
