@@ -13,9 +13,11 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.arxiv_ids import is_arxiv_id, split_version
 from app.models import Label, Paper, utcnow
 from training.layout import (
     LABEL_TIME_COLUMN,
+    DataError,
     LabelledPaper,
     csv_frame,
     csv_text,
@@ -93,7 +95,7 @@ def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False
     time. Where the file and a stored label disagree, the newer one wins (``prefer_file``: the
     file always does), and every such paper is listed in the report's ``conflicts``."""
     path = Path(path)
-    frame = load_labelled_csv(path, require_both_classes=False)
+    frame = checked_ids(load_labelled_csv(path, require_both_classes=False), source=str(path))
     file_time = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
     papers = {
         p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(frame["paper_id"])))
@@ -161,6 +163,33 @@ def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False
     session.flush()
     logger.info("imported %s: %s", path, report)
     return report
+
+
+def checked_ids(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
+    """Paper ids must be arXiv ids; a version suffix is dropped (the service keeps one row per
+    paper), and two rows of one paper in different versions are an error."""
+    bad = frame.loc[~frame["paper_id"].map(is_arxiv_id)]
+    if not bad.empty:
+        shown = [
+            f"line {line} ({pid!r})" for line, pid in zip(bad["line"], bad["paper_id"], strict=True)
+        ]
+        raise DataError(
+            f"{source}: {len(shown)} paper_id values are not arXiv ids (expected e.g. 2503.11742 "
+            f"or hep-th/9901001): {', '.join(shown[:5])}" + (" ..." if len(shown) > 5 else "")
+        )
+    frame = frame.copy()
+    frame["paper_id"] = [split_version(pid)[0] for pid in frame["paper_id"]]
+    twice = frame[frame["paper_id"].duplicated(keep=False)]
+    if not twice.empty:
+        shown = [
+            f"{pid} (line {line})"
+            for line, pid in zip(twice["line"], twice["paper_id"], strict=True)
+        ]
+        raise DataError(
+            f"{source}: the same paper in several versions, each must appear once: "
+            + ", ".join(shown[:6])
+        )
+    return frame
 
 
 def stored_labels(session: Session) -> list[LabelledPaper]:

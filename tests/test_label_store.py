@@ -158,3 +158,25 @@ def test_the_cli_lists_conflicts_by_paper_id(sessions, settings, monkeypatch, ca
     assert f"{kept}: {paper_id}" in capsys.readouterr().out
     assert main(["labels", "import", "--prefer-file", str(LABELS_CSV)]) == 0
     assert f"1 stored labels were replaced by the file's: {paper_id}" in capsys.readouterr().out
+
+
+def test_imported_paper_ids_must_be_arxiv_ids_and_versions_are_dropped(
+    sessions, tmp_path: Path
+):
+    frame = load_labelled_csv(LABELS_CSV).iloc[:20].copy()
+    first = frame["paper_id"].iloc[0]
+    frame.loc[frame.index[0], "paper_id"] = f"{first}v2"
+    path = write_labels_csv(frame, tmp_path / "versioned.csv")
+    with session_scope(sessions) as session:
+        report = import_labels_csv(session, path)
+    assert report.new_labels == 20
+    with sessions() as session:
+        assert session.get(Label, first) is not None and session.get(Label, f"{first}v2") is None
+
+    frame.loc[frame.index[1], "paper_id"] = "a/../../retrain?"
+    with pytest.raises(DataError, match=r"not arXiv ids .*line 3 \('a/\.\./\.\./retrain\?'\)"):
+        import_labels_csv(sessions(), write_labels_csv(frame, tmp_path / "bad.csv"))
+    twice = load_labelled_csv(LABELS_CSV).iloc[:3].copy()
+    twice.loc[twice.index[1], "paper_id"] = f"{twice['paper_id'].iloc[0]}v3"
+    with pytest.raises(DataError, match="the same paper in several versions"):
+        import_labels_csv(sessions(), write_labels_csv(twice, tmp_path / "twice.csv"))
