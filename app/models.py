@@ -154,6 +154,8 @@ class RetrainRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|success|failed
     method: Mapped[str] = mapped_column(String(32))
     labels: Mapped[int] = mapped_column(Integer, default=0)
+    # The labels it trained on: a nightly retrain on the same labels and method is not repeated.
+    data_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
     model_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("model_versions.id", ondelete="SET NULL"), nullable=True
     )

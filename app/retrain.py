@@ -87,6 +87,7 @@ def _gate(
     tolerance: float,
 ) -> tuple[bool, str, dict[str, Any]]:
     """Compare the candidate's split model with the active model on rows neither was fit on."""
+    from training.artifact import ArtifactError
     from training.layout import paper_inputs
     from training.predictor import load_predictor, score_papers
 
@@ -106,7 +107,12 @@ def _gate(
         "tolerance": tolerance,
     }
     if positives >= settings.retrain_gate_min_positives and negatives > 0:
-        rows_to_compare, gate["on"] = unseen, "labels the active model was not fit on"
+        rows_to_compare = unseen
+        gate["on"] = (
+            "labels the active model was not fit on"
+            if seen is not None
+            else "the newest split (which rows the active model saw is not recorded)"
+        )
     elif seen is not None and active_method == candidate_method:
         gate["on"] = None
         return (
@@ -116,10 +122,25 @@ def _gate(
             f"{len(frame)} labels replaces it",
             gate,
         )
+    elif seen is not None:
+        # A change of method, with too few labels the active model never saw: scoring it on
+        # rows it was fit on would always favour it, so there is nothing fair to compare.
+        gate["on"] = None
+        return (
+            False,
+            f"kept the active {active_method} model: only {positives} interesting labels are new "
+            f"to it (the gate needs {settings.retrain_gate_min_positives} to compare a "
+            f"{candidate_method} model with it); `arxiv-reco retrain --force` switches anyway",
+            gate,
+        )
     else:
         rows_to_compare = test
-        gate["on"] = "the newest split (the active model may have been fit on some of it)"
-    predictor = load_predictor(active_dir, device=settings.device)
+        gate["on"] = "the newest split (which rows the active model saw is not recorded)"
+    try:
+        predictor = load_predictor(active_dir, device=settings.device)
+    except ArtifactError as err:
+        gate["active_error"] = str(err)
+        return True, f"the active model cannot be loaded ({err}); the new one replaces it", gate
     active_scores = score_papers(predictor, paper_inputs(rows_to_compare))
     labels = rows_to_compare["interest"].tolist()
     new_ap = _average_precision(labels, [candidate_scores[p] for p in rows_to_compare["paper_id"]])
@@ -165,7 +186,13 @@ def retrain(
         with sessions() as session:
             frame = load_labels(session)
     with session_scope(sessions) as session:
-        run = RetrainRun(trigger=trigger, method=method, labels=len(frame), status="running")
+        run = RetrainRun(
+            trigger=trigger,
+            method=method,
+            labels=len(frame),
+            data_hash=data_hash(frame),
+            status="running",
+        )
         session.add(run)
         session.flush()
         run_id = run.id
@@ -270,30 +297,43 @@ def _retrain(
     )
 
 
-def labels_changed(sessions: sessionmaker[Session]) -> tuple[pd.DataFrame | None, str]:
-    """The stored labels when they differ from those the active model was trained on."""
+def labels_changed(sessions: sessionmaker[Session], method: str) -> tuple[pd.DataFrame | None, str]:
+    """The stored labels when a nightly retrain should learn from them: they differ from those
+    the active model and the last retrain of this method were trained on. So a model the reader
+    activated or rolled back to stays until new labels come, and a candidate the gate refused
+    is not trained again on the same labels every night."""
     try:
         with sessions() as session:
             frame = load_labels(session)
             active = active_model(session)
             active_path = active.path if active is not None else None
+            last = session.scalar(
+                select(RetrainRun)
+                .where(RetrainRun.status == "success", RetrainRun.method == method)
+                .order_by(RetrainRun.id.desc())
+                .limit(1)
+            )
+            last_hash = last.data_hash if last is not None else None
     except DataError as err:
         return None, f"no retrain: {err}"
+    current = data_hash(frame)
+    if last_hash == current:
+        return None, "no retrain: the last retrain already saw these labels"
     if active_path is not None:
         try:
             trained_on = ModelMeta.load(Path(active_path)).info.get("data_hash")
         except ValueError:
             trained_on = None
-        if trained_on == data_hash(frame):
+        if trained_on == current:
             return None, "no retrain: the labels have not changed since the active model"
-    return frame, "the labels changed since the active model was trained"
+    return frame, "the labels changed since the active model and the last retrain"
 
 
 def nightly_retrain(sessions: sessionmaker[Session], settings: Settings) -> RetrainOutcome | None:
     """The daily job's retrain: only when the labels changed; never fatal to the job."""
     if not settings.nightly_retrain:
         return None
-    frame, why = labels_changed(sessions)
+    frame, why = labels_changed(sessions, settings.retrain_method)
     if frame is None:
         logger.info(why)
         return None

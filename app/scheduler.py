@@ -169,8 +169,7 @@ class DailyJob:
             if self.isolated:
                 return in_child_process(self.settings, _rescore_in_child)
             lower_thread_priority(self.settings.background_nice)
-            loaded = self.holder.get()
-            return 0 if loaded is None else score_pending(self.sessions, loaded, days=None)
+            return rescore_until_current(self.sessions, self.holder)
         finally:
             self._give()
 
@@ -244,16 +243,27 @@ def after_ingestion(
     activates the new model, score every stored day with it, newest first."""
     outcome = nightly_retrain(sessions, settings)
     if outcome is not None and outcome.activated:
-        loaded = holder.get()
-        if loaded is not None:
-            score_pending(sessions, loaded, days=None)
+        rescore_until_current(sessions, holder)
     return outcome
 
 
 def _rescore_in_child(settings: Settings) -> int:
     with _child_state(settings) as (sessions, holder):
+        return rescore_until_current(sessions, holder)
+
+
+def rescore_until_current(sessions: sessionmaker[Session], holder: ModelHolder) -> int:
+    """Score every stored day with the active model; when another model was activated
+    meanwhile (its own re-scoring request was skipped while this one ran), go again for it."""
+    total = 0
+    while True:
         loaded = holder.get()
-        return 0 if loaded is None else score_pending(sessions, loaded, days=None)
+        if loaded is None:
+            return total
+        total += score_pending(sessions, loaded, days=None)
+        now = holder.get()
+        if now is None or now.version_id == loaded.version_id:
+            return total
 
 
 INTERRUPTED = (

@@ -160,9 +160,7 @@ def test_the_cli_lists_conflicts_by_paper_id(sessions, settings, monkeypatch, ca
     assert f"1 stored labels were replaced by the file's: {paper_id}" in capsys.readouterr().out
 
 
-def test_imported_paper_ids_must_be_arxiv_ids_and_versions_are_dropped(
-    sessions, tmp_path: Path
-):
+def test_imported_paper_ids_must_be_arxiv_ids_and_versions_are_dropped(sessions, tmp_path: Path):
     frame = load_labelled_csv(LABELS_CSV).iloc[:20].copy()
     first = frame["paper_id"].iloc[0]
     frame.loc[frame.index[0], "paper_id"] = f"{first}v2"

@@ -44,6 +44,8 @@ def test_a_new_model_keeps_the_previous_scores_until_it_reaches_a_day(
     assert 0 < listing["recommended"] < listing["total_papers"]  # the first model's threshold
     page = client.get("/?date=2025-03-20").text
     assert 'id="rescoring-note"' in page and "scores of first" in page
+    # The papers the list counts as recommended are styled so, above the divider.
+    assert page.count('class="paper"') == listing["recommended"]
     status = client.get("/status").json()
     assert status["rescoring"]["scored"] == 0 < status["rescoring"]["papers"]
     assert any("keep the previous model's scores" in w for w in status["warnings"])

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 import joblib
 import pandas as pd
@@ -8,7 +10,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import crud
 from app.cli import main
@@ -199,3 +201,62 @@ def test_cli_import_of_a_bad_file_names_the_rows(sessions, settings, monkeypatch
     bad.write_text("paper_id,title,abstract\n1,a,b\n")
     with pytest.raises(SystemExit, match="nothing imported: .*missing"):
         main(["labels", "import", str(bad)])
+
+
+def test_a_rollback_holds_and_a_refused_candidate_is_not_retrained_every_night(labelled, settings):
+    first = nightly_retrain(labelled, settings)
+    with labelled() as session:
+        paper_id = session.scalars(select(Label.paper_id).limit(1)).one()
+    with session_scope(labelled) as session:
+        label = session.get_one(Label, paper_id)
+        set_label(session, paper_id=paper_id, interest=1 - label.interest, source="web")
+    second = nightly_retrain(labelled, settings)
+    assert first is not None and second is not None and second.activated
+    with session_scope(labelled) as session:
+        assert rollback_model(session).id == first.version_id
+    # The reader rolled back: no new labels, so the next nights leave the choice alone.
+    assert nightly_retrain(labelled, settings) is None
+    assert _active_id(labelled) == first.version_id
+    with labelled() as session:
+        runs = session.scalar(select(func.count(RetrainRun.id)))
+    assert nightly_retrain(labelled, settings) is None
+    with labelled() as session:
+        assert session.scalar(select(func.count(RetrainRun.id))) == runs
+
+
+def test_a_change_of_method_needs_labels_the_active_model_never_saw(
+    labelled, settings, tiny_model_dir
+):
+    first = retrain(labelled, settings)
+    assert first.activated
+    switched = retrain(labelled, settings, method="tfidf")  # same method: replaces
+    assert switched.activated
+    # Another method, and every label is one the active model was refit on: refused, and says
+    # how to switch anyway.
+    from app.retrain import _gate
+
+    activate, reason, gate = _gate(
+        frame=load_labelled_csv(LABELS_CSV),
+        candidate_dir=Path(_path_of(labelled, switched.version_id)),
+        candidate_method="embed",
+        active_dir=_path_of(labelled, switched.version_id),
+        active_method="tfidf",
+        settings=settings,
+        tolerance=0.0,
+    )
+    assert not activate and "--force" in reason and gate["unseen_rows"] == 0
+
+
+def test_a_deleted_active_model_is_replaced_by_the_retrain(labelled, settings):
+    first = retrain(labelled, settings)
+    shutil.rmtree(_path_of(labelled, first.version_id))
+    second = retrain(labelled, settings)
+    assert second.activated and "cannot be loaded" in second.reason
+    assert _active_id(labelled) == second.version_id
+
+
+def _path_of(sessions, version_id):
+    from app.models import ModelVersion
+
+    with sessions() as session:
+        return session.get_one(ModelVersion, version_id).path

@@ -41,9 +41,10 @@ class ScoredPaper(PaperPublic):
     recommended: bool
     reasons: list[str] | None = Field(
         None,
-        description="Why it is recommended (with explain=true, recommended papers only): the "
-        "terms, authors and comment words that raised its score most (tfidf), or the reader's "
-        "most similar interesting papers (other methods)",
+        description="Why the model likes it: the terms, authors and comment words that raised "
+        "its score most (tfidf), or the reader's most similar interesting papers (other "
+        "methods). In /recommendations with explain=true, for recommended papers; in "
+        "/papers/{id}, always",
     )
 
 

@@ -85,7 +85,7 @@ def index(
             {
                 "paper": paper,
                 "probability": probability,
-                "recommended": loaded is not None and is_recommended(probability, loaded.threshold),
+                "recommended": listed is not None and is_recommended(probability, listed.threshold),
                 "label": labels.get(paper.id),
                 "reasons": reasons.get(paper.id, []),
             }

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("method", sa.String(length=32), nullable=False),
         sa.Column("labels", sa.Integer(), nullable=False),
+        sa.Column("data_hash", sa.String(length=80), nullable=True),
         sa.Column(
             "model_version_id",
             sa.Integer(),

@@ -6,7 +6,7 @@ from app import crud
 from app.api.deps import HolderDep, SessionDep
 from app.api.schemas import PaperDetail, PaperPublic
 from app.reasons import reasons_for
-from app.scoring import is_recommended, paper_score
+from app.scoring import is_recommended, list_model, paper_score
 
 router = APIRouter(tags=["papers"])
 
@@ -17,9 +17,12 @@ def paper(paper_id: str, session: SessionDep, holder: HolderDep) -> PaperDetail:
     if row is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
     loaded = holder.get()
+    # The score its day's list shows: the active model's, or the previous one's until the
+    # active model has re-scored that day.
+    listed = list_model(session, day=row.submitted_on, active=loaded) if loaded else None
     probability = (
-        paper_score(session, paper=row, model_version_id=loaded.version_id)
-        if loaded is not None
+        paper_score(session, paper=row, model_version_id=listed.version_id)
+        if listed is not None
         else None
     )
     return PaperDetail(
@@ -27,7 +30,7 @@ def paper(paper_id: str, session: SessionDep, holder: HolderDep) -> PaperDetail:
         submitted_at=row.submitted_at,
         updated_at=row.updated_at,
         probability=probability,
-        recommended=loaded is not None and is_recommended(probability, loaded.threshold),
+        recommended=listed is not None and is_recommended(probability, listed.threshold),
         label=row.label.interest if row.label is not None else None,
         reasons=reasons_for(session, loaded, [row])[row.id] if loaded is not None else None,
     )
