@@ -29,7 +29,7 @@ from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
 from app.labels import load_labels
 from app.ml.registry import activate_model, active_model, register_trained
-from app.models import RetrainRun, utcnow
+from app.models import ModelVersion, RetrainRun, utcnow
 from training.artifact import ROWS_FILE, ModelMeta
 from training.layout import DataError, data_hash
 
@@ -237,9 +237,14 @@ def _retrain(
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = f"{method}-{stamp}"
-    # A tfidf retrain of a few hundred labels takes under a second: never reuse a folder.
+    # A tfidf retrain of a few hundred labels takes under a second: never reuse a folder, nor
+    # the path of a registered version whose folder is gone (it would take over that version).
+    with sessions() as session:
+        registered = set(session.scalars(select(ModelVersion.path)))
     suffix = 1
-    while (settings.resolved_model_dir / name).exists():
+    while (target := settings.resolved_model_dir / name).exists() or str(
+        target.resolve()
+    ) in registered:
         suffix += 1
         name = f"{method}-{stamp}-{suffix}"
     config = TrainConfig(

@@ -251,6 +251,7 @@ def test_a_deleted_active_model_is_replaced_by_the_retrain(labelled, settings):
     first = retrain(labelled, settings)
     shutil.rmtree(_path_of(labelled, first.version_id))
     second = retrain(labelled, settings)
+    assert second.version_id != first.version_id  # a new version, even in the same second
     assert second.activated and "cannot be loaded" in second.reason
     assert _active_id(labelled) == second.version_id
 
