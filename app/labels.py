@@ -20,7 +20,6 @@ from training.layout import (
     DataError,
     LabelledPaper,
     csv_frame,
-    csv_text,
     empty_frame,
     labels_frame,
     load_labelled_csv,
@@ -254,10 +253,7 @@ def export_labels_frame(session: Session) -> pd.DataFrame:
 
 
 def labels_csv_text(session: Session) -> str:
-    papers = stored_labels(session)
-    if not papers:
-        return csv_frame(empty_frame()).to_csv(index=False, lineterminator="\n")
-    return csv_text(labels_frame(papers, source="database labels", require_both_classes=False))
+    return export_labels_frame(session).to_csv(index=False, lineterminator="\n")
 
 
 def export_labels_csv(session: Session, path: Path) -> int:

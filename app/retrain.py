@@ -30,7 +30,7 @@ from app.core.priority import lower_thread_priority
 from app.labels import load_labels
 from app.ml.registry import activate_model, active_model, register_trained
 from app.models import ModelVersion, RetrainRun, utcnow
-from training.artifact import ROWS_FILE, ModelMeta
+from training.artifact import ROWS_FILE, ArtifactError, ModelMeta
 from training.layout import DataError, data_hash
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,6 @@ def _gate(
     tolerance: float,
 ) -> tuple[bool, str, dict[str, Any]]:
     """Compare the candidate's split model with the active model on rows neither was fit on."""
-    from training.artifact import ArtifactError
     from training.layout import paper_inputs
     from training.predictor import load_predictor, score_papers
 

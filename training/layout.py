@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -246,15 +245,9 @@ def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def csv_text(frame: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    csv_frame(frame).to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue()
-
-
 def empty_frame() -> pd.DataFrame:
     """No labels yet, in the validated layout (validation rejects an empty frame)."""
-    frame = pd.DataFrame(columns=[*COLUMNS, *OPTIONAL_COLUMNS])
+    frame = pd.DataFrame(columns=[*COLUMNS, *OPTIONAL_COLUMNS, LABEL_TIME_COLUMN])
     frame["submission_date"] = pd.to_datetime(frame["submission_date"], utc=True)
     return frame
 
