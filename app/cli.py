@@ -68,12 +68,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.main import create_app
 
+    # The bind address decides the access rules (app.core.access), so the app sees the real one.
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
+    )
     uvicorn.run(
         create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from app.core.access import stored_token
+
+    if settings.api_token is not None:
+        raise SystemExit(f"the token is set by {ENV_PREFIX}API_TOKEN; nothing is stored")
+    print(stored_token(settings.data_dir))
     return 0
 
 
@@ -290,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=_port, help="port (default: settings)")
     demo.add_argument("--no-serve", action="store_true", help="prepare only")
     demo.set_defaults(func=cmd_demo)
+    token = sub.add_parser(
+        "token",
+        help="print the API token kept in the data directory (made if absent), which writes "
+        "need when the service listens beyond this machine",
+    )
+    token.set_defaults(func=cmd_token)
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(func=cmd_migrate)
     sub.add_parser("train", help="train a model (see `arxiv-reco train --help`)", add_help=False)

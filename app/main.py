@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.cache import ResponseCache
 from app.api.routes import ROUTERS as API_ROUTERS
+from app.core.access import Access, HostCheckMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.ml.serving import ModelHolder
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 ROUTERS = [*API_ROUTERS, *WEB_ROUTERS]
 
 
-def start_services(settings: Settings) -> Services:
+def start_services(settings: Settings, access: Access | None = None) -> Services:
     database = Database(settings.resolved_database_url)
     services: Services
 
@@ -40,6 +41,7 @@ def start_services(settings: Settings) -> Services:
     holder = ModelHolder.from_settings(database.sessions, settings, on_change=rescore_every_day)
     services = Services(
         settings=settings,
+        access=access or Access.for_settings(settings),
         database=database,
         holder=holder,
         job=DailyJob(database.sessions, settings, holder, isolated=settings.job_process),
@@ -64,10 +66,11 @@ def stop_services(services: Services) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    access = Access.for_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = start_services(settings)
+        app.state.services = start_services(settings, access)
         try:
             yield
         finally:
@@ -82,4 +85,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(HostCheckMiddleware, access=access)
     return app

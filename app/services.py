@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.cache import ResponseCache
+from app.core.access import Access
 from app.core.config import Settings
 from app.core.db import Database
 from app.ml.serving import ModelHolder
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     settings: Settings
+    access: Access
     database: Database
     holder: ModelHolder
     job: DailyJob

@@ -18,7 +18,7 @@ from app.core.db import Database, migrate
 from app.demo.standin import ArxivStandIn, catalog_from_listings
 from app.main import create_app
 from app.ml.serving import ModelHolder
-from tests.factories import with_metadata
+from tests.factories import local_client, with_metadata
 from training.artifact import ModelMeta
 from training.config import TrainConfig
 from training.layout import load_labelled_csv
@@ -168,5 +168,5 @@ def holder(sessions: sessionmaker[Session], settings: Settings) -> ModelHolder:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with local_client(create_app(settings)) as test_client:
         yield test_client

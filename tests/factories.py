@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
@@ -15,6 +17,14 @@ from training.layout import csv_frame
 
 SIGNAL_AUTHOR = "Ada Signal"  # an author of many interesting papers in with_metadata()
 SIGNAL_COMMENT = "Code and models: https://github.com/example/project"
+
+
+def local_client(app: FastAPI, **kwargs: object) -> TestClient:
+    """A client on this machine (loopback address and Host), as the reader's browser is: a
+    service with no token takes writes from such clients only (app.core.access)."""
+    kwargs.setdefault("base_url", "http://localhost")
+    kwargs.setdefault("client", ("127.0.0.1", 50000))
+    return TestClient(app, **kwargs)  # type: ignore[arg-type]
 
 
 def activate_model_dir(sessions: sessionmaker[Session], path: Path, name: str = "tiny") -> int:

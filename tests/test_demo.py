@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
 from app.demo import LISTINGS, prepare_demo
 from app.demo.standin import listing_files
 from app.main import create_app
+from tests.factories import local_client
 
 
 def test_the_demo_brings_up_real_recommendations_offline(settings):
@@ -13,7 +12,7 @@ def test_the_demo_brings_up_real_recommendations_offline(settings):
     assert [r.status for r in report.days] == ["success"] * len(listing_files(LISTINGS))
     assert all(r.fetched > 0 and r.scored == r.fetched for r in report.days)
     assert report.test_average_precision is not None
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         body = client.get("/recommendations").json()
         assert body["date"] == report.days[-1].day.isoformat()
         assert body["model"]["name"] == "demo-tfidf" and body["recommended"] > 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from typing import Annotated
-from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from app.core.access import loopback_client
 from app.core.config import Settings
 from app.ml.serving import LoadedModel, ModelHolder
 from app.services import Services
@@ -63,19 +64,38 @@ HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[LoadedModel, Depends(get_model)]
 
 
-def require_writer(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
-    """Writes need the API token when one is set, and never come from another site."""
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="The API token: ARXIV_RECO_API_TOKEN, or the one generated into "
+    "<data_dir>/api_token when the service listens beyond this machine. Without one, writes are "
+    "taken from loopback clients only.",
+)
+
+
+def require_writer(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> None:
+    """Writes never come from another site, and need the API token, or, when the service has
+    none (it listens on loopback), a client on this machine (``app.core.access``)."""
+    access = services.access
     origin = request.headers.get("origin")
     if request.headers.get("sec-fetch-site") == "cross-site" or (
-        origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+        origin is not None and not access.origin_allowed(origin, request.headers.get("host", ""))
     ):
         raise HTTPException(403, "cross-site requests may not change data")
-    token = settings.api_token
-    if token is None:
+    if access.token is None:
+        if not loopback_client(request.scope):
+            raise HTTPException(
+                403,
+                "writes are taken only from this machine while no API token is set: set "
+                "ARXIV_RECO_API_TOKEN (and send 'Authorization: Bearer <token>') to write from "
+                "elsewhere or through a proxy",
+            )
         return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        given.encode(), token.get_secret_value().encode()
+    if credentials is None or not secrets.compare_digest(
+        credentials.credentials.encode(), access.token.encode()
     ):
         raise HTTPException(
             401,

@@ -119,12 +119,28 @@ class Settings(BaseSettings):
         "while a day is scored; 0 leaves them at the service's priority.",
     )
     feed_days: int = Field(7, ge=1, le=60, description="Days in /feed.atom.")
-    api_token: SecretStr | None = Field(None, description="Bearer token required for writes.")
+    api_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for writes. Unset, writes are taken only from this machine "
+        "(loopback) when the service listens on a loopback address, and a token is generated "
+        "into <data_dir>/api_token at first start when it listens on any other.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names clients reach the service by (comma-separated), besides "
+        "localhost; requests naming another Host are refused (DNS rebinding). Empty: only "
+        "loopback names when listening on loopback, any name otherwise.",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Reverse proxies whose X-Forwarded-For/-Proto headers are trusted "
+        "(comma-separated IPs, or *), as uvicorn's --forwarded-allow-ips.",
+    )
     host: str = Field("127.0.0.1", description="Address `arxiv-reco serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `arxiv-reco serve` listens on.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("categories", mode="before")
+    @field_validator("categories", "allowed_hosts", mode="before")
     @classmethod
     def _split_categories(cls, value: object) -> object:
         if isinstance(value, str):

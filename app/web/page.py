@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app import crud
-from app.api.deps import HolderDep, SessionDep, SettingsDep
+from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
 from app.ml.registry import active_model
 from app.reasons import reasons_for
 from app.retrain import last_retrain
@@ -22,6 +22,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def index(
     request: Request,
+    services: ServicesDep,
     session: SessionDep,
     holder: HolderDep,
     settings: SettingsDep,
@@ -46,7 +47,7 @@ def index(
         "version": version,
         "last_run": runs[0] if runs else None,
         "error": error or holder.last_error,
-        "token_required": settings.api_token is not None,
+        "token_required": services.access.token is not None,
         "counts": crud.table_counts(session),
         "papers": [],
         "result": None,

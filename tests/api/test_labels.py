@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import datetime as dt
-
 import feedparser
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -14,17 +11,10 @@ from app.ingest.service import ingest_day
 from app.labels import import_labels_csv
 from app.main import create_app
 from app.models import Label, Paper
+from tests.api.conftest import WEDNESDAY
 from tests.conftest import LABELS_CSV
-from tests.factories import activate_model_dir, with_metadata, write_labels_csv
+from tests.factories import activate_model_dir, local_client, with_metadata, write_labels_csv
 from training.layout import DataError, load_labelled_csv
-
-WEDNESDAY = dt.date(2025, 3, 19)
-
-
-@pytest.fixture
-def day_ids(sessions, settings, standin):
-    ingest_day(sessions, WEDNESDAY, settings)
-    return sorted(e.id for e in standin.catalog.on_day(WEDNESDAY, settings.categories))
 
 
 def _label(sessions, paper_id):
@@ -61,7 +51,7 @@ def test_labelling_an_unknown_paper_is_404(client, day_ids):
 
 def test_writes_need_the_token_when_one_is_set(settings, sessions, day_ids):
     guarded = settings.model_copy(update={"api_token": SecretStr("s3cret")})
-    with TestClient(create_app(guarded)) as client:
+    with local_client(create_app(guarded)) as client:
         url = f"/papers/{day_ids[0]}/label"
         refused = client.post(url, json={"interest": 1})
         assert refused.status_code == 401 and "Bearer" in refused.json()["detail"]
@@ -80,7 +70,7 @@ def test_cross_site_writes_are_refused(client, sessions, day_ids):
     fetch = client.post(url, json={"interest": 1}, headers={"Sec-Fetch-Site": "cross-site"})
     assert fetch.status_code == 403
     assert _label(sessions, day_ids[0]) is None
-    same = client.post(url, json={"interest": 1}, headers={"Origin": "http://testserver"})
+    same = client.post(url, json={"interest": 1}, headers={"Origin": "http://localhost"})
     assert same.status_code == 200
 
 

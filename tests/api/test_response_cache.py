@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from app.core.db import session_scope
 from app.ingest.service import ingest_day
 from app.models import Score
-from tests.factories import activate_model_dir, copy_with_threshold
+from tests.factories import activate_model_dir, copy_with_threshold, local_client
 
 # The cache watches SQLite's commit counter; on other databases the service goes uncached.
 pytestmark = pytest.mark.sqlite_only
@@ -96,12 +96,11 @@ def test_errors_are_not_cached(client, served):
 
 
 def test_the_cache_can_be_turned_off(settings, served):
-    from fastapi.testclient import TestClient
 
     from app.main import create_app
 
     off = settings.model_copy(update={"response_cache_entries": 0})
-    with TestClient(create_app(off)) as client:
+    with local_client(create_app(off)) as client:
         first = client.get("/recommendations", params=DAY)
         second = client.get("/recommendations", params=DAY)
         assert first.content == second.content
