@@ -54,6 +54,10 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic's INFO lines ("Context impl SQLiteImpl", its plugins) would open every command;
+    # the migrations log a line of their own per revision applied (migrations/env.py).
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _database(settings: Settings) -> Database:
@@ -98,13 +102,17 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ingest.service import RangeError, check_range
     from app.ml.serving import ModelHolder
     from app.scheduler import DailyJob
 
     if args.date is None and args.to is not None:
         raise SystemExit("--to needs --date")
-    if args.date is not None and (args.to or args.date) < args.date:
-        raise SystemExit(f"--to {args.to} is before --date {args.date}")
+    if args.date is not None:
+        try:
+            check_range(args.date, args.to or args.date, settings)
+        except RangeError as err:
+            raise SystemExit(f"nothing ingested: {err}") from None
     sessions = _database(settings).sessions
     job = DailyJob(sessions, settings, ModelHolder.from_settings(sessions, settings))
     job.sweep_interrupted()

@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import Database, session_scope
 from app.core.priority import lower_thread_priority
-from app.ingest.service import IngestReport, ingest_range
+from app.ingest.service import CancelFlag, IngestReport, ingest_range
 from app.ml.serving import ModelHolder
 from app.models import IngestRun, RetrainRun
 from app.retrain import RetrainOutcome, nightly_retrain
@@ -69,6 +70,7 @@ class DailyJob:
         # thread-local), so the thread that takes it may hand it to the thread that runs the job.
         self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"), thread_local=False)
         self._in_process = threading.Lock()
+        self.cancel_flag = CancelFlag(Path(settings.data_dir) / "ingest.cancel")
 
     def run(self, trigger: str = "schedule", today: dt.date | None = None) -> list[IngestReport]:
         """The daily job: re-ingest the lookback days, then (when the labels changed) retrain,
@@ -118,6 +120,7 @@ class DailyJob:
     def _run_taken(
         self, first: dt.date, last: dt.date, *, trigger: str, nightly: bool = False
     ) -> list[IngestReport]:
+        self.cancel_flag.clear()  # a cancel meant for an earlier job
         try:
             if self.isolated:
                 return in_child_process(
@@ -127,16 +130,33 @@ class DailyJob:
                     last,
                     trigger=trigger,
                     nightly=nightly,
+                    cancelled=self.cancel_flag,
                 )
             lower_thread_priority(self.settings.background_nice)
             reports = ingest_range(
-                self.sessions, first, last, self.settings, model=self.holder.get, trigger=trigger
+                self.sessions,
+                first,
+                last,
+                self.settings,
+                model=self.holder.get,
+                trigger=trigger,
+                cancelled=self.cancel_flag,
             )
-            if nightly:
+            if nightly and not self.cancel_flag():
                 after_ingestion(self.sessions, self.settings, self.holder)
             return reports
         finally:
+            self.cancel_flag.clear()
             self._give()
+
+    def cancel(self) -> bool:
+        """Ask the running ingestion (here, in a child, or a CLI backfill on the same data
+        directory) to stop after the day it is on; False when none runs."""
+        if not self.is_running():
+            return False
+        self.cancel_flag.request()
+        logger.warning("cancelling the running ingestion after the day it is on")
+        return True
 
     def sweep_interrupted(self) -> int:
         """Mark runs left ``running`` by a process that died (killed, out of memory, a full
@@ -217,6 +237,22 @@ def _child_setup(nice: int, log_level: str) -> None:
     )
     if nice > 0 and hasattr(os, "nice"):
         os.nice(nice)
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
+
+
+PARENT_POLL_SECONDS = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """The job's child ends within a second of its parent, however the parent ended (TERM,
+    KILL, out of memory): an orphan would go on writing beside the restarted service's job.
+    Its run stays ``running`` and the restarted service marks it ``interrupted``."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    logging.getLogger(__name__).error("the service process %d is gone; the job stops", parent)
+    os._exit(1)
 
 
 @contextmanager
@@ -227,11 +263,25 @@ def _child_state(settings: Settings) -> Iterator[tuple[sessionmaker[Session], Mo
 
 
 def _ingest_range_in_child(
-    settings: Settings, first: dt.date, last: dt.date, *, trigger: str, nightly: bool = False
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    *,
+    trigger: str,
+    nightly: bool = False,
+    cancelled: CancelFlag | None = None,
 ) -> list[IngestReport]:
     with _child_state(settings) as (sessions, holder):
-        reports = ingest_range(sessions, first, last, settings, model=holder.get, trigger=trigger)
-        if nightly:
+        reports = ingest_range(
+            sessions,
+            first,
+            last,
+            settings,
+            model=holder.get,
+            trigger=trigger,
+            cancelled=cancelled,
+        )
+        if nightly and not (cancelled is not None and cancelled()):
             after_ingestion(sessions, settings, holder)
         return reports
 

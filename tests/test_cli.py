@@ -43,9 +43,17 @@ def test_a_failed_ingest_exits_non_zero(env, standin, capsys):
     assert "HTTP 503" in capsys.readouterr().out
 
 
-def test_an_inverted_range_is_refused(env):
-    with pytest.raises(SystemExit, match="before"):
-        main(["ingest", "--date", "2025-03-21", "--to", "2025-03-19"])
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [
+        ("2025-03-21", "2025-03-19", "before the first day"),
+        ("2025-03-21", "2099-12-31", "2099-12-31 is in the future"),
+        ("1991-01-01", "2025-03-19", "more than 92 .*ARXIV_RECO_MAX_INGEST_DAYS"),
+    ],
+)
+def test_a_range_that_will_not_be_ingested_is_refused_by_name(env, first, last, message):
+    with pytest.raises(SystemExit, match=f"nothing ingested: .*{message}"):
+        main(["ingest", "--date", first, "--to", last])
 
 
 TFIDF = ["--method", "tfidf", "--no-progress", "--c-grid", "1"]

@@ -27,7 +27,10 @@ def test_environment_values_are_read_with_the_prefix(monkeypatch):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("categories", "cs.AI,not a category", "not arXiv categories"),
+        ("categories", "cs.AI,not a category", "'not a category' is not an arXiv category"),
+        ("categories", "cs.AI,cs.XX", "'cs.XX' is not an arXiv category"),
+        ("categories", "cs.lg", r"did you mean cs\.LG\?"),
+        ("categories", "cs", "'cs' is not an arXiv category"),
         ("categories", "", "at least one arXiv category"),
         ("schedule_cron", "every day", "not a crontab expression"),
         ("arxiv_api_url", "export.arxiv.org", "expected an http"),

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -160,3 +165,53 @@ def test_a_backfill_from_the_cli_waits_for_no_one_and_says_why(sessions, setting
             main(["ingest", "--date", "2025-03-19"])
     finally:
         job._give()
+
+
+def nap_in_child(settings, pid_file: str, seconds: float) -> None:
+    """A job's body for the test below: say who runs it, then take long."""
+    Path(pid_file).write_text(str(os.getpid()))
+    time.sleep(seconds)
+
+
+PARENT = """
+import sys
+from app.core.config import Settings
+from app.scheduler import in_child_process
+from tests.test_scheduler import nap_in_child
+in_child_process(Settings(data_dir=sys.argv[1], _env_file=None), nap_in_child, sys.argv[2], 120)
+"""
+
+
+def test_the_jobs_child_process_dies_with_the_service_however_it_ends(tmp_path):
+    """A service killed (KILL, out of memory) mid-job leaves no orphan writing beside the
+    restarted service's own job."""
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(tmp_path / "data"), str(pid_file)],
+        cwd=Path(__file__).parents[1],
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert parent.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        assert _alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the job's child outlived the service"
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead but not yet reaped by init; /proc says which.
+    status = Path(f"/proc/{pid}/status")
+    return not status.exists() or "zombie" not in status.read_text()

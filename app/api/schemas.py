@@ -196,3 +196,15 @@ class ModelVersionDetail(BaseModel):
     created_at: dt.datetime
     activated_at: dt.datetime | None
     metrics: dict[str, Any]
+
+
+class IngestStarted(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    status: Literal["started"]
+    first: dt.date = Field(alias="from", description="First UTC day")
+    last: dt.date = Field(alias="to", description="Last UTC day (inclusive)")
+
+
+class IngestCancelled(BaseModel):
+    status: Literal["cancelling"]

@@ -6,8 +6,9 @@ file. A bad value fails at start with pydantic's message, which names the settin
 
 from __future__ import annotations
 
+import difflib
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,8 +20,25 @@ ENV_PREFIX = "ARXIV_RECO_"
 DEFAULT_BASE_MODEL = "answerdotai/ModernBERT-base"
 ARXIV_API_URL = "https://export.arxiv.org/api/query"
 
-# Archive names like cs, math, astro-ph, hep-th, optionally with a subject class (cs.AI, math.ST).
-_CATEGORY_RE = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z-]{2,})?$")
+TAXONOMY_FILE = Path(__file__).with_name("arxiv_categories.tsv")
+
+
+@cache
+def arxiv_categories() -> dict[str, str]:
+    """arXiv's active categories (``cs.LG``, ``hep-th``, ...) and their names."""
+    rows = TAXONOMY_FILE.read_text(encoding="utf-8").splitlines()
+    return dict(row.split("\t", 1) for row in rows if row and not row.startswith("#"))
+
+
+def unknown_category(name: str) -> str | None:
+    """Why ``name`` is not an arXiv category (with the nearest ones), or None if it is."""
+    known = arxiv_categories()
+    if name in known:
+        return None
+    same = [c for c in known if c.lower() == name.lower()]
+    near = same or difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(near)}?)" if near else ""
+    return f"{name!r} is not an arXiv category{hint}; see https://arxiv.org/category_taxonomy"
 
 
 class Settings(BaseSettings):
@@ -52,6 +70,12 @@ class Settings(BaseSettings):
         5.0, ge=0, description="First backoff; doubles on each retry."
     )
     lookback_days: int = Field(3, ge=1, le=60, description="Days the daily job (re)ingests.")
+    max_ingest_days: int = Field(
+        92,
+        ge=1,
+        le=3660,
+        description="Most days one backfill (`POST /ingest`, `arxiv-reco ingest`) may span.",
+    )
     model_dir: Path | None = Field(
         None, description="Where trained models are kept; empty means <data_dir>/models."
     )
@@ -152,9 +176,9 @@ class Settings(BaseSettings):
     def _check_categories(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one arXiv category is required, e.g. cs.LG")
-        bad = [c for c in value if not _CATEGORY_RE.match(c)]
-        if bad:
-            raise ValueError(f"not arXiv categories: {bad} (expected names like cs.LG or hep-th)")
+        problems = [p for p in map(unknown_category, value) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @field_validator("schedule_cron")

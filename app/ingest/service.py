@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -154,6 +155,46 @@ def _changed(row: Paper, item: ArxivPaper) -> bool:
     return any(getattr(row, key) != value for key, value in current.items())
 
 
+class RangeError(ValueError):
+    """A range of days that will not be ingested; the message names the bad value."""
+
+
+def check_range(
+    first: dt.date, last: dt.date, settings: Settings, *, today: dt.date | None = None
+) -> None:
+    """RangeError unless ``first..last`` is a range worth asking arXiv for: in order, not in the
+    future, and at most ``max_ingest_days`` long (a typo like 1991..2099 is 33 hours of API
+    calls while the daily job waits)."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    if last < first:
+        raise RangeError(f"the last day {last} is before the first day {first}")
+    if last > today:
+        raise RangeError(f"{last} is in the future (today is {today} UTC); arXiv lists it later")
+    days = (last - first).days + 1
+    if days > settings.max_ingest_days:
+        raise RangeError(
+            f"{first}..{last} is {days} days, more than {settings.max_ingest_days} "
+            f"(ARXIV_RECO_MAX_INGEST_DAYS); ingest it in parts, or raise the setting"
+        )
+
+
+@dataclass(frozen=True)
+class CancelFlag:
+    """A request to stop a running ingestion after the day it is on: a file beside the job's
+    lock, so that it reaches a child process or another command (a CLI backfill) too."""
+
+    path: Path
+
+    def request(self) -> None:
+        self.path.touch()
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def __call__(self) -> bool:
+        return self.path.exists()
+
+
 def ingest_range(
     sessions: sessionmaker[Session],
     first: dt.date,
@@ -163,14 +204,26 @@ def ingest_range(
     model: ModelProvider | None = None,
     trigger: str = "manual",
     progress: bool = False,
+    cancelled: Callable[[], bool] | None = None,
 ) -> list[IngestReport]:
-    """Ingest every day from ``first`` to ``last`` inclusive, sharing one polite client."""
+    """Ingest every day from ``first`` to ``last`` inclusive, sharing one polite client; stops
+    before the next day once ``cancelled()`` is true."""
     if last < first:
-        raise ValueError(f"--to {last} is before --date {first}")
+        raise RangeError(f"the last day {last} is before the first day {first}")
     client = ArxivClient(settings)
-    reports = []
+    reports: list[IngestReport] = []
+    total = (last - first).days + 1
     day = first
     while day <= last:
+        if cancelled is not None and cancelled():
+            logger.warning(
+                "ingestion cancelled after %d of %d days; %s..%s not fetched",
+                len(reports),
+                total,
+                day,
+                last,
+            )
+            break
         reports.append(
             ingest_day(
                 sessions,

@@ -211,6 +211,44 @@ def test_a_backfill_can_be_started_over_the_api(client, sessions, standin, setti
     ]
 
 
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"date": "2025-03-21", "to": "2025-03-19"}, "to", "before the first day"),
+        ({"date": "2099-01-01"}, "date", "in the future"),
+        ({"date": "1991-01-01", "to": "2099-12-31"}, "to", "in the future"),
+        ({"date": "1991-01-01", "to": "2025-03-19"}, "to", "ARXIV_RECO_MAX_INGEST_DAYS"),
+    ],
+)
+def test_a_backfill_that_will_not_run_is_refused_with_the_field_named(
+    client, params, field, message
+):
+    refused = client.post("/ingest", params=params)
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["query", field] and message in error["msg"]
+    assert client.get("/status").json()["last_runs"] == []
+
+
+def test_a_running_backfill_can_be_cancelled_between_days(client, standin, settings):
+    assert client.delete("/ingest").status_code == 409  # nothing to cancel
+    standin.inject("timeout")  # the first day's request hangs a while: time to cancel
+    assert (
+        client.post("/ingest", params={"date": "2025-03-17", "to": "2025-03-21"}).status_code == 202
+    )
+    cancelled = client.delete("/ingest")
+    assert cancelled.status_code == 202 and cancelled.json() == {"status": "cancelling"}
+    _wait_until_the_runs_finish(client, count=1)
+    time.sleep(0.5)
+    runs = client.get("/status").json()["last_runs"]
+    assert [r["day"] for r in runs] == ["2025-03-17"]  # the day it was on, then no more
+    assert not (settings.data_dir / "ingest.cancel").exists()
+    # A cancel is for the running job only: the next one runs every day.
+    started = client.post("/ingest", params={"date": "2025-03-18", "to": "2025-03-19"})
+    assert started.status_code == 202
+    _wait_until_the_runs_finish(client, count=3)
+
+
 def test_ingest_answers_409_while_a_job_runs_in_this_process_or_another(
     client, settings, standin, tmp_path
 ):

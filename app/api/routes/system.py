@@ -4,6 +4,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -11,13 +12,16 @@ from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.schemas import (
     HealthResponse,
+    IngestCancelled,
     IngestRunPublic,
+    IngestStarted,
     ModelStatus,
     ModelVersionPublic,
     RescoringStatus,
     RetrainPublic,
     StatusResponse,
 )
+from app.ingest.service import RangeError, check_range
 from app.ml.registry import active_model, version_threshold
 from app.retrain import last_retrain
 from app.scoring import rescoring_progress
@@ -93,22 +97,41 @@ def status(
     )
 
 
-@router.post("/ingest", status_code=202, dependencies=[WriterDep])
+@router.post(
+    "/ingest",
+    status_code=202,
+    dependencies=[WriterDep],
+    responses={409: {"description": "An ingestion is already running"}},
+)
 def start_ingest(
     services: ServicesDep,
-    date: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="First UTC day")],
-    to: Annotated[
-        str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Last UTC day")
-    ] = None,
-) -> dict[str, str]:
-    """Backfill days in the background, as `arxiv-reco ingest` does; see /status for the runs."""
+    settings: SettingsDep,
+    date: Annotated[dt.date, Query(description="First UTC day, YYYY-MM-DD")],
+    to: Annotated[dt.date | None, Query(description="Last UTC day (inclusive)")] = None,
+) -> IngestStarted:
+    """Backfill days in the background, as `arxiv-reco ingest` does; see /status for the runs.
+    At most ARXIV_RECO_MAX_INGEST_DAYS days, none in the future; `DELETE /ingest` cancels."""
+    last = to or date
     try:
-        first = dt.date.fromisoformat(date)
-        last = dt.date.fromisoformat(to) if to else first
-    except ValueError as err:
-        raise HTTPException(422, f"not a calendar day: {err}") from err
-    if last < first:
-        raise HTTPException(422, f"to={last} is before date={first}")
-    if not services.job.start_range(first, last, trigger="api"):
+        check_range(date, last, settings)
+    except RangeError as err:
+        raise RequestValidationError(
+            [{"loc": ("query", "to" if to else "date"), "msg": str(err), "type": "value_error"}]
+        ) from None
+    if not services.job.start_range(date, last, trigger="api"):
         raise HTTPException(409, "an ingestion is already running; see /status for its runs")
-    return {"status": "started", "from": first.isoformat(), "to": last.isoformat()}
+    return IngestStarted(status="started", first=date, last=last)
+
+
+@router.delete(
+    "/ingest",
+    status_code=202,
+    dependencies=[WriterDep],
+    responses={409: {"description": "No ingestion is running"}},
+)
+def cancel_ingest(services: ServicesDep) -> IngestCancelled:
+    """Stop the running ingestion (the daily job, an API or CLI backfill) after the day it is
+    on; the days it did not reach are not fetched, and the next daily job goes on as usual."""
+    if not services.job.cancel():
+        raise HTTPException(409, "no ingestion is running")
+    return IngestCancelled(status="cancelling")
