@@ -58,6 +58,10 @@ def _setup_logging(settings: Settings) -> None:
     # the migrations log a line of their own per revision applied (migrations/env.py).
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Alembic's INFO lines ("Context impl SQLiteImpl", its plugins) would open every command;
+    # the migrations log a line of their own per revision applied (migrations/env.py).
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _database(settings: Settings) -> Database:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.core.config import Settings
-from app.core.db import Database
+
+if TYPE_CHECKING:
+    from app.core.db import Database
 
 PROG = "arxiv-reco train"
 
@@ -40,9 +43,10 @@ class ServiceOptions:
 
 
 def train_command(argv: Sequence[str], settings: Settings) -> int:
-    from training.cli import BAD_INPUT, EXPECTED_ERRORS, parse_train_args, print_result
+    # The command line is read before the database layer and torch load: --help and a typo
+    # answer at once.
+    from training.cli import BAD_INPUT, expected_errors, parse_train_args, print_result
     from training.config import ConfigError
-    from training.train import train
 
     try:
         config, options = parse_train_args(argv, PROG, extra_options=(ServiceOptions,))
@@ -52,6 +56,9 @@ def train_command(argv: Sequence[str], settings: Settings) -> int:
             raise ConfigError("no training data: give --data labels.csv or --from-db")
         if options.activate and options.no_register:
             raise ConfigError("--activate needs registration; drop --no-register")
+        from app.core.db import Database
+        from training.train import train
+
         database: Database | None = None
         if options.from_db or not options.no_register:
             database = Database(options.database_url or settings.resolved_database_url)
@@ -72,7 +79,7 @@ def train_command(argv: Sequence[str], settings: Settings) -> int:
         result = train(config, frame=frame, source=source, name=options.name)
     except SystemExit as exit_:  # argparse: --help, or a malformed option
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else BAD_INPUT
-    except EXPECTED_ERRORS as err:
+    except expected_errors() as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return BAD_INPUT
     print_result(result)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from alembic import context
+from alembic.runtime.migration import MigrationInfo
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
 from app.core.config import get_settings
 from app.core.db import make_engine
 from app.models import Base
+
+logger = logging.getLogger("migrations")
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,6 +24,19 @@ def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url
 
 
+def _log_step(*, step: MigrationInfo, **_: Any) -> None:
+    """One line per revision applied; an up-to-date database says nothing (the commands hold
+    alembic's own INFO lines back)."""
+    revision = step.up_revision
+    logger.info(
+        "database %s: schema %s -> %s (%s)",
+        make_url(_url()).render_as_string(hide_password=True),
+        ", ".join(step.source_revision_ids) or "empty",
+        ", ".join(step.destination_revision_ids) or "empty",
+        revision.doc if revision is not None else "",
+    )
+
+
 def _configure(connection: Connection | None = None) -> None:
     context.configure(
         connection=connection,
@@ -24,6 +44,7 @@ def _configure(connection: Connection | None = None) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        on_version_apply=_log_step,
     )
 
 

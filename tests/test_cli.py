@@ -9,6 +9,7 @@ from app.core.db import session_scope
 from app.labels import import_labels_csv
 from app.ml.registry import active_model, version_threshold
 from tests.conftest import LABELS_CSV
+from tests.processes import run_python
 from training.artifact import ModelMeta
 
 
@@ -106,3 +107,32 @@ def test_a_port_out_of_range_is_refused_before_anything_starts(capsys):
         main(["serve", "--port", "99999"])
     assert exit_.value.code == 2
     assert "port must be between 1 and 65535, got 99999" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "said"),
+    [
+        (["train", "--help"], 0, "--no-progress Hide progress bars."),
+        (["train", "--method", "svm"], 2, "argument --method: invalid choice: 'svm'"),
+        (["evaluate", "--help"], 0, "--data CSV"),
+    ],
+)
+def test_train_and_evaluate_answer_before_torch_loads(tmp_path: Path, argv, code, said):
+    result, imported = run_python(
+        "-m", "app.cli", *argv, env={"ARXIV_RECO_DATA_DIR": str(tmp_path)}
+    )
+    assert result.returncode == code, result.stderr
+    assert said in " ".join((result.stdout + result.stderr).split())
+    assert not {"torch", "transformers", "sqlalchemy"} & imported
+
+
+def test_an_up_to_date_database_is_migrated_without_a_word(tmp_path: Path):
+    env = {"ARXIV_RECO_DATA_DIR": str(tmp_path)}
+    first, _ = run_python("-m", "app.cli", "labels", "export", "a.csv", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    # A new database: a line per revision applied, and nothing of alembic's own.
+    assert "schema empty -> 0001 (initial schema)" in first.stderr
+    assert "alembic" not in first.stderr
+    again, _ = run_python("-m", "app.cli", "labels", "export", "b.csv", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "alembic" not in again.stderr and "schema" not in again.stderr

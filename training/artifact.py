@@ -11,9 +11,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 META_FILE = "reco_model.json"
 TRAIN_CONFIG_FILE = "train_config.json"
@@ -143,6 +144,8 @@ def metadata_frame(
     papers: Sequence[PaperInput], *, text_fields: Sequence[str], meta_fields: Sequence[str]
 ) -> pd.DataFrame:
     """The input of a tfidf model that reads metadata; training and serving both build it here."""
+    import pandas as pd  # here, so that reading the training command line does not load it
+
     columns = {TEXT_COLUMN: [compose_text(p.title, p.abstract, text_fields) for p in papers]}
     for name in meta_fields:
         columns[name] = [metadata_text(p, name) for p in papers]

@@ -9,15 +9,13 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from transformers import HfArgumentParser
-
+from training.arguments import HelpFormatter, add_dataclass_options, dataclass_values
 from training.artifact import ArtifactError
 from training.config import ConfigError, TrainConfig, read_config_file
-from training.layout import DataError
 
 if TYPE_CHECKING:
     from training.train import TrainResult
@@ -25,7 +23,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BAD_INPUT = 2
-EXPECTED_ERRORS = (ConfigError, DataError, ArtifactError, FileExistsError)
+
+
+def expected_errors() -> tuple[type[Exception], ...]:
+    """The errors of bad input (arguments, config files, data, an existing output). A function,
+    evaluated only when an error arrives, so that reading the command line does not load pandas
+    for DataError."""
+    from training.layout import DataError
+
+    return (ConfigError, DataError, ArtifactError, FileExistsError)
 
 
 def _setup_logging() -> None:
@@ -36,19 +42,23 @@ def _setup_logging() -> None:
 
 
 def build_train_parser(
-    prog: str = "arxiv-reco train", extra_options: Sequence[type] = ()
-) -> HfArgumentParser:
+    prog: str = "arxiv-reco train",
+    extra_options: Sequence[type] = (),
+    defaults: Mapping[str, Any] | None = None,
+) -> argparse.ArgumentParser:
     """The TrainConfig's options, plus those of ``extra_options`` (dataclasses of the caller's,
-    such as the service's registration options)."""
-    parser = HfArgumentParser(
-        (TrainConfig, *extra_options),  # type: ignore[arg-type]  # dataclasses; stub wants Protocol
+    such as the service's registration options); ``defaults`` are a config file's values."""
+    parser = argparse.ArgumentParser(
         prog=prog,
+        formatter_class=HelpFormatter,
         description=(
             "Train a paper recommender on labelled papers and write a model directory the "
             "service can serve. Options also read from --config FILE (JSON or YAML, keyed by "
             "the option names); options on the command line win."
         ),
     )
+    for options in (TrainConfig, *extra_options):
+        add_dataclass_options(parser, options, defaults)
     parser.add_argument("--config", metavar="FILE", help="JSON or YAML file of options.")
     return parser
 
@@ -57,19 +67,23 @@ def parse_train_args(
     argv: Sequence[str], prog: str = "arxiv-reco train", extra_options: Sequence[type] = ()
 ) -> tuple[Any, ...]:
     """``(TrainConfig, *extra options)`` for ``argv``; ConfigError for any bad value, SystemExit
-    for --help."""
-    parser = build_train_parser(prog, extra_options)
+    for --help or a malformed option. Imports nothing heavy: torch waits for the training."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
-    if known.config:
-        parser.set_defaults(**read_config_file(known.config))
+    defaults = read_config_file(known.config) if known.config else {}
     try:
-        outputs = parser.parse_args_into_dataclasses(args=list(argv))
+        parser = build_train_parser(prog, extra_options, defaults)
+    except ValueError as err:  # a config-file value outside its choices
+        raise ConfigError(f"config file {known.config}: {err}") from err
+    namespace = parser.parse_args(list(argv))
+    try:
+        return tuple(
+            options(**dataclass_values(namespace, options))
+            for options in (TrainConfig, *extra_options)
+        )
     except TypeError as err:  # a config-file value of the wrong kind
         raise ConfigError(f"bad argument: {err}") from err
-    assert isinstance(outputs[0], TrainConfig)
-    return tuple(outputs[: 1 + len(extra_options)])
 
 
 def print_result(result: TrainResult) -> None:
@@ -91,7 +105,7 @@ def train_main(argv: Sequence[str] | None = None, prog: str = "python -m trainin
         result = train(config)
     except SystemExit as exit_:  # argparse: --help, or a malformed option
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else BAD_INPUT
-    except EXPECTED_ERRORS as err:
+    except expected_errors() as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return BAD_INPUT
     print_result(result)
@@ -101,12 +115,16 @@ def train_main(argv: Sequence[str] | None = None, prog: str = "python -m trainin
 def build_evaluate_parser(prog: str = "arxiv-reco evaluate") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
+        formatter_class=HelpFormatter,
         description="Score a labelled CSV with a trained model and report the training metrics "
         "at the model's threshold.",
     )
     parser.add_argument("model", help="A model directory written by `arxiv-reco train`.")
     parser.add_argument(
-        "--data", required=True, help="Labelled CSV in the training layout (paper_id,...)."
+        "--data",
+        required=True,
+        metavar="CSV",
+        help="Labelled CSV in the training layout (paper_id,...).",
     )
     parser.add_argument(
         "--device", default="auto", choices=["auto", "cuda", "mps", "cpu"], help="Scoring device."
@@ -142,7 +160,7 @@ def evaluate_main(argv: Sequence[str] | None = None, prog: str = "arxiv-reco eva
             batch_size=args.batch_size,
             progress=not args.no_progress,
         )
-    except (*EXPECTED_ERRORS, ValueError) as err:
+    except expected_errors() + (ValueError,) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return BAD_INPUT
     if args.json:

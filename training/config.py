@@ -42,14 +42,18 @@ def _help(text: str, **extra: Any) -> dict[str, Any]:
 class TrainConfig:
     # What to train on and where to put it.
     output: str = field(
-        default="", metadata=_help("Model directory to write, e.g. models/my-model (required).")
+        default="",
+        metadata=_help(
+            "Model directory to write, e.g. models/my-model.", required=True, metavar="DIR"
+        ),
     )
     data: str | None = field(
         default=None,
         metadata=_help(
             "Labelled CSV: paper_id,title,abstract,categories,submission_date,interest, and "
             "optionally authors (names separated by ';') and comment. Training reads it only: "
-            "the service's labels are those given on its page or with `arxiv-reco labels import`."
+            "the service's labels are those given on its page or with `arxiv-reco labels import`.",
+            metavar="CSV",
         ),
     )
     method: str = field(
@@ -138,7 +142,11 @@ class TrainConfig:
         default=512, metadata=_help("Tokens kept per text (finetune, embed); longer is cut.")
     )
     class_weights: bool = field(
-        default=True, metadata=_help("Weight the loss by inverse class frequency.")
+        default=True,
+        metadata=_help(
+            "Weight the loss by inverse class frequency.",
+            negated_help="Weigh every label alike in the loss.",
+        ),
     )
     early_stopping_patience: int = field(
         default=2,
@@ -194,7 +202,9 @@ class TrainConfig:
     )
     # Run.
     seed: int = field(default=42, metadata=_help("Seed for Python, NumPy and torch."))
-    progress: bool = field(default=True, metadata=_help("Show progress bars."))
+    progress: bool = field(
+        default=True, metadata=_help("Show progress bars.", negated_help="Hide progress bars.")
+    )
     overwrite: bool = field(default=False, metadata=_help("Replace an existing --output."))
 
     def __post_init__(self) -> None:

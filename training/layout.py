@@ -71,6 +71,11 @@ def load_labelled_csv(path: str | Path, *, require_both_classes: bool = True) ->
         raise DataError(f"labelled CSV {path} does not exist")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path} is empty: expected a header line with the columns {list(COLUMNS)} and "
+            "a row per labelled paper"
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read {path} as CSV: {err}") from err
     frame.columns = [str(column).strip() for column in frame.columns]

@@ -126,6 +126,7 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the database to the newest schema (``alembic upgrade head``)."""
-    logger.info("migrating database %s", make_url(url).render_as_string(hide_password=True))
+    """Bring the database to the newest schema (``alembic upgrade head``); each revision applied
+    logs a line (migrations/env.py), an up-to-date database none."""
+    logger.debug("migrating database %s", make_url(url).render_as_string(hide_password=True))
     command.upgrade(alembic_config(url), "head")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.processes import run_python
 from training.artifact import META_FILE, TRAIN_CONFIG_FILE, ModelMeta
 from training.cli import BAD_INPUT, evaluate_main, parse_train_args, train_main
 from training.config import ConfigError, TrainConfig, read_config_file
@@ -164,5 +165,84 @@ def test_evaluate_errors_exit_2(sample_csv: Path, tmp_path: Path, capsys) -> Non
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert train_main(["--help"]) == 0
-    out = capsys.readouterr().out
-    assert "--threshold_strategy" in out and "best f1" in out
+    out = " ".join(capsys.readouterr().out.split())  # as read, whatever the terminal's width
+    assert "--threshold-strategy {f1,precision,recall,per_day}" in out and "best f1" in out
+    assert "[-h] --output DIR [--data CSV]" in out  # required, so not in brackets
+    assert "e.g. models/my-model. (required)" in out
+    # A negated switch says what it does, not what its positive twin does.
+    assert "--no-progress Hide progress bars." in out
+    assert "--no-class-weights Weigh every label alike in the loss." in out
+    assert "--progress Show progress bars. (default)" in out
+    assert "(default: title abstract)" in out and "(default: None)" not in out
+
+
+def test_evaluate_help_marks_data_required(capsys: pytest.CaptureFixture[str]) -> None:
+    assert evaluate_main(["--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[-h] --data CSV" in out and "(paper_id,...). (required)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [(["-m", "training", "--help"], 0), (["-m", "training", "--method", "svm"], BAD_INPUT)],
+)
+def test_the_command_line_is_read_before_torch_loads(argv: list[str], code: int) -> None:
+    result, imported = run_python(*argv)
+    assert result.returncode == code, result.stderr
+    assert not {"torch", "transformers"} & imported
+    if code == BAD_INPUT:
+        assert "argument --method: invalid choice: 'svm'" in result.stderr
+
+
+def test_parsing_a_whole_command_line_loads_neither_torch_nor_pandas() -> None:
+    result, imported = run_python(
+        "-c",
+        "from training.cli import parse_train_args\n"
+        "parse_train_args(['--data', 'x.csv', '--output', 'm', '--method', 'tfidf'])",
+    )
+    assert result.returncode == 0, result.stderr
+    assert not {"torch", "transformers", "pandas"} & imported
+
+
+def test_underscored_spellings_and_switches_still_parse() -> None:
+    (config,) = parse_train_args(
+        [
+            "--output", "m", "--data", "x.csv", "--threshold_strategy", "precision",
+            "--threshold-target", "0.5", "--no_progress", "--no-class-weights", "--resume",
+            "--c_grid", "1", "10", "--max-steps", "3",
+        ]
+    )  # fmt: skip
+    assert (config.threshold_strategy, config.threshold_target) == ("precision", 0.5)
+    assert (config.progress, config.class_weights, config.resume) == (False, False, True)
+    assert (config.c_grid, config.max_steps, config.overwrite) == ([1.0, 10.0], 3, False)
+
+
+def test_a_config_file_may_give_the_required_output(tmp_path: Path) -> None:
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"output": "models/a", "progress": False}))
+    (config,) = parse_train_args(["--config", str(path)])
+    assert (config.output, config.progress) == ("models/a", False)
+    path.write_text(json.dumps({"output": "models/a", "precision": "fp8"}))
+    with pytest.raises(ConfigError, match=r"train.json: precision must be one of .*got 'fp8'"):
+        parse_train_args(["--config", str(path)])
+
+
+def test_unknown_options_and_a_missing_output_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_main(["--output", "m", "--epoch-count", "3"]) == BAD_INPUT
+    assert "unrecognized arguments: --epoch-count 3" in capsys.readouterr().err
+    assert train_main(["--data", "x.csv"]) == BAD_INPUT
+    assert "the following arguments are required: --output" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content", ["", "paper_id,title,abstract,categories,submission_date,interest\n"]
+)
+def test_an_empty_csv_is_one_line_naming_the_file(
+    content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text(content)
+    assert train_main(["--data", str(path), "--output", str(tmp_path / "m"), *ARGS]) == BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m training: error: {path}")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
