@@ -11,14 +11,25 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# CPU-only torch first, so the dependency resolution below never pulls a CUDA build.
-RUN pip install "torch>=2.4,<2.14" --index-url https://download.pytorch.org/whl/cpu
+# CPU-only torch first, the version CI tests (the Makefile's TORCH_SPEC, within pyproject's
+# range), so the dependency install below never pulls a CUDA build.
+RUN pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
 
-COPY pyproject.toml README.md ./
+# The dependencies alone, read from pyproject.toml: this layer is rebuilt only when they change,
+# not at every change of the code.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# Then the code, installed without touching the dependencies.
+COPY README.md ./
 COPY app ./app
 COPY training ./training
 COPY migrations ./migrations
-RUN pip install ".[postgres]"
+RUN pip install --no-deps .
 
 RUN useradd --create-home --uid 1000 reco && mkdir -p /data && chown reco:reco /data
 USER reco

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +24,23 @@ def test_dockerfile_runs_cpu_torch_as_a_non_root_user_with_a_healthcheck():
     assert "whl/cpu" in dockerfile
     assert "\nUSER reco\n" in dockerfile
     assert "HEALTHCHECK" in dockerfile and "/health" in dockerfile
+
+
+def test_the_image_installs_its_dependencies_before_the_code_with_the_tested_torch():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    torch_spec = re.search(r"^TORCH_SPEC \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert torch_spec is not None and f'"{torch_spec[1]}"' in dockerfile
+    # A change of the code leaves the dependency layers cached.
+    assert dockerfile.index("pip install -r") < dockerfile.index("COPY app")
+    assert "pip install --no-deps ." in dockerfile
+
+
+def test_the_build_context_leaves_out_data_and_environments():
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    ignored = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    assert {".git", ".venv", "data", "demo-data", "bench/out", "**/*.db", ".env"} <= ignored
+    copied = re.findall(r"^COPY (\S+)", (ROOT / "Dockerfile").read_text(), re.M)
+    assert copied and not set(copied) & ignored
 
 
 def _compose_command() -> list[str] | None:
