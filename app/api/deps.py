@@ -6,11 +6,12 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.core.access import loopback_client
+from app.core.arxiv_ids import ARXIV_ID_PATTERN
 from app.core.config import Settings
 from app.ml.serving import LoadedModel, ModelHolder
 from app.services import Services
@@ -45,12 +46,10 @@ def get_holder(services: ServicesDep) -> ModelHolder:
     return services.holder
 
 
-def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
-    return require_model(holder)
-
-
 def require_model(holder: ModelHolder) -> LoadedModel:
-    """The active model, or 503 saying how to get one."""
+    """The active model, or 503 saying how to get one. Called in a route after its own checks,
+    never as a dependency: FastAPI resolves dependencies before it reports a bad body, and bad
+    input is a 422 whether a model is active or not."""
     loaded = holder.get()
     if loaded is None:
         detail = holder.last_error or NO_MODEL
@@ -61,7 +60,19 @@ def require_model(holder: ModelHolder) -> LoadedModel:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
-ModelDep = Annotated[LoadedModel, Depends(get_model)]
+
+# The largest row id a path takes: INTEGER on PostgreSQL (SQLite's is wider).
+MAX_ROW_ID = 2**31 - 1
+PaperIdPath = Annotated[
+    str,
+    Path(
+        pattern=ARXIV_ID_PATTERN,
+        description="An arXiv id, new style (2503.11742) or old (hep-th/9901001); a version "
+        "suffix (2503.11742v2) is taken and dropped: labels and scores belong to the paper",
+        examples=["2503.11742"],
+    ),
+]
+VersionIdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A model version's id")]
 
 
 BEARER = HTTPBearer(

@@ -18,8 +18,9 @@ def split_version(short_id: str) -> tuple[str, int]:
 # New-style ids (2503.11742, 0704.0001) and old-style ones (hep-th/9901001, math.GT/0309136),
 # each with an optional version suffix. A spreadsheet that took 2503.17900 for a number writes
 # 2503.179: such ids are accepted as they are (the labels' own CSVs hold some).
-_ARXIV_ID = re.compile(r"^(\d{4}\.\d{1,5}|[a-z]+(-[a-z]+)*(\.[A-Z]{2})?/\d{7})(v\d+)?$")
+ARXIV_ID_PATTERN = r"^(\d{4}\.\d{1,5}|[a-z]+(-[a-z]+)*(\.[A-Z]{2})?/\d{7})(v\d+)?$"
+_ARXIV_ID = re.compile(ARXIV_ID_PATTERN)
 
 
 def is_arxiv_id(text: str) -> bool:
-    return bool(_ARXIV_ID.match(text))
+    return bool(_ARXIV_ID.fullmatch(text))  # not before a trailing newline, as $ would

@@ -4,7 +4,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 
-from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
+from app.api.deps import ServicesDep, SessionDep, SettingsDep, VersionIdPath, WriterDep
+from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import ModelVersionDetail
 from app.ml.registry import (
     ModelNotServable,
@@ -16,7 +17,7 @@ from app.ml.registry import (
 )
 from app.models import ModelVersion
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=JSONRoute)
 
 
 def _detail(version: ModelVersion) -> ModelVersionDetail:
@@ -39,9 +40,22 @@ def models(session: SessionDep) -> list[ModelVersionDetail]:
 
 
 @router.post(
-    "/models/{version_id}/activate", response_model=ModelVersionDetail, dependencies=[WriterDep]
+    "/models/{version_id}/activate",
+    response_model=ModelVersionDetail,
+    dependencies=[WriterDep],
+    responses=error_responses(
+        *WRITE_ERRORS,
+        404,
+        409,
+        notes={
+            404: "No model version has this id, or its files are gone",
+            409: "The model cannot be loaded or cannot score a test paper",
+        },
+    ),
 )
-def activate(version_id: int, session: SessionDep, settings: SettingsDep) -> ModelVersionDetail:
+def activate(
+    version_id: VersionIdPath, session: SessionDep, settings: SettingsDep
+) -> ModelVersionDetail:
     """Serve a model version; it is loaded and scores a test paper first (409 if it cannot)."""
     try:
         version = activate_model(
@@ -55,7 +69,16 @@ def activate(version_id: int, session: SessionDep, settings: SettingsDep) -> Mod
     return _detail(version)
 
 
-@router.post("/models/rollback", response_model=ModelVersionDetail, dependencies=[WriterDep])
+@router.post(
+    "/models/rollback",
+    response_model=ModelVersionDetail,
+    dependencies=[WriterDep],
+    responses=error_responses(
+        *WRITE_ERRORS,
+        409,
+        notes={409: "No earlier model to roll back to, or it cannot be served"},
+    ),
+)
 def rollback(session: SessionDep, settings: SettingsDep) -> ModelVersionDetail:
     try:
         version = rollback_model(session, verify=True, device=settings.device)
@@ -65,7 +88,12 @@ def rollback(session: SessionDep, settings: SettingsDep) -> ModelVersionDetail:
     return _detail(version)
 
 
-@router.post("/retrain", status_code=202, dependencies=[WriterDep])
+@router.post(
+    "/retrain",
+    status_code=202,
+    dependencies=[WriterDep],
+    responses=error_responses(*WRITE_ERRORS, 409, notes={409: "A retrain is already running"}),
+)
 def start_retrain(services: ServicesDep, response: Response) -> dict[str, Any]:
     """Train on every stored label in the background; poll GET /retrain for the outcome."""
     if not services.retrainer.start():

@@ -3,16 +3,21 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from app import crud
-from app.api.deps import HolderDep, SessionDep
+from app.api.deps import HolderDep, PaperIdPath, SessionDep
+from app.api.errors import JSONRoute, error_responses
 from app.api.schemas import PaperDetail, PaperPublic
 from app.reasons import reasons_for
 from app.scoring import is_recommended, list_model, paper_score
 
-router = APIRouter(tags=["papers"])
+router = APIRouter(tags=["papers"], route_class=JSONRoute)
 
 
-@router.get("/papers/{paper_id:path}", response_model=PaperDetail)
-def paper(paper_id: str, session: SessionDep, holder: HolderDep) -> PaperDetail:
+@router.get(
+    "/papers/{paper_id:path}",
+    response_model=PaperDetail,
+    responses=error_responses(404, notes={404: "The paper is not in the database"}),
+)
+def paper(paper_id: PaperIdPath, session: SessionDep, holder: HolderDep) -> PaperDetail:
     row = crud.get_paper(session, paper_id=paper_id)
     if row is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")

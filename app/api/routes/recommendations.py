@@ -11,25 +11,35 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from app import crud
 from app.api.cache import CachedBody
 from app.api.deps import ServicesDep, require_model
+from app.api.errors import JSONRoute, error_responses, validation_error
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
 from app.reasons import reasons_for
 from app.scoring import is_recommended, list_model
 from app.services import Services
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], route_class=JSONRoute)
 
 
 def _parse_day(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as err:
-        raise HTTPException(422, f"date {value!r} is not a calendar day: {err}") from err
+        raise validation_error(
+            ("query", "date"), f"date {value!r} is not a calendar day: {err}"
+        ) from err
 
 
 @router.get(
     "/recommendations",
     response_model=RecommendationsResponse,
-    responses={304: {"description": "Not modified since the ETag in If-None-Match"}},
+    responses={
+        304: {"description": "Not modified since the ETag in If-None-Match"},
+        **error_responses(
+            404,
+            503,
+            notes={404: "No papers have been ingested yet, or not on this day"},
+        ),
+    },
 )
 async def recommendations(
     request: Request,

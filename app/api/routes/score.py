@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body
 
-from app.api.deps import ModelDep, SettingsDep
+from app.api.deps import HolderDep, SettingsDep, require_model
+from app.api.errors import JSONRoute, error_responses, validation_error
 from app.api.schemas import (
     BatchScoreResponse,
     ModelVersionPublic,
@@ -15,13 +16,17 @@ from app.api.schemas import (
 from app.scoring import is_recommended, score_inputs
 from training.artifact import PaperInput
 
-router = APIRouter(tags=["scoring"])
+router = APIRouter(tags=["scoring"], route_class=JSONRoute)
 
 
-@router.post("/score", response_model=ScoreResponse | BatchScoreResponse)
+@router.post(
+    "/score",
+    response_model=ScoreResponse | BatchScoreResponse,
+    responses=error_responses(413, 503),
+)
 def score(
     settings: SettingsDep,
-    model: ModelDep,
+    holder: HolderDep,
     body: Annotated[
         ScoreRequest | list[ScoreRequest],
         Body(
@@ -32,21 +37,23 @@ def score(
 ) -> ScoreResponse | BatchScoreResponse:
     items = body if isinstance(body, list) else [body]
     if not items:
-        raise HTTPException(422, "the list of abstracts is empty")
+        raise validation_error(("body",), "the list of abstracts is empty")
     if len(items) > settings.score_max_items:
-        raise HTTPException(
-            422, f"{len(items)} abstracts in one request; at most {settings.score_max_items}"
+        raise validation_error(
+            ("body",), f"{len(items)} abstracts in one request; at most {settings.score_max_items}"
         )
     for index, item in enumerate(items):
-        where = f"item {index}: " if isinstance(body, list) else ""
+        where: tuple[str | int, ...] = ("body", index) if isinstance(body, list) else ("body",)
         if not item.abstract.strip():
-            raise HTTPException(422, f"{where}abstract is empty")
+            raise validation_error((*where, "abstract"), "the abstract is empty")
         texts = [item.abstract, item.title, item.comment, *(item.authors or ())]
         size = sum(len(text or "") for text in (*texts, *(item.categories or ())))
         if size > settings.score_max_chars:
-            raise HTTPException(
-                422, f"{where}{size} characters; at most {settings.score_max_chars} are scored"
+            raise validation_error(
+                where, f"{size} characters; at most {settings.score_max_chars} are scored"
             )
+    # Only now: bad input is a 422 whether a model is active or not.
+    model = require_model(holder)
     papers = [
         PaperInput(
             title=i.title,

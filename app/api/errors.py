@@ -1,0 +1,114 @@
+"""How the JSON API answers a request it will not serve: one body schema for each kind of error.
+
+* 422, bad input: FastAPI's validation-error list, ``{"detail": [{"loc", "msg", "type"}, ...]}``,
+  also for the checks a route makes itself (``validation_error``), for a body that is not UTF-8
+  JSON and for ``NaN`` and ``Infinity``, which are not JSON numbers (``JSONRoute``). Bad input is
+  answered before anything else, so a route asks for the active model only after its checks.
+* Every other error: ``{"detail": "what went wrong, and what to do"}`` (``ErrorMessage``), each
+  status code a route returns declared in its OpenAPI ``responses`` (``error_responses``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, NoReturn
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+WRITE_ERRORS = (401, 403)
+
+_DESCRIPTIONS = {
+    401: "The API token is missing or wrong (`Authorization: Bearer <token>`)",
+    403: "A write from another site, or from another machine while no API token is set",
+    404: "Not found",
+    409: "Conflicts with what the service is doing or has",
+    413: "The request body is larger than ARXIV_RECO_MAX_REQUEST_BYTES",
+    503: "No model is active, or the active one cannot be loaded; the detail says what to do",
+}
+
+
+class ErrorMessage(BaseModel):
+    detail: str
+
+
+def error_responses(
+    *codes: int, notes: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a route's error codes, each with the ``ErrorMessage`` body;
+    ``notes`` says what a code means for this route."""
+    notes = notes or {}
+    return {
+        code: {"model": ErrorMessage, "description": notes.get(code, _DESCRIPTIONS[code])}
+        for code in codes
+    }
+
+
+def validation_error(loc: tuple[str | int, ...], msg: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape for a check the schema cannot express: raise it in a route,
+    e.g. ``raise validation_error(("query", "to"), "to=2025-03-01 is before date=2025-03-05")``.
+    ``loc`` starts with where the value was: ``"path"``, ``"query"`` or ``"body"``."""
+    return RequestValidationError([{"loc": loc, "msg": msg, "type": "value_error"}])
+
+
+def parse_json(body: bytes) -> Any:
+    """A JSON body as RFC 8259 has it: UTF-8 text, numbers without ``NaN`` and ``Infinity``.
+
+    Python's parser takes both (and ``1e999`` as infinity), and a non-finite number cannot be
+    written back in a 422 answer. Each refusal is a ``JSONDecodeError``, which FastAPI answers
+    with its 422 ``json_invalid`` error.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise json.JSONDecodeError(
+            f"the body is not UTF-8 text ({err.reason})",
+            body.decode("utf-8", "replace"),
+            err.start,
+        ) from None
+
+    def refuse(what: str, literal: str) -> NoReturn:
+        raise json.JSONDecodeError(f"{what}: {literal[:40]}", text, max(text.find(literal), 0))
+
+    def finite(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            refuse("a number out of the range of a double", literal)
+        return value
+
+    try:
+        return json.loads(
+            text,
+            parse_constant=lambda name: refuse("NaN and Infinity are not JSON numbers", name),
+            parse_float=finite,
+        )
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("the body is nested too deeply", text, 0) from None
+    except ValueError as err:  # an integer of more digits than Python converts
+        raise json.JSONDecodeError(str(err), text, 0) from None
+
+
+class _JSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class JSONRoute(APIRoute):
+    """A route whose JSON body is parsed by ``parse_json``; every API router uses it
+    (``APIRouter(route_class=JSONRoute)``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_json_handler(request: Request) -> Response:
+            return await handler(_JSONRequest(request.scope, request.receive))
+
+        return strict_json_handler
