@@ -61,7 +61,8 @@ def add_dataclass_options(
 ) -> None:
     """Add an option for each field of ``dataclass_type``. ``defaults`` (by field name, e.g. from
     a config file) replace the fields' defaults, and a required field given there is no longer
-    required on the command line; ValueError if one is not among its field's choices."""
+    required on the command line; ValueError if one is not among its field's choices, or not
+    true or false for a switch."""
     hints = get_type_hints(dataclass_type)
     for field in dataclasses.fields(dataclass_type):
         if field.init:
@@ -89,15 +90,16 @@ def _add_field(
         default = field.default_factory()
     else:
         default = None if field.default is dataclasses.MISSING else field.default
-    required = bool(metadata.get("required")) and field.name not in defaults
+    hint = _without_none(hint)
+    if field.name in defaults and hint is bool and not isinstance(default, bool):
+        default = _truth(field.name, default)  # a config file's "yes", "false"...
     kwargs: dict[str, Any] = {"dest": field.name, "help": metadata.get("help")}
     if "metavar" in metadata:
         kwargs["metavar"] = metadata["metavar"]
-    if required:
+    if metadata.get("required") and field.name not in defaults:
         kwargs["required"] = True
     else:
         kwargs["default"] = default
-    hint = _without_none(hint)
     if hint is bool:
         parser.add_argument(*names, action="store_true", **kwargs)
         if field.default is True:
@@ -133,3 +135,12 @@ def _without_none(hint: Any) -> Any:
             raise TypeError(f"no command-line form for a union of several types: {hint}")
         return kept[0]
     return hint
+
+
+def _truth(name: str, value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")

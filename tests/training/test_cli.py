@@ -222,6 +222,14 @@ def test_a_config_file_may_give_the_required_output(tmp_path: Path) -> None:
     path.write_text(json.dumps({"output": "models/a", "progress": False}))
     (config,) = parse_train_args(["--config", str(path)])
     assert (config.output, config.progress) == ("models/a", False)
+    path.write_text(json.dumps({"output": "models/a", "resume": "yes", "overwrite": "false"}))
+    (config,) = parse_train_args(["--config", str(path)])
+    assert (config.resume, config.overwrite) == (True, False)
+    path.write_text(json.dumps({"output": "models/a", "resume": "perhaps"}))
+    with pytest.raises(
+        ConfigError, match=r"train.json: resume must be true or false, got 'perhaps'"
+    ):
+        parse_train_args(["--config", str(path)])
     path.write_text(json.dumps({"output": "models/a", "precision": "fp8"}))
     with pytest.raises(ConfigError, match=r"train.json: precision must be one of .*got 'fp8'"):
         parse_train_args(["--config", str(path)])
