@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.api.body_limit import BodySizeLimit
 from app.api.cache import ResponseCache
 from app.api.routes import ROUTERS as API_ROUTERS
 from app.core.access import Access, HostCheckMiddleware
@@ -86,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(HostCheckMiddleware, access=access)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

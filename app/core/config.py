@@ -163,6 +163,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `arxiv-reco serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `arxiv-reco serve` listens on.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_request_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the service reads; a larger one is answered 413 before "
+        "it is read. The default holds the largest POST /score the caps allow, 64 papers of "
+        "20,000 characters each written as 6-byte \\u escapes.",
+    )
 
     @field_validator("categories", "allowed_hosts", mode="before")
     @classmethod
