@@ -39,7 +39,7 @@ def _port(value: str) -> int:
 
 def _load_settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as err:
         lines = [
             f"  {ENV_PREFIX}{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
@@ -47,6 +47,15 @@ def _load_settings() -> Settings:
             for e in err.errors()
         ]
         sys.exit("invalid settings:\n" + "\n".join(lines))
+    legacy = Path("data") / "arxiv_reco.db"
+    if "data_dir" not in settings.model_fields_set and legacy.exists():
+        print(
+            f"note: {legacy.absolute()} is a database of the old default data directory "
+            f"./data; this command uses {settings.data_dir}. Set {ENV_PREFIX}DATA_DIR="
+            f"{legacy.parent.absolute()} to keep using it.",
+            file=sys.stderr,
+        )
+    return settings
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -54,10 +63,6 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Alembic's INFO lines ("Context impl SQLiteImpl", its plugins) would open every command;
-    # the migrations log a line of their own per revision applied (migrations/env.py).
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
     # Alembic's INFO lines ("Context impl SQLiteImpl", its plugins) would open every command;
     # the migrations log a line of their own per revision applied (migrations/env.py).
     if settings.log_level != "DEBUG":
@@ -74,8 +79,12 @@ def _database(settings: Settings) -> Database:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.core.db import check_not_lost, sqlite_file
     from app.main import create_app
 
+    database_file = sqlite_file(settings.resolved_database_url)
+    if database_file is not None:
+        check_not_lost(database_file)  # before uvicorn, which would bury it in a traceback
     # The bind address decides the access rules (app.core.access), so the app sees the real one.
     settings = settings.model_copy(
         update={"host": args.host or settings.host, "port": args.port or settings.port}
@@ -89,6 +98,31 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from app.backup import BackupError, take_backup
+
+    try:
+        backup = take_backup(
+            settings, _database(settings).sessions, directory=args.output, keep=args.keep
+        )
+    except BackupError as err:
+        raise SystemExit(f"no backup: {err}") from None
+    print(f"wrote {backup.database} and {backup.labels}")
+    if backup.removed:
+        print(f"removed {len(backup.removed)} older backup files")
+    return 0
+
+
+def _count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {count}")
+    return count
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
@@ -240,7 +274,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     demo = settings.model_copy(
         update={
-            "data_dir": args.data_dir,
+            "data_dir": args.data_dir.absolute(),
             "database_url": "",
             "model_dir": None,
             "scheduler_enabled": False,
@@ -317,6 +351,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=_port, help="port (default: settings)")
     demo.add_argument("--no-serve", action="store_true", help="prepare only")
     demo.set_defaults(func=cmd_demo)
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database and write the labels CSV into the backup directory now (the "
+        "service does it nightly); restore: see the README",
+    )
+    backup.add_argument(
+        "--output", type=Path, help="directory (default: ARXIV_RECO_BACKUP_DIR or <data>/backups)"
+    )
+    backup.add_argument(
+        "--keep",
+        type=_count,
+        help="keep this many newest backups there (default: ARXIV_RECO_BACKUP_KEEP; 0: all)",
+    )
+    backup.set_defaults(func=cmd_backup)
     token = sub.add_parser(
         "token",
         help="print the API token kept in the data directory (made if absent), which writes "
@@ -345,7 +393,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = _load_settings()
     _setup_logging(settings)
-    return int(args.func(args, settings))
+    from app.core.db import DatabaseMissing
+
+    try:
+        return int(args.func(args, settings))
+    except DatabaseMissing as err:
+        sys.exit(f"refused: {err}")
 
 
 if __name__ == "__main__":

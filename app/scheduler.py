@@ -71,6 +71,7 @@ class DailyJob:
         self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"), thread_local=False)
         self._in_process = threading.Lock()
         self.cancel_flag = CancelFlag(Path(settings.data_dir) / "ingest.cancel")
+        self.last_backup_error: str | None = None
 
     def run(self, trigger: str = "schedule", today: dt.date | None = None) -> list[IngestReport]:
         """The daily job: re-ingest the lookback days, then (when the labels changed) retrain,
@@ -79,7 +80,26 @@ class DailyJob:
         if not self._take():
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
-        return self._run_taken(days[0], days[-1], trigger=trigger, nightly=True)
+        self.cancel_flag.clear()  # a cancel meant for an earlier job; the lock is ours now
+        reports = self._run_taken(days[0], days[-1], trigger=trigger, nightly=True)
+        if self.settings.backup_keep > 0:
+            self.backup()
+        return reports
+
+    def backup(self) -> None:
+        """The nightly backup; a failure is logged and shown by /health until one succeeds."""
+        from app.backup import BackupError, take_backup
+
+        try:
+            take_backup(self.settings, self.sessions)
+        except BackupError as err:
+            logger.error("%s", err)
+            self.last_backup_error = str(err)
+        except Exception as err:  # the nightly job goes on; /health shows it
+            logger.exception("the nightly backup failed")
+            self.last_backup_error = f"{type(err).__name__}: {err}"
+        else:
+            self.last_backup_error = None
 
     def _take(self, wait: float = 0) -> bool:
         """Take both locks at once, or neither, waiting up to ``wait`` seconds; False when a job
@@ -101,6 +121,7 @@ class DailyJob:
         if not self._take():
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
+        self.cancel_flag.clear()
         return self._run_taken(first, last, trigger=trigger)
 
     def start_range(self, first: dt.date, last: dt.date, *, trigger: str) -> bool:
@@ -108,6 +129,7 @@ class DailyJob:
         True only when the job was taken and will run."""
         if not self._take():
             return False
+        self.cancel_flag.clear()  # before the thread starts, so a cancel from now on holds
         threading.Thread(
             target=self._run_taken,
             args=(first, last),
@@ -120,7 +142,6 @@ class DailyJob:
     def _run_taken(
         self, first: dt.date, last: dt.date, *, trigger: str, nightly: bool = False
     ) -> list[IngestReport]:
-        self.cancel_flag.clear()  # a cancel meant for an earlier job
         try:
             if self.isolated:
                 return in_child_process(

@@ -64,3 +64,7 @@ def test_activation_refuses_a_broken_model_and_the_served_one_stays(
     assert client.post("/score", json={"abstract": "Transformers."}).status_code == 200
     status = client.get("/status").json()
     assert f"still serving version {good}" in status["model"]["load_error"]
+    health = client.get("/health").json()
+    assert (health["status"], health["model"]) == ("degraded", "broken")
+    assert any(f"still serving version {good}" in p for p in health["problems"])
+    assert f"still serving version {good}" in client.get("/").text

@@ -9,11 +9,22 @@ from app.core.config import Settings
 
 def test_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     settings = Settings(_env_file=None)
     assert settings.categories == ["cs.AI", "cs.CL", "cs.LG"]
-    assert settings.resolved_database_url == "sqlite:///data/arxiv_reco.db"
-    assert str(settings.resolved_model_dir) == "data/models"
+    home = tmp_path / "xdg" / "arxiv-reco"  # the user's data directory, not the working one
+    assert settings.resolved_database_url == f"sqlite:///{home}/arxiv_reco.db"
+    assert settings.resolved_model_dir == home / "models"
     assert settings.lookback_days == 3 and settings.api_token is None
+
+
+def test_a_relative_data_dir_is_fixed_at_start(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARXIV_RECO_DATA_DIR", "here")
+    settings = Settings(_env_file=None)
+    monkeypatch.chdir("/")
+    assert settings.data_dir == tmp_path / "here"
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path}/here/arxiv_reco.db"
 
 
 def test_environment_values_are_read_with_the_prefix(monkeypatch):

@@ -169,8 +169,14 @@ class StatusResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str
-    database: str
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: the service runs, but something needs your attention (problems)"
+    )
+    database: Literal["ok"]
+    model: Literal["ok", "none", "broken"] = Field(
+        description="none: no model is active; broken: the active model's files failed to load"
+    )
+    problems: list[str] = Field(description="What is wrong, each in a sentence; empty when ok")
 
 
 class LabelRequest(BaseModel):

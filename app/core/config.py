@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
+from platformdirs import user_data_path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ARXIV_RECO_"
+APP_NAME = "arxiv-reco"
 DEFAULT_BASE_MODEL = "answerdotai/ModernBERT-base"
 ARXIV_API_URL = "https://export.arxiv.org/api/query"
 
@@ -46,7 +48,11 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    data_dir: Path = Field(Path("./data"), description="Where the database and models live.")
+    data_dir: Path = Field(
+        default_factory=lambda: user_data_path(APP_NAME),
+        description="Where the database, models and backups live; made absolute at start. "
+        "Default: the user's data directory (~/.local/share/arxiv-reco on Linux).",
+    )
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/arxiv_reco.db."
     )
@@ -75,6 +81,16 @@ class Settings(BaseSettings):
         ge=1,
         le=3660,
         description="Most days one backfill (`POST /ingest`, `arxiv-reco ingest`) may span.",
+    )
+    backup_keep: int = Field(
+        7,
+        ge=0,
+        le=3650,
+        description="Nightly backups kept (database and labels CSV), after the daily "
+        "ingestion; 0 turns nightly backups off.",
+    )
+    backup_dir: Path | None = Field(
+        None, description="Where backups go; empty means <data_dir>/backups."
     )
     model_dir: Path | None = Field(
         None, description="Where trained models are kept; empty means <data_dir>/models."
@@ -203,6 +219,12 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         return value.rstrip("?")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Fixed at start: a command run from another directory finds the same database.
+        return value.expanduser().absolute()
 
     @field_validator("api_token")
     @classmethod

@@ -7,7 +7,10 @@ URL works; SQLite (the default, WAL mode, foreign keys on) and PostgreSQL are te
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -24,6 +27,48 @@ import migrations
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
+CREATED_SUFFIX = ".created"
+
+
+class DatabaseMissing(RuntimeError):
+    """A SQLite database this data directory had is gone; it is not silently made anew."""
+
+
+class DatabaseGone(RuntimeError):
+    """The SQLite file this process opened was deleted or replaced under it: writes would go to
+    a file no one can open again, so they are refused."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (absolute), None for other backends and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().absolute()
+
+
+def check_not_lost(path: Path) -> None:
+    """DatabaseMissing when ``path`` is gone but its record of creation is still beside it:
+    the file was deleted or moved, and an empty new one would hide that the labels are lost."""
+    marker = path.with_name(path.name + CREATED_SUFFIX)
+    if path.exists() or not marker.exists():
+        return
+    try:
+        created = json.loads(marker.read_text(encoding="utf-8")).get("created_at", "?")
+    except (OSError, ValueError):
+        created = "?"
+    raise DatabaseMissing(
+        f"the database {path} (created {created}) is gone; nothing was made in its place. "
+        f"Restore a backup (README, 'Backups'; `arxiv-reco backup` writes them to "
+        f"{path.parent / 'backups'}), or delete {marker} to start with an empty database"
+    )
+
+
+def _record_creation(path: Path) -> None:
+    marker = path.with_name(path.name + CREATED_SUFFIX)
+    if path.exists() and not marker.exists():
+        stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        marker.write_text(json.dumps({"database": path.name, "created_at": stamp}) + "\n")
 
 
 class Database:
@@ -35,10 +80,45 @@ class Database:
 
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
+        self.path = sqlite_file(url)
+        if self.path is not None:
+            check_not_lost(self.path)
         if migrate:
             self.migrate()
         self.engine = make_engine(url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self._file_id: tuple[int, int] | None = None
+        if self.path is not None:
+            if self.path.exists():
+                _record_creation(self.path)
+                self._file_id = self._current_file_id()
+            event.listen(self.sessions, "before_commit", lambda _session: self.check_file())
+
+    def _current_file_id(self) -> tuple[int, int] | None:
+        assert self.path is not None
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (stat.st_dev, stat.st_ino)
+
+    def check_file(self) -> None:
+        """DatabaseGone when the SQLite file opened at start was deleted or replaced since (a
+        commit would succeed into the deleted file and be lost at the next start)."""
+        if self.path is None:
+            return
+        now = self._current_file_id()
+        if self._file_id is None:  # opened without migrating; the first connection made it
+            self._file_id = now
+            if now is not None:
+                _record_creation(self.path)
+            return
+        if now != self._file_id:
+            what = "deleted" if now is None else "replaced"
+            raise DatabaseGone(
+                f"the database file {self.path} was {what} while the service ran; nothing more "
+                "is written. Restore it (README, 'Backups') and restart the service"
+            )
 
     @property
     def backend(self) -> str:
@@ -57,7 +137,8 @@ class Database:
         return session_scope(self.sessions)
 
     def ping(self) -> None:
-        """Raise if the database cannot answer a trivial query."""
+        """Raise if the database cannot answer a trivial query, or its file is gone."""
+        self.check_file()
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 

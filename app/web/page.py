@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
+from app.health import NO_MODEL, service_problems
 from app.ml.registry import active_model
 from app.reasons import reasons_for
 from app.retrain import last_retrain
@@ -46,7 +47,9 @@ def index(
         "model": loaded,
         "version": version,
         "last_run": runs[0] if runs else None,
-        "error": error or holder.last_error,
+        "error": error,
+        # The page's own "Getting started" says how to get a model.
+        "problems": [p for p in service_problems(session, services) if p != NO_MODEL],
         "token_required": services.access.token is not None,
         "counts": crud.table_counts(session),
         "papers": [],

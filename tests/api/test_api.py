@@ -161,7 +161,12 @@ def test_paper_by_id_with_or_without_version(client, served, standin, settings):
 
 
 def test_health_and_status(client, served):
-    assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+    assert client.get("/health").json() == {
+        "status": "ok",
+        "database": "ok",
+        "model": "ok",
+        "problems": [],
+    }
     status = client.get("/status").json()
     assert status["model"]["version"]["id"] == served
     assert status["model"]["device"] == "cpu"
@@ -236,10 +241,15 @@ def test_a_running_backfill_can_be_cancelled_between_days(client, standin, setti
     assert (
         client.post("/ingest", params={"date": "2025-03-17", "to": "2025-03-21"}).status_code == 202
     )
+    deadline = time.monotonic() + 30
+    while not client.get("/status").json()["last_runs"]:  # the first day has begun
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     cancelled = client.delete("/ingest")
     assert cancelled.status_code == 202 and cancelled.json() == {"status": "cancelling"}
     _wait_until_the_runs_finish(client, count=1)
-    time.sleep(0.5)
+    while client.app.state.services.job.is_running():
+        time.sleep(0.05)
     runs = client.get("/status").json()["last_runs"]
     assert [r["day"] for r in runs] == ["2025-03-17"]  # the day it was on, then no more
     assert not (settings.data_dir / "ingest.cancel").exists()

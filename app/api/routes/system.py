@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import crud
@@ -21,6 +20,8 @@ from app.api.schemas import (
     RetrainPublic,
     StatusResponse,
 )
+from app.core.db import DatabaseGone
+from app.health import service_problems
 from app.ingest.service import RangeError, check_range
 from app.ml.registry import active_model, version_threshold
 from app.retrain import last_retrain
@@ -29,13 +30,27 @@ from app.scoring import rescoring_progress
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health", response_model=HealthResponse)
-def health(session: SessionDep) -> HealthResponse:
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"description": "The database cannot be used"}},
+)
+def health(services: ServicesDep, session: SessionDep) -> HealthResponse:
+    """200 while the service can serve: ``ok``, or ``degraded`` with the problems to fix (no
+    model, a broken model, failed or interrupted runs, a missed daily job, a failed backup);
+    503 when the database cannot be used."""
     try:
-        session.execute(text("SELECT 1"))
-    except SQLAlchemyError as err:
+        services.database.ping()
+    except (SQLAlchemyError, DatabaseGone) as err:
         raise HTTPException(503, f"database unavailable: {err}") from err
-    return HealthResponse(status="ok", database="ok")
+    problems = service_problems(session, services)
+    loaded = services.holder.get()
+    return HealthResponse(
+        status="degraded" if problems else "ok",
+        database="ok",
+        model="broken" if services.holder.last_error else ("ok" if loaded is not None else "none"),
+        problems=problems,
+    )
 
 
 @router.get("/status", response_model=StatusResponse)
@@ -44,24 +59,11 @@ def status(
 ) -> StatusResponse:
     loaded = holder.get()
     version = active_model(session)
-    warnings: list[str] = []
-    if version is None:
-        warnings.append("no model is active: papers are stored but not scored")
-    if holder.last_error:
-        warnings.append(holder.last_error)
-    for run in crud.latest_runs_by_day(session, days=settings.lookback_days + 4):
-        if run.status in ("failed", "interrupted"):
-            warnings.append(f"the last ingestion of {run.day} {run.status}: {run.error}")
-        elif run.status == "success" and run.fetched == 0 and run.day.weekday() < 5:
-            warnings.append(f"arXiv listed no papers on weekday {run.day}")
+    warnings = service_problems(session, services)
     scheduler = services.scheduler
     job = scheduler.get_job("daily-ingest") if scheduler is not None else None
     next_run: dt.datetime | None = job.next_run_time if job is not None else None
     retrain_run = last_retrain(session)
-    if retrain_run is not None and retrain_run.status in ("failed", "interrupted"):
-        warnings.append(
-            f"the last retrain ({retrain_run.trigger}) {retrain_run.status}: {retrain_run.reason}"
-        )
     progress = rescoring_progress(session, active=loaded) if loaded is not None else None
     if progress is not None and progress["scored"] < progress["papers"]:
         warnings.append(

@@ -1,0 +1,49 @@
+"""What is wrong with the running service, in one list that ``/health``, ``/status`` and the page
+all show: a service left alone for months fails visibly or not at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from app import crud
+from app.ml.registry import active_model
+from app.retrain import last_retrain
+from app.services import Services
+
+
+NO_MODEL = "no model is active: papers are stored but not scored"
+
+
+def service_problems(session: Session, services: Services) -> list[str]:
+    """Each thing that keeps the service from doing its daily work, in a sentence that says
+    what to do; empty when all is well."""
+    problems: list[str] = []
+    settings, holder = services.settings, services.holder
+    if active_model(session) is None:
+        problems.append(NO_MODEL)
+    if holder.last_error:
+        problems.append(holder.last_error)
+    for run in crud.latest_runs_by_day(session, days=settings.lookback_days + 4):
+        if run.status in ("failed", "interrupted"):
+            problems.append(f"the last ingestion of {run.day} {run.status}: {run.error}")
+        elif run.status == "success" and run.fetched == 0 and run.day.weekday() < 5:
+            problems.append(
+                f"arXiv listed no papers on weekday {run.day} in {', '.join(settings.categories)}"
+                "; the next run fetches the day again"
+            )
+    retrain = last_retrain(session)
+    if retrain is not None and retrain.status in ("failed", "interrupted"):
+        problems.append(f"the last retrain ({retrain.trigger}) {retrain.status}: {retrain.reason}")
+    if services.scheduler is not None and not services.job.is_running():
+        now = dt.datetime.now(dt.timezone.utc)
+        if services.job.missed_run(now):
+            problems.append(
+                f"the daily ingestion ({settings.schedule_cron} UTC) has not succeeded since its "
+                "last scheduled time; see the last runs"
+            )
+    backup_error = services.job.last_backup_error
+    if backup_error:
+        problems.append(f"the last backup failed: {backup_error}")
+    return problems

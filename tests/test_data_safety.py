@@ -1,0 +1,117 @@
+"""Labels are never lost silently: a deleted database is not made anew, writes into a deleted
+file are refused, and backups restore."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+from sqlalchemy import func, select
+
+from app.backup import BackupError, take_backup
+from app.cli import main
+from app.core.db import CREATED_SUFFIX, Database, DatabaseMissing, session_scope
+from app.ingest.service import ingest_day
+from app.labels import import_labels_csv
+from app.main import create_app
+from app.models import Label, Paper
+from app.scheduler import DailyJob
+from tests.api.conftest import WEDNESDAY
+from tests.conftest import LABELS_CSV
+from tests.factories import local_client
+from training.layout import load_labelled_csv
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture
+def env(monkeypatch, settings):
+    monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
+
+
+def test_a_deleted_database_is_not_made_anew(settings, database, env):
+    path = database.path
+    assert path is not None and path.with_name(path.name + CREATED_SUFFIX).exists()
+    database.dispose()
+    path.unlink()
+    with pytest.raises(DatabaseMissing, match="is gone; nothing was made in its place"):
+        Database(settings.resolved_database_url)
+    with pytest.raises(SystemExit, match="refused: .* is gone"):
+        main(["labels", "export"])
+    with pytest.raises(SystemExit, match="is gone"):
+        main(["serve"])
+    assert not path.exists()
+    # Deleting the record of creation, as the message says, starts an empty database.
+    path.with_name(path.name + CREATED_SUFFIX).unlink()
+    assert main(["labels", "export"]) == 0 and path.exists()
+
+
+def test_writes_into_a_deleted_database_file_are_refused_loudly(settings, sessions, standin):
+    ingest_day(sessions, WEDNESDAY, settings)
+    paper_id = sorted(e.id for e in standin.catalog.on_day(WEDNESDAY, settings.categories))[0]
+    with local_client(create_app(settings)) as client:
+        assert client.post(f"/papers/{paper_id}/label", json={"interest": 1}).status_code == 200
+        settings.data_dir.joinpath("arxiv_reco.db").unlink()
+        lost = client.post(f"/papers/{paper_id}/label", json={"interest": 0})
+        assert lost.status_code == 503 and "was deleted while the service ran" in lost.text
+        health = client.get("/health")
+        assert health.status_code == 503 and "deleted" in health.json()["detail"]
+
+
+def test_a_backup_restores_every_label_by_the_readmes_steps(
+    settings, sessions, standin, env, capsys
+):
+    ingest_day(sessions, WEDNESDAY, settings)
+    with session_scope(sessions) as session:
+        report = import_labels_csv(session, LABELS_CSV)
+    assert report.new_labels == 300
+    assert main(["backup"]) == 0
+    database_copy, labels_copy = sorted((settings.data_dir / "backups").iterdir())
+    assert f"wrote {database_copy} and {labels_copy}" in capsys.readouterr().out
+
+    # The README's restore: stop the service, copy the backup over the database (the -wal and
+    # -shm files of the lost one go too), start again.
+    live = settings.data_dir / "arxiv_reco.db"
+    for path in settings.data_dir.glob("arxiv_reco.db*"):
+        if not path.name.endswith(CREATED_SUFFIX):
+            path.unlink()
+    shutil.copy(database_copy, live)
+    with Database(settings.resolved_database_url) as restored, restored.session() as session:
+        assert session.scalar(select(func.count()).select_from(Label)) == 300
+        assert session.scalar(select(func.count()).select_from(Paper)) >= 300
+    # The labels CSV imports anywhere, whole.
+    back = load_labelled_csv(labels_copy)
+    assert len(back) == 300 and set(back["paper_id"]) == set(
+        load_labelled_csv(LABELS_CSV)["paper_id"]
+    )
+
+
+def test_backups_rotate_and_the_daily_job_takes_one(
+    settings, sessions, holder, standin, env, capsys
+):
+    directory = settings.data_dir / "backups"
+    stamps = [dt.datetime(2025, 3, d, 2, 0, tzinfo=dt.timezone.utc) for d in (1, 2, 3)]
+    for now in stamps:
+        take_backup(settings, sessions, keep=2, now=now)
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "arxiv_reco-20250302T020000Z.db",
+        "arxiv_reco-20250303T020000Z.db",
+        "labels-20250302T020000Z.csv",
+        "labels-20250303T020000Z.csv",
+    ]
+    with pytest.raises(SystemExit):
+        main(["backup", "--keep", "-1"])
+    assert "--keep: must be 0 or more, got -1" in capsys.readouterr().err
+    job = DailyJob(sessions, settings.model_copy(update={"backup_keep": 2}), holder)
+    job.run(trigger="schedule", today=dt.date(2025, 3, 20))
+    assert job.last_backup_error is None
+    assert len(list(directory.glob("arxiv_reco-*.db"))) == 2  # today's, and one before
+    assert not list(directory.glob("*.partial"))
+
+
+def test_a_postgresql_database_is_not_backed_up_here_and_says_how(settings, sessions):
+    elsewhere = settings.model_copy(update={"database_url": "postgresql+psycopg://db/reco"})
+    with pytest.raises(BackupError, match="pg_dump"):
+        take_backup(elsewhere, sessions)
