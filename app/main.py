@@ -8,15 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodySizeLimit
 from app.api.cache import ResponseCache
 from app.api.routes import ROUTERS as API_ROUTERS
+from app.api.routes.docs import DOCS_ASSETS_DIR, DOCS_ASSETS_URL
 from app.core.access import Access, HostCheckMiddleware
 from app.core.config import Settings, get_settings
-from app.core.db import Database
+from app.core.db import Database, DatabaseGone
 from app.ml.serving import ModelHolder
 from app.retrain import RetrainRunner
 from app.scheduler import DailyJob, start_scheduler
@@ -82,10 +84,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Daily arXiv recommendations from a model trained on your own labels",
         version="0.1.0",
         lifespan=lifespan,
+        # Served from local files by app.api.routes.docs: FastAPI's own pages use a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
+    app.add_exception_handler(DatabaseGone, _database_gone)
     app.add_middleware(HostCheckMiddleware, access=access)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app
+
+
+async def _database_gone(request: Request, error: Exception) -> JSONResponse:
+    logger.error("%s", error)
+    return JSONResponse({"detail": str(error)}, status_code=503)

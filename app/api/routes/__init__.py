@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.api.routes import labels, models, papers, recommendations, score, system
+from app.api.routes import docs, labels, models, papers, recommendations, score, system
 
 # Label routes first: /papers/{id}/label must not be taken for a paper id.
 ROUTERS = [
@@ -12,4 +12,5 @@ ROUTERS = [
     papers.router,
     models.router,
     system.router,
+    docs.router,
 ]
