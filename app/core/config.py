@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     )
     request_timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout per request.")
     retries: int = Field(4, ge=0, le=20, description="Retries of a failed fetch, with backoff.")
+    connect_retries: int = Field(
+        1,
+        ge=0,
+        le=20,
+        description="Retries when arXiv cannot be reached at all (DNS, refused connection), "
+        "2 s apart: offline, a day fails in seconds with a clear message.",
+    )
     retry_backoff_seconds: float = Field(
         5.0, ge=0, description="First backoff; doubles on each retry."
     )

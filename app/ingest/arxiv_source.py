@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,18 +17,16 @@ from urllib.parse import parse_qs, urlparse
 
 import arxiv
 import requests
-from tenacity import (
-    RetryCallState,
-    retry,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
+import urllib3.exceptions
+from tenacity import RetryCallState, retry, retry_if_exception, wait_exponential
 
 from app.core.arxiv_ids import split_version
 from app.core.config import Settings
 
 logger = logging.getLogger(__name__)
+
+
+CONNECT_RETRY_WAIT_SECONDS = 2.0
 
 
 class FetchError(RuntimeError):
@@ -110,12 +109,49 @@ def _is_transient(error: BaseException) -> bool:
     )
 
 
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and what it wraps: causes, contexts, and urllib3's ``reason``."""
+    seen: list[BaseException] = []
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked += [a for a in current.args if isinstance(a, BaseException)]
+        stack += [e for e in linked if isinstance(e, BaseException)]
+    return seen
+
+
+def unreachable(error: BaseException | None, url: str) -> str | None:
+    """One human line when ``error`` means arXiv could not be reached at all (no network, a
+    wrong URL), None for any other failure."""
+    if not isinstance(error, requests.exceptions.ConnectionError):
+        return None
+    causes = _causes(error)
+    host = urlparse(url).hostname or url
+    if any(isinstance(e, urllib3.exceptions.NameResolutionError | socket.gaierror) for e in causes):
+        why = f"the name {host} does not resolve"
+    elif any(isinstance(e, ConnectionRefusedError) for e in causes):
+        why = f"{host} refused the connection"
+    elif isinstance(error, requests.exceptions.ConnectTimeout):
+        why = f"connecting to {host} timed out"
+    else:
+        why = "no connection could be made"
+    return (
+        f"arXiv is unreachable at {url}: {why}. Check this machine's network connection "
+        "(offline? a proxy?) and ARXIV_RECO_ARXIV_API_URL"
+    )
+
+
 def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
+    url = getattr(state.args[0], "api_url", "") if state.args else ""
     logger.warning(
         "arXiv request failed (attempt %d): %s; retrying in %.1fs",
         state.attempt_number,
-        error,
+        unreachable(error, url) or error,
         state.next_action.sleep if state.next_action else 0.0,
     )
 
@@ -130,12 +166,30 @@ class ArxivClient(arxiv.Client):
             delay_seconds=settings.request_delay_seconds,
             num_retries=0,
         )
+        self.api_url = settings.arxiv_api_url
         self.query_url_format = f"{settings.arxiv_api_url}?{{}}"
         self._session = _TimeoutSession(settings.request_timeout_seconds)
+        backoff = wait_exponential(multiplier=settings.retry_backoff_seconds, max=300)
+
+        def offline(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            return unreachable(error, self.api_url) is not None
+
+        # An unreachable arXiv (DNS, refused, no route) is rarely fixed by waiting: a short
+        # budget, so an offline day costs seconds, not minutes. 429 and 5xx keep the backoff.
+        def stop(state: RetryCallState) -> bool:
+            limit = settings.connect_retries if offline(state) else settings.retries
+            return state.attempt_number > limit
+
+        def wait(state: RetryCallState) -> float:
+            if offline(state):
+                return min(settings.retry_backoff_seconds, CONNECT_RETRY_WAIT_SECONDS)
+            return float(backoff(state))
+
         self._fetch_page = retry(
             retry=retry_if_exception(_is_transient),
-            stop=stop_after_attempt(settings.retries + 1),
-            wait=wait_exponential(multiplier=settings.retry_backoff_seconds, max=300),
+            stop=stop,
+            wait=wait,
             before_sleep=_log_retry,
             reraise=True,
         )(self._fetch_page_once)
@@ -179,7 +233,10 @@ class ArxivClient(arxiv.Client):
                 if known is None or paper.version > known.version:
                     papers[paper.id] = paper
         except (arxiv.ArxivError, IncompletePageError, requests.RequestException) as err:
-            raise FetchError(f"arXiv query failed: {err}") from err
+            logger.debug("arXiv query failed", exc_info=True)
+            raise FetchError(
+                unreachable(err, self.api_url) or f"arXiv query failed: {err}"
+            ) from err
         return list(papers.values())
 
     def fetch_day(self, categories: Sequence[str], day: dt.date) -> list[ArxivPaper]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,28 @@ def test_model_holder_serves_the_newly_activated_version(
     second = activate_model_dir(sessions, copy, name="second")
     loaded = holder.get()
     assert (loaded.version_id, loaded.name) == (second, "second")
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://export.arxiv.invalid/api/query", "the name export.arxiv.invalid does not resolve"),
+        ("http://127.0.0.1:9/api/query", "127.0.0.1 refused the connection"),
+    ],
+)
+def test_offline_a_day_fails_in_seconds_with_one_human_line(sessions, settings, url, why, caplog):
+    # The default backoff and retries: a 429 or 503 would be retried 4 times over a minute.
+    offline = settings.model_copy(
+        update={"arxiv_api_url": url, "retries": 4, "retry_backoff_seconds": 5.0}
+    )
+    started = time.monotonic()
+    failed = ingest_day(sessions, WEDNESDAY, offline)
+    assert time.monotonic() - started < 10  # one retry, 2 s later (75 s before)
+    assert failed.status == "failed"
+    assert failed.error == (
+        f"FetchError: arXiv is unreachable at {url}: {why}. Check this machine's network "
+        "connection (offline? a proxy?) and ARXIV_RECO_ARXIV_API_URL"
+    )
+    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == offline.connect_retries == 1
+    assert "Max retries exceeded" not in caplog.text  # no raw urllib3 text
