@@ -1,6 +1,6 @@
 """Property-based fuzzing of the JSON API from its own OpenAPI schema, in this process.
 
-    .venv/bin/python -m bench.fuzz [--max-examples 100] [--seed 1] [--json bench/out/fuzz.json]
+    .venv/bin/python -m bench.fuzz [--max-examples 200] [--seed 1] [--json bench/out/fuzz.json]
 
 Schemathesis reads `/openapi.json` and sends each operation the schema's examples, its boundary
 values (the coverage phase), then `--max-examples` generated requests, valid and invalid ones,
@@ -9,9 +9,10 @@ on a temporary data directory, built as `arxiv-reco demo` builds its own: the de
 a tfidf model trained on them and activated, three listing days ingested from the local arXiv
 stand-in (which also answers `POST /ingest`). Writes carry the API token.
 
-Each response must not be a server error, must use a status code and content type the schema
-declares for the operation, and must match the declared response schema. The script prints the
-counts, one line per failure, and exits 1 on any failure.
+Each response must not be a server error (a 5xx, or an exception out of the app, which a server
+answers with a 500), must use a status code and content type the schema declares for the
+operation, and must match the declared response schema. The script prints the counts, one line
+per failure, and exits 1 on any failure. tests/api/test_fuzz.py runs a short version.
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ CHECKS = (
 )
 
 
+@dataclass(frozen=True)
+class Failure:
+    operation: str
+    check: str  # a check's name, or "error" for an exception
+    title: str
+    request: str = ""
+    status: int | None = None
+
+    def __str__(self) -> str:
+        answer = f" -> {self.status}" if self.status is not None else ""
+        return f"{self.operation}: {self.check}: {self.title} ({self.request}{answer})"
+
+
 @dataclass
 class FuzzReport:
     cases: int = 0
@@ -54,11 +68,12 @@ class FuzzReport:
     schema_violations: int = 0
     status_code_violations: int = 0
     content_type_violations: int = 0
-    # Exceptions that escaped the app (the ASGI transport re-raises them) or the engine.
+    # Exceptions out of the app, which a server answers with a 500 (the in-process transport
+    # re-raises them), or out of the engine.
     errors: int = 0
     seconds: float = 0.0
     cases_by_operation: dict[str, int] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -102,11 +117,16 @@ def run_fuzz(app: Any, *, max_examples: int, seed: int = 1, token: str = TOKEN) 
             if isinstance(event, events.ScenarioFinished):
                 _tally(report, event.recorder)
             elif isinstance(event, events.NonFatalError):
+                # An exception out of the app, which a server answers with a 500.
                 report.errors += 1
-                report.failures.append(f"{event.label}: error: {event.info.format()}")
+                info = event.info
+                curl = info.code_sample.strip().splitlines()[-1] if info.code_sample else ""
+                report.failures.append(
+                    Failure(event.label, "error", f"{info.title}: {info.message}", curl.strip())
+                )
             elif isinstance(event, events.FatalError):
                 report.errors += 1
-                report.failures.append(f"fatal: {event.exception!r}")
+                report.failures.append(Failure("-", "error", repr(event.exception)))
     finally:
         # The transport keeps an app's lifespan running until the process exits; end it here,
         # so the service's database and threads are closed with the run.
@@ -126,11 +146,11 @@ def _tally(report: FuzzReport, recorder: Any) -> None:
             report.server_errors += 1
         sent = (
             f"{interaction.request.method} {interaction.request.uri} "
-            f"{_short(interaction.request.body)}"
+            f"{_short(interaction.request.body)}".rstrip()
             if interaction is not None
             else ""
         )
-        status = response.status_code if response is not None else "-"
+        status = response.status_code if response is not None else None
         for check in recorder.checks.get(case_id, ()):
             if check.failure_info is None:
                 continue
@@ -141,7 +161,7 @@ def _tally(report: FuzzReport, recorder: Any) -> None:
             elif check.name == "content_type_conformance":
                 report.content_type_violations += 1
             title = check.failure_info.failure.title
-            report.failures.append(f"{recorder.label}: {check.name}: {title} ({sent}-> {status})")
+            report.failures.append(Failure(recorder.label, check.name, title, sent, status))
 
 
 def _short(body: bytes | None, limit: int = 120) -> str:
@@ -158,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-examples",
         type=int,
-        default=100,
+        default=200,
         help="generated requests per operation and generation mode (valid, invalid), besides "
         "the schema's examples, its boundary values and the stateful chains",
     )
@@ -185,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     for operation, count in sorted(report.cases_by_operation.items()):
         print(f"| {operation} | {count} |")
     print(
-        f"\ncases {report.cases}, server errors {report.server_errors}, schema violations "
+        f"\ncases {report.cases}, server errors {report.server_errors}, exceptions "
+        f"{report.errors}, schema violations "
         f"{report.schema_violations}, undeclared status codes {report.status_code_violations}, "
-        f"undeclared content types {report.content_type_violations}, errors {report.errors} "
+        f"undeclared content types {report.content_type_violations} "
         f"({report.seconds:.0f} s)"
     )
     for failure in report.failures:
