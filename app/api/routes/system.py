@@ -4,11 +4,11 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep, WriterDep
+from app.api.errors import WRITE_ERRORS, error_responses, validation_error
 from app.api.schemas import (
     HealthResponse,
     IngestCancelled,
@@ -33,7 +33,7 @@ router = APIRouter(tags=["system"])
 @router.get(
     "/health",
     response_model=HealthResponse,
-    responses={503: {"description": "The database cannot be used"}},
+    responses=error_responses(503, notes={503: "The database cannot be used"}),
 )
 def health(services: ServicesDep, session: SessionDep) -> HealthResponse:
     """200 while the service can serve: ``ok``, or ``degraded`` with the problems to fix (no
@@ -103,7 +103,7 @@ def status(
     "/ingest",
     status_code=202,
     dependencies=[WriterDep],
-    responses={409: {"description": "An ingestion is already running"}},
+    responses=error_responses(*WRITE_ERRORS, 409, notes={409: "An ingestion is already running"}),
 )
 def start_ingest(
     services: ServicesDep,
@@ -117,9 +117,7 @@ def start_ingest(
     try:
         check_range(date, last, settings)
     except RangeError as err:
-        raise RequestValidationError(
-            [{"loc": ("query", "to" if to else "date"), "msg": str(err), "type": "value_error"}]
-        ) from None
+        raise validation_error(("query", "to" if to else "date"), str(err)) from None
     if not services.job.start_range(date, last, trigger="api"):
         raise HTTPException(409, "an ingestion is already running; see /status for its runs")
     return IngestStarted(status="started", first=date, last=last)
@@ -129,7 +127,7 @@ def start_ingest(
     "/ingest",
     status_code=202,
     dependencies=[WriterDep],
-    responses={409: {"description": "No ingestion is running"}},
+    responses=error_responses(*WRITE_ERRORS, 409, notes={409: "No ingestion is running"}),
 )
 def cancel_ingest(services: ServicesDep) -> IngestCancelled:
     """Stop the running ingestion (the daily job, an API or CLI backfill) after the day it is

@@ -12,7 +12,7 @@
         method, headers, body: body === undefined ? undefined : JSON.stringify(body),
       });
       if (response.status !== 401) return response;
-      const given = window.prompt("This service needs its API token to save changes:");
+      const given = window.prompt("This service needs its API token to save changes (`arxiv-reco token` on the server prints it):");
       if (!given) return response;
       localStorage.setItem(TOKEN_KEY, given.trim());
     }
