@@ -12,7 +12,6 @@ from app.ml.registry import active_model
 from app.retrain import last_retrain
 from app.services import Services
 
-
 NO_MODEL = "no model is active: papers are stored but not scored"
 
 
