@@ -126,11 +126,18 @@ def _count(value: str) -> int:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from app.core.access import stored_token
+    from app.core.access import is_loopback, stored_token
 
     if settings.api_token is not None:
         raise SystemExit(f"the token is set by {ENV_PREFIX}API_TOKEN; nothing is stored")
     print(stored_token(settings.data_dir))
+    if is_loopback(settings.host):
+        print(
+            f"note: the service listens on {settings.host} ({ENV_PREFIX}HOST), where it takes "
+            "writes from this machine without a token; the token is needed when it listens "
+            "beyond it",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -393,11 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = _load_settings()
     _setup_logging(settings)
+    from app.core.access import TokenFileError
     from app.core.db import DatabaseMissing
 
     try:
         return int(args.func(args, settings))
-    except DatabaseMissing as err:
+    except (DatabaseMissing, TokenFileError) as err:
         sys.exit(f"refused: {err}")
 
 

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from app.core.access import loopback_client
+from app.core.access import OWN_FETCH_SITES, loopback_client
 from app.core.arxiv_ids import ARXIV_ID_PATTERN
 from app.core.config import Settings
 from app.ml.serving import LoadedModel, ModelHolder
@@ -92,7 +92,8 @@ def require_writer(
     none (it listens on loopback), a client on this machine (``app.core.access``)."""
     access = services.access
     origin = request.headers.get("origin")
-    if request.headers.get("sec-fetch-site") == "cross-site" or (
+    fetch_site = request.headers.get("sec-fetch-site")
+    if (fetch_site is not None and fetch_site not in OWN_FETCH_SITES) or (
         origin is not None and not access.origin_allowed(origin, request.headers.get("host", ""))
     ):
         raise HTTPException(403, "cross-site requests may not change data")

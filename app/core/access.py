@@ -28,8 +28,25 @@ from app.core.config import ENV_PREFIX, Settings
 logger = logging.getLogger(__name__)
 
 TOKEN_FILE = "api_token"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-FORWARDED_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
+# Any of these says a proxy passed the request on: it is not taken as local.
+FORWARDED_HEADERS = (
+    b"forwarded",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+    b"x-real-ip",
+    b"via",
+)
+MIN_TOKEN_LENGTH = 16
+# What a browser sends with a write from this page itself (or typed by hand): anything else,
+# same-site included (another port of localhost), is another page.
+OWN_FETCH_SITES = ("same-origin", "none")
+
+
+class TokenFileError(RuntimeError):
+    """The stored API token cannot be trusted (others may read or write it, or it is short)."""
 
 
 def is_loopback(host: str | None) -> bool:
@@ -60,6 +77,7 @@ class Access:
 
     token: str | None
     allowed_hosts: frozenset[str] | None
+    public_names: frozenset[str] = frozenset()
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Access:
@@ -77,35 +95,54 @@ class Access:
                 settings.host,
                 ENV_PREFIX,
             )
-        return cls(token=token, allowed_hosts=allowed)
+        return cls(token=token, allowed_hosts=allowed, public_names=frozenset(configured))
 
     def host_allowed(self, header: str) -> bool:
         return self.allowed_hosts is None or host_name(header) in self.allowed_hosts
 
     def origin_allowed(self, origin: str, host_header: str) -> bool:
-        """A write's ``Origin`` must be this service: the Host it was sent to, or an allowed
-        name (a reverse proxy may rewrite Host, but the page's origin is the public name)."""
+        """A write's ``Origin`` must be this service: exactly the host and port it was sent to,
+        or a configured public name (a reverse proxy may rewrite Host, but the page's origin is
+        the public name). Another port of localhost is another page (a notebook, a dev server)."""
         netloc = urlsplit(origin).netloc
         if netloc and netloc == host_header:
             return True
-        return self.allowed_hosts is not None and host_name(netloc) in self.allowed_hosts - {""}
+        return bool(netloc) and host_name(netloc) in self.public_names
 
 
 def stored_token(data_dir: Path) -> str:
-    """The token in ``<data_dir>/api_token``, made (owner-only) and logged once if absent."""
+    """The token in ``<data_dir>/api_token``, made (owner-only) and logged once if absent;
+    TokenFileError when the stored one cannot be trusted."""
     path = Path(data_dir) / TOKEN_FILE
-    try:
+    if path.is_symlink():
+        raise TokenFileError(f"{path} is a symbolic link; remove it and start again")
+    if path.exists():
+        mode = path.stat().st_mode
+        if os.name == "posix" and mode & 0o077:
+            raise TokenFileError(
+                f"{path} may be read or written by other users (mode {oct(mode & 0o777)}); "
+                f"`chmod 600 {path}`, or remove it for a new token"
+            )
         token = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        token = ""
-    if token:
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise TokenFileError(
+                f"the token in {path} is shorter than {MIN_TOKEN_LENGTH} characters; remove "
+                "the file for a new one, or set ARXIV_RECO_API_TOKEN"
+            )
         logger.info("writes need the API token stored in %s", path)
         return token
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(token + "\n")
+    try:
+        os.link(partial, path)  # never over a token another process made meanwhile
+    except FileExistsError:
+        return stored_token(data_dir)
+    finally:
+        partial.unlink()
     logger.warning(
         "no %sAPI_TOKEN is set and the service listens beyond this machine, so writes need this "
         "generated token (kept in %s; `arxiv-reco token` prints it again): %s",
@@ -133,7 +170,11 @@ class HostCheckMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            hosts = [value for name, value in scope["headers"] if name == b"host"]
+            if len(hosts) > 1:
+                await _refuse(send, 400, "more than one Host header")
+                return
+            host = hosts[0].decode("latin-1") if hosts else ""
             if not self.access.host_allowed(host):
                 await _refuse(send, 400, f"host {host_name(host) or host!r} is not allowed here")
                 return

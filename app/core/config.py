@@ -211,6 +211,17 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return value
 
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        bad = [h for h in value if not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", h)]
+        if bad:
+            raise ValueError(
+                f"not host names: {bad}; give bare names like reco.example.org, without a "
+                "scheme, port, path or wildcard"
+            )
+        return [h.lower() for h in value]
+
     @field_validator("schedule_cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:

@@ -9,7 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from app.cli import main
-from app.core.access import TOKEN_FILE, Access, host_name, is_loopback
+from app.core.access import TOKEN_FILE, Access, TokenFileError, host_name, is_loopback
+from app.core.config import Settings
 from app.core.db import session_scope
 from app.main import create_app
 from app.models import Label
@@ -121,3 +122,61 @@ def test_openapi_declares_the_bearer_scheme_on_writes(client):
     label = schema["paths"]["/papers/{paper_id}/label"]["post"]
     assert label["security"] == [{"HTTPBearer": []}]
     assert "security" not in schema["paths"]["/recommendations"]["get"]
+
+
+def test_another_page_on_localhost_may_not_write(settings, sessions, day_ids):
+    """A notebook or dev server on another port is same-site to the browser, not this page;
+    the bodiless writes (retrain, rollback, ingest) need no preflight, so the origin decides."""
+    with local_client(create_app(settings)) as client:
+        for headers in (
+            {"Origin": "http://localhost:3000", "Host": "localhost:8000"},
+            {"Sec-Fetch-Site": "same-site", "Host": "localhost:8000"},
+        ):
+            assert client.post("/models/rollback", headers=headers).status_code == 403
+            assert client.post("/retrain", headers=headers).status_code == 403
+        own = {"Origin": "http://localhost:8000", "Host": "localhost:8000"}
+        assert client.post("/models/rollback", headers=own).status_code == 409  # past the guard
+        typed = {"Sec-Fetch-Site": "none"}  # a URL typed or a tool: not another page
+        assert client.post("/models/rollback", headers=typed).status_code == 409
+
+
+def test_a_proxys_other_headers_and_a_second_host_are_not_local(settings, day_ids):
+    with local_client(create_app(settings)) as client:
+        url = f"/papers/{day_ids[0]}/label"
+        for header in ("Via", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"):
+            proxied = client.post(url, json={"interest": 1}, headers={header: "x"})
+            assert proxied.status_code == 403, header
+        twice = client.get("/health", headers=[("host", "evil.example"), ("host", "localhost")])
+        assert twice.status_code == 400 and "more than one Host" in twice.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "how", ["group-readable", "symlink", "short"], ids=lambda how: how.replace("-", "_")
+)
+def test_a_stored_token_that_cannot_be_trusted_stops_the_start(settings, how, monkeypatch):
+    path = settings.data_dir / TOKEN_FILE
+    settings.data_dir.mkdir(parents=True)
+    if how == "symlink":
+        target = settings.data_dir / "elsewhere"
+        target.write_text("x" * 40)
+        path.symlink_to(target)
+    else:
+        path.write_text("x" * (40 if how == "group-readable" else 5))
+        path.chmod(0o640 if how == "group-readable" else 0o600)
+    with pytest.raises(TokenFileError):
+        Access.for_settings(settings.model_copy(update={"host": "0.0.0.0"}))
+    monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("ARXIV_RECO_API_TOKEN", raising=False)
+    with pytest.raises(SystemExit, match="refused: "):
+        main(["token"])
+
+
+def test_allowed_hosts_are_bare_names():
+    with pytest.raises(ValueError, match="not host names"):
+        Settings(allowed_hosts="https://reco.example.org", _env_file=None)
+    with pytest.raises(ValueError, match="not host names"):
+        Settings(allowed_hosts="*", _env_file=None)
+    assert Settings(allowed_hosts="Reco.Example.org,[::1]", _env_file=None).allowed_hosts == [
+        "reco.example.org",
+        "[::1]",
+    ]
