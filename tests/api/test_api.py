@@ -298,3 +298,13 @@ def _wait_until_the_runs_finish(client, *, count: int) -> None:
             return
         assert time.monotonic() < deadline, runs
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"date": "1742342400"}, "date"), ({"date": "2025-03-19T00:00"}, "date")]
+    + [({"date": "2025-02-30"}, "date"), ({"date": "2025-03-19", "to": "2025-13-01"}, "to")],
+)
+def test_ingest_takes_calendar_days_only(client, params, field):
+    refused = client.post("/ingest", params=params)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", field]

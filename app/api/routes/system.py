@@ -29,6 +29,8 @@ from app.scoring import rescoring_progress
 
 router = APIRouter(tags=["system"])
 
+DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
 
 @router.get(
     "/health",
@@ -108,19 +110,31 @@ def status(
 def start_ingest(
     services: ServicesDep,
     settings: SettingsDep,
-    date: Annotated[dt.date, Query(description="First UTC day, YYYY-MM-DD")],
-    to: Annotated[dt.date | None, Query(description="Last UTC day (inclusive)")] = None,
+    date: Annotated[str, Query(pattern=DAY_PATTERN, description="First UTC day, YYYY-MM-DD")],
+    to: Annotated[
+        str | None, Query(pattern=DAY_PATTERN, description="Last UTC day (inclusive)")
+    ] = None,
 ) -> IngestStarted:
     """Backfill days in the background, as `arxiv-reco ingest` does; see /status for the runs.
     At most ARXIV_RECO_MAX_INGEST_DAYS days, none in the future; `DELETE /ingest` cancels."""
-    last = to or date
+    first = _day("date", date)
+    last = _day("to", to) if to else first
     try:
-        check_range(date, last, settings)
+        check_range(first, last, settings)
     except RangeError as err:
         raise validation_error(("query", "to" if to else "date"), str(err)) from None
-    if not services.job.start_range(date, last, trigger="api"):
+    if not services.job.start_range(first, last, trigger="api"):
         raise HTTPException(409, "an ingestion is already running; see /status for its runs")
-    return IngestStarted(status="started", first=date, last=last)
+    return IngestStarted(status="started", first=first, last=last)
+
+
+def _day(field: str, value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as err:
+        raise validation_error(
+            ("query", field), f"{value!r} is not a calendar day: {err}"
+        ) from None
 
 
 @router.delete(
