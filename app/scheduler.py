@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 SCHEDULED_TRIGGERS = ("schedule", "catch-up")
 # How long a re-scoring waits for a running job before giving up (the next one re-scores).
 RESCORE_WAIT_SECONDS = 3600.0
+# How long a job about to start waits for the lock, so that a probe (is_running, from /health
+# or a CLI) holding it for an instant never makes it skip.
+PROBE_GRACE_SECONDS = 2.0
 
 
 def utc_today() -> dt.date:
@@ -77,7 +80,7 @@ class DailyJob:
         """The daily job: re-ingest the lookback days, then (when the labels changed) retrain,
         gate, activate and re-score every stored day with the new model."""
         days = lookback_days(self.settings, today)
-        if not self._take():
+        if not self._take(wait=PROBE_GRACE_SECONDS):
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
         self.cancel_flag.clear()  # a cancel meant for an earlier job; the lock is ours now
@@ -127,7 +130,7 @@ class DailyJob:
     def start_range(self, first: dt.date, last: dt.date, *, trigger: str) -> bool:
         """Run the days in a background thread if no job runs, here or in another process;
         True only when the job was taken and will run."""
-        if not self._take():
+        if not self._take(wait=PROBE_GRACE_SECONDS):
             return False
         self.cancel_flag.clear()  # before the thread starts, so a cancel from now on holds
         threading.Thread(
@@ -191,7 +194,8 @@ class DailyJob:
             self._give()
 
     def is_running(self) -> bool:
-        """A job runs in this process or in another one on the same data directory."""
+        """A job runs in this process or in another one on the same data directory. (It takes
+        the lock for an instant: a job starting then waits PROBE_GRACE_SECONDS for it.)"""
         if not self._take():
             return True
         self._give()

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -215,3 +216,14 @@ def _alive(pid: int) -> bool:
     # A zombie is dead but not yet reaped by init; /proc says which.
     status = Path(f"/proc/{pid}/status")
     return not status.exists() or "zombie" not in status.read_text()
+
+
+def test_a_lock_probe_at_the_scheduled_instant_does_not_skip_the_daily_run(
+    sessions, settings, holder, standin
+):
+    """/health probes the job's lock for an instant; a run starting then waits for it."""
+    job = DailyJob(sessions, settings, holder)
+    assert job._take()  # a probe holding the lock as the run fires
+    threading.Timer(0.3, job._give).start()
+    reports = job.run(trigger="schedule", today=MONDAY)
+    assert [r.status for r in reports] == ["success"] * settings.lookback_days
