@@ -130,7 +130,9 @@ class DailyJob:
     def start_range(self, first: dt.date, last: dt.date, *, trigger: str) -> bool:
         """Run the days in a background thread if no job runs, here or in another process;
         True only when the job was taken and will run."""
-        if not self._take(wait=PROBE_GRACE_SECONDS):
+        # A short grace: long enough for a probe, short enough that a request for a running
+        # job is answered 409 at once.
+        if not self._take(wait=0.25):
             return False
         self.cancel_flag.clear()  # before the thread starts, so a cancel from now on holds
         threading.Thread(

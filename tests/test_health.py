@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from app.core.db import session_scope
 from app.ingest.service import ingest_day
 from app.main import create_app, start_services
@@ -56,10 +58,12 @@ def test_failed_interrupted_and_empty_days_degrade_health(
     assert any("no papers on weekday 2025-03-13" in p for p in _problems(client))
 
 
+@pytest.mark.sqlite_only  # backups copy SQLite files; PostgreSQL's answer is pg_dump
 def test_a_failed_nightly_backup_degrades_health_until_one_succeeds(
     settings, sessions, tiny_model_dir
 ):
     activate_model_dir(sessions, tiny_model_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     blocked = settings.data_dir / "not-a-dir"
     blocked.write_text("a file where the backups should go")
     with local_client(create_app(settings.model_copy(update={"backup_dir": blocked}))) as client:
