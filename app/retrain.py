@@ -373,6 +373,10 @@ class RetrainRunner:
         lower_thread_priority(self.settings.background_nice)
         try:
             outcome = retrain(self.sessions, self.settings, trigger="page")
+        except DataError as err:  # the labels cannot train a model yet: no traceback to read
+            logger.warning("retrain refused: %s", err)
+            self.state = {"state": "failed", "message": f"{err}", "activated": False}
+            return
         except Exception as err:  # shown to the user on the page and in the log
             logger.exception("retrain failed")
             self.state = {"state": "failed", "message": f"{err}", "activated": False}

@@ -308,3 +308,13 @@ def _wait_until_the_runs_finish(client, *, count: int) -> None:
 def test_ingest_takes_calendar_days_only(client, params, field):
     refused = client.post("/ingest", params=params)
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", field]
+
+
+def test_a_retrain_without_labels_fails_with_the_reason_and_no_traceback(client, caplog):
+    assert client.post("/retrain").status_code == 202
+    deadline = time.monotonic() + 30
+    while (state := client.get("/retrain").json())["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert state["state"] == "failed" and "no labelled rows" in state["message"]
+    assert not [r for r in caplog.records if r.exc_info]
