@@ -115,6 +115,56 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from app import crud
+    from app.digest.compose import build_digest, next_digest_day
+    from app.digest.service import send_digest
+    from app.digest.state import DigestStateError, load_state
+    from app.ml.serving import ModelHolder
+
+    if not args.dry_run and not settings.digest_enabled:
+        raise SystemExit(
+            f"no digest sent: {ENV_PREFIX}SMTP_HOST is not set (--dry-run shows the digest)"
+        )
+    try:
+        last_sent = None if args.date else load_state(settings).last_day_sent
+    except DigestStateError as err:
+        raise SystemExit(f"no digest: {err}") from None
+    sessions = _database(settings).sessions
+    model = ModelHolder.from_settings(sessions, settings).get()
+    if model is None:
+        raise SystemExit("no digest: no model is active (`arxiv-reco retrain` makes one)")
+    with sessions() as session:
+        day = args.date or next_digest_day(session, last_sent=last_sent)
+        if day is None:
+            raise SystemExit(f"no digest: no day with papers since the digest of {last_sent}")
+        if not crud.day_was_ingested(session, day=day):
+            raise SystemExit(
+                f"no digest: {day} has not been ingested (`arxiv-reco ingest --date {day}`)"
+            )
+        # By hand, a day's digest carries its weekend (for a Monday) whether sent or not.
+        digest = build_digest(session, settings, model, day)
+    if args.dry_run:
+        print(f"Subject: {digest.subject}\n")
+        sys.stdout.write(digest.text())
+        if args.html is not None:
+            if str(args.html) == "-":
+                sys.stdout.write(digest.html())
+            else:
+                args.html.write_text(digest.html(), encoding="utf-8")
+                print(f"wrote the HTML part to {args.html}", file=sys.stderr)
+        return 0
+    outcome = send_digest(settings, digest)
+    if not outcome.sent:
+        raise SystemExit(
+            f"the digest of {day} was not sent ({outcome.tries} tries): {outcome.error}"
+        )
+    print(
+        f"sent the digest of {day} ({digest.paper_count} papers) to {', '.join(settings.digest_to)}"
+    )
+    return 0
+
+
 def _count(value: str) -> int:
     try:
         count = int(value)
@@ -372,6 +422,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep this many newest backups there (default: ARXIV_RECO_BACKUP_KEEP; 0: all)",
     )
     backup.set_defaults(func=cmd_backup)
+    digest = sub.add_parser(
+        "digest",
+        help="send the digest email of a day now (the service sends the newest day's after each "
+        "daily run when ARXIV_RECO_SMTP_HOST is set)",
+    )
+    digest.add_argument(
+        "--date", type=_date, help="the day, YYYY-MM-DD (default: the newest day not yet sent)"
+    )
+    digest.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing: print the plain-text part (and write the HTML part with --html)",
+    )
+    digest.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="with --dry-run: write the HTML part here (- : standard output)",
+    )
+    digest.set_defaults(func=cmd_digest)
     token = sub.add_parser(
         "token",
         help="print the API token kept in the data directory (made if absent), which writes "

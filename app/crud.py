@@ -152,3 +152,11 @@ def recent_recommendations(
         for paper in session.scalars(select(Paper).where(Paper.id.in_([p for _, _, p in shown])))
     }
     return [(papers[pid], prob) for _, prob, pid in shown]
+
+
+def listing_days(session: Session, *, after: dt.date | None = None) -> list[dt.date]:
+    """Listing days later than ``after`` (every one when None), newest first."""
+    query = select(IngestRun.day).where(*_LISTED).group_by(IngestRun.day)
+    if after is not None:
+        query = query.where(IngestRun.day > after)
+    return list(session.scalars(query.order_by(IngestRun.day.desc())))

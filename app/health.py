@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from app import crud
+from app.digest.state import digest_problems
 from app.ml.registry import active_model
 from app.retrain import last_retrain
 from app.services import Services
@@ -46,4 +47,5 @@ def service_problems(session: Session, services: Services) -> list[str]:
     backup_error = services.job.last_backup_error
     if backup_error:
         problems.append(f"the last backup failed: {backup_error}")
+    problems.extend(digest_problems(settings, host_allowed=services.access.host_allowed))
     return problems

@@ -87,7 +87,22 @@ class DailyJob:
         reports = self._run_taken(days[0], days[-1], trigger=trigger, nightly=True)
         if self.settings.backup_keep > 0:
             self.backup()
+        if trigger in SCHEDULED_TRIGGERS:
+            self.send_digest()
         return reports
+
+    def send_digest(self) -> None:
+        """The daily digest email (``app.digest``), in this process, after the ingestion and the
+        nightly retrain; off without ARXIV_RECO_SMTP_HOST. A failed send is recorded in the
+        digest's state (and shown by /health) and tried again; it never fails the job."""
+        if not self.settings.digest_enabled:
+            return
+        from app.digest.service import send_daily_digest
+
+        try:
+            send_daily_digest(self.sessions, self.settings, self.holder)
+        except Exception:  # the job goes on; a failed send itself is recorded in the state
+            logger.exception("the daily digest failed")
 
     def backup(self) -> None:
         """The nightly backup; a failure is logged and shown by /health until one succeeds."""

@@ -193,8 +193,53 @@ class Settings(BaseSettings):
         "it is read. The default holds the largest POST /score the caps allow, 64 papers of "
         "20,000 characters each written as 6-byte \\u escapes.",
     )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server of the daily digest email; unset: no digest is sent.",
+    )
+    smtp_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="SMTP port; unset: 587 for starttls, 465 for ssl, 25 for none.",
+    )
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        "starttls",
+        description="starttls upgrades a plain connection to TLS, ssl connects with TLS (SMTPS), "
+        "none sends in the clear (a relay on this machine).",
+    )
+    smtp_user: str | None = Field(None, description="SMTP login; unset: no login.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (environment).")
+    smtp_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries of a digest send that failed for a passing reason (no connection, "
+        "a 4xx answer) within one daily run, 30 s, then 60 s, ... apart; the next daily run "
+        "tries again in any case.",
+    )
+    digest_from: str | None = Field(
+        None, description="Sender address of the digest; unset: smtp_user."
+    )
+    digest_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Recipients of the digest (comma-separated); needed with smtp_host.",
+    )
+    digest_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs the digest's label links (HMAC-SHA256), 16 characters or "
+        "more; unset: one is generated into <data_dir>/digest_secret at first use.",
+    )
+    digest_link_days: int = Field(
+        14, ge=1, le=365, description="Days a digest's label links stay valid."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The service's address as the reader's browser reaches it (scheme, host, "
+        "port, path prefix), for the digest's links.",
+    )
 
-    @field_validator("categories", "allowed_hosts", mode="before")
+    @field_validator("categories", "allowed_hosts", "digest_to", mode="before")
     @classmethod
     def _split_categories(cls, value: object) -> object:
         if isinstance(value, str):
@@ -251,6 +296,61 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(
+                f"expected an http(s) URL like https://reco.example.org, got {value!r}"
+            )
+        return value.rstrip("/")
+
+    @field_validator("smtp_host", "smtp_user", "digest_from", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("smtp_password", "digest_secret")
+    @classmethod
+    def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        return value
+
+    @field_validator("digest_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(
+                f"the digest secret has {len(value.get_secret_value())} characters; give 16 or "
+                "more, or leave it unset for a generated one"
+            )
+        return value
+
+    @field_validator("digest_to", "digest_from")
+    @classmethod
+    def _check_addresses(cls, value: list[str] | str | None) -> list[str] | str | None:
+        addresses = [value] if isinstance(value, str) else value or []
+        bad = [a for a in addresses if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+", a)]
+        if bad:
+            raise ValueError(f"not email addresses: {bad}; give bare ones like you@example.org")
+        return value
+
+    @model_validator(mode="after")
+    def _check_digest(self) -> Settings:
+        if self.smtp_password is not None and self.smtp_user is None:
+            raise ValueError("smtp_password is set but smtp_user is not: give both to log in")
+        if self.smtp_host is None:
+            return self
+        if not self.digest_to:
+            raise ValueError("smtp_host is set (the daily digest) but digest_to is empty")
+        if self.digest_from is None and "@" not in (self.smtp_user or ""):
+            raise ValueError(
+                "smtp_host is set (the daily digest) but digest_from is not, and smtp_user is "
+                "not an address to send from"
+            )
+        return self
+
     @model_validator(mode="after")
     def _check_threshold_target(self) -> Settings:
         strategy, target = self.retrain_threshold_strategy, self.retrain_threshold_target
@@ -275,6 +375,18 @@ class Settings(BaseSettings):
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def digest_enabled(self) -> bool:
+        return self.smtp_host is not None
+
+    @property
+    def resolved_smtp_port(self) -> int:
+        return self.smtp_port or {"starttls": 587, "ssl": 465, "none": 25}[self.smtp_tls]
+
+    @property
+    def digest_sender(self) -> str:
+        return self.digest_from or self.smtp_user or ""
 
     def cron_trigger(self) -> CronTrigger:
         return CronTrigger.from_crontab(self.schedule_cron, timezone="UTC")

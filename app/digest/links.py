@@ -1,0 +1,95 @@
+"""The digest's one-click label links: signed, expiring, and good for one paper and one answer.
+
+A link names a paper, an interest (1 interesting, 0 not) and an expiry (Unix seconds), and
+carries an HMAC-SHA256 of the three under the digest secret. The link opens a confirmation page
+(GET, which stores nothing: mail scanners fetch links to check them), and the page's button
+POSTs the same signed fields, which store the label without the API token: the signature is the
+permission, for that paper and that answer only, until the expiry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from app.core.config import ENV_PREFIX, Settings
+from app.core.secret_file import read_or_create_secret
+
+logger = logging.getLogger(__name__)
+
+SECRET_FILE = "digest_secret"
+LABEL_PATH = "/email/label"
+# What the signature is for: a key for another purpose never makes a label link.
+_PURPOSE = b"arxiv-reco email label v1"
+
+
+class LinkRefused(ValueError):
+    """A label link that is not valid: changed, for another paper or answer, or expired."""
+
+
+def digest_key(settings: Settings) -> bytes:
+    """The key that signs the links: ARXIV_RECO_DIGEST_SECRET, or the one generated into the
+    data directory at first use (owner-only)."""
+    if settings.digest_secret is not None:
+        return settings.digest_secret.get_secret_value().encode()
+    path = Path(settings.data_dir) / SECRET_FILE
+    secret, made = read_or_create_secret(path, setting=f"{ENV_PREFIX}DIGEST_SECRET")
+    if made:
+        logger.info("generated the key of the digest's label links into %s", path)
+    return secret.encode()
+
+
+@dataclass(frozen=True)
+class LabelLink:
+    paper_id: str  # without a version suffix
+    interest: int
+    expires: int  # Unix seconds
+
+    def signature(self, key: bytes) -> str:
+        message = b"\n".join(
+            [
+                _PURPOSE,
+                self.paper_id.encode(),
+                str(self.interest).encode(),
+                str(self.expires).encode(),
+            ]
+        )
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+    def query(self, key: bytes) -> str:
+        return urlencode(
+            {"interest": self.interest, "expires": self.expires, "sig": self.signature(key)}
+        )
+
+    def url(self, base_url: str, key: bytes) -> str:
+        return f"{base_url}{LABEL_PATH}/{quote(self.paper_id, safe='/')}?{self.query(key)}"
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.expires, tz=dt.timezone.utc)
+
+    def check(self, signature: str, key: bytes, *, now: dt.datetime | None = None) -> None:
+        """LinkRefused unless ``signature`` is this link's and it has not expired. The signature
+        is checked first, so a changed expiry reads as a changed link."""
+        if not hmac.compare_digest(signature.encode(), self.signature(key).encode()):
+            raise LinkRefused(
+                "this link was changed, or it is not the link for this paper and answer; "
+                "label the paper on the page instead"
+            )
+        now = now or dt.datetime.now(dt.timezone.utc)
+        if now.timestamp() > self.expires:
+            raise LinkRefused(
+                f"this link expired on {self.expires_at:%Y-%m-%d %H:%M} UTC; label the paper "
+                "on the page instead"
+            )
+
+
+def label_link(paper_id: str, interest: int, *, settings: Settings, now: dt.datetime) -> LabelLink:
+    """A link that stays valid ``digest_link_days`` days from ``now``."""
+    expires = now + dt.timedelta(days=settings.digest_link_days)
+    return LabelLink(paper_id=paper_id, interest=interest, expires=int(expires.timestamp()))
