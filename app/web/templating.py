@@ -1,4 +1,9 @@
-"""Templates and static files of the page and the feed."""
+"""Templates and static files of the page and the feed.
+
+Every page's templates share these filters: ``with_math`` (``app.web.latex``) escapes a title or
+an abstract and renders its TeX math as MathML; ``with_math(links=True)`` also makes arXiv's
+``$\\href{https://...}{text}$`` a link (not inside another link, such as a card's title).
+"""
 
 from __future__ import annotations
 
@@ -6,5 +11,8 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from app.web.latex import with_math
+
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.filters["with_math"] = with_math
 STATIC_DIR = Path(__file__).parent / "static"
