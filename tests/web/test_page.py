@@ -42,3 +42,15 @@ def test_the_day_page_lists_recommendations_best_first_with_navigation(
 def test_a_bad_date_on_the_page_is_explained_not_an_error(client):
     response = client.get("/?date=tomorrow")
     assert response.status_code == 200 and "is not a date" in response.text
+
+
+def test_the_day_page_renders_math_and_an_iso_date_field(client, sessions, settings):
+    ingest_day(sessions, dt.date(2025, 3, 19), settings)
+    page = client.get("/?date=2025-03-19").text
+    card = page[page.index('data-paper-id="2503.13778"') :]
+    card = card[: card.index("</li>")]
+    assert card.count('<math display="inline">') >= 5 and "$" not in card
+    assert "<msup><mi>R</mi><mn>2</mn></msup>" in card
+    assert 'type="date"' not in page
+    assert 'name="date" value="2025-03-19"' in page
+    assert 'pattern="[0-9]{4}-[0-9]{2}-[0-9]{2}"' in page
