@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
 from app.ml.registry import register_model
+from app.models import Paper, utcnow
 from training.artifact import ModelMeta
 from training.layout import csv_frame
 
@@ -66,3 +67,23 @@ def copy_with_threshold(source: Path, target: Path, threshold: float) -> Path:
     meta.threshold = threshold
     meta.save(target)
     return target
+
+
+def paper_row(paper_id: str, **fields: object) -> Paper:
+    """A stored paper with plain defaults, for tests that need a paper of their own making."""
+    now = utcnow()
+    values: dict[str, object] = {
+        "version": 1,
+        "title": f"Paper {paper_id}",
+        "abstract": "An abstract.",
+        "authors": ["Test Author"],
+        "categories": ["cs.LG"],
+        "primary_category": "cs.LG",
+        "submitted_at": now,
+        "submitted_on": now.date(),
+        "abs_url": f"https://arxiv.org/abs/{paper_id}",
+        "first_seen_at": now,
+        "last_changed_at": now,
+    }
+    values.update(fields)
+    return Paper(id=paper_id, **values)
