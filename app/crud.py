@@ -95,6 +95,10 @@ def table_counts(session: Session) -> dict[str, int]:
     }
 
 
+def label_count(session: Session) -> int:
+    return session.scalar(select(func.count(Label.paper_id))) or 0
+
+
 def recent_runs(session: Session, *, limit: int = 10) -> list[IngestRun]:
     return list(session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)))
 

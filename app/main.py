@@ -23,13 +23,14 @@ from app.ml.serving import ModelHolder
 from app.retrain import RetrainRunner
 from app.scheduler import DailyJob, start_scheduler
 from app.services import Services
+from app.web import PAGES_AT_API_URLS, STATIC_DIR
 from app.web import ROUTERS as WEB_ROUTERS
-from app.web import STATIC_DIR
 
 logger = logging.getLogger(__name__)
 
-# The one router list: the JSON API, then the page (which sits above the API, never below).
-ROUTERS = [*API_ROUTERS, *WEB_ROUTERS]
+# The one router list: the JSON API, then the page (which sits above the API, never below). The
+# search pages share the API's URLs and answer browsers only (Accept: text/html), so they go first.
+ROUTERS = [*PAGES_AT_API_URLS, *API_ROUTERS, *WEB_ROUTERS]
 
 
 def start_services(settings: Settings, access: Access | None = None) -> Services:

@@ -214,3 +214,33 @@ class IngestStarted(BaseModel):
 
 class IngestCancelled(BaseModel):
     status: Literal["cancelling"]
+
+
+class FoundPaperPublic(PaperPublic):
+    """A paper a search or "more like this" found, with your label and the active model's score."""
+
+    first_seen_at: dt.datetime = Field(
+        description="When this service first stored the paper: what `since` compares"
+    )
+    probability: float | None = Field(
+        description="The active model's probability of interest; None without a model, or "
+        "until that model has scored the paper's current version"
+    )
+    recommended: bool = Field(description="The probability is at or above the model's threshold")
+    label: int | None = Field(description="Your label: 1 interesting, 0 not for me, None none")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    model: ModelVersionPublic | None = Field(
+        description="The active model, whose scores are shown; None when none is active"
+    )
+    papers: list[FoundPaperPublic] = Field(description="Best match first")
+
+
+class SimilarResponse(BaseModel):
+    paper_id: str
+    model: ModelVersionPublic | None = Field(
+        description="The active model, whose scores are shown; None when none is active"
+    )
+    papers: list[FoundPaperPublic] = Field(description="Most similar first; never the paper itself")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from app.web import email_label, feed, page
+from app.web import email_label, feed, page, search
 from app.web.templating import STATIC_DIR
 
 ROUTERS = [page.router, feed.router, email_label.router]
+# Pages at the JSON API's own URLs, for browsers only (app.web.search): matched before the API.
+PAGES_AT_API_URLS = [search.router]
 
-__all__ = ["ROUTERS", "STATIC_DIR"]
+__all__ = ["PAGES_AT_API_URLS", "ROUTERS", "STATIC_DIR"]

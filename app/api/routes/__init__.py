@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from app.api.routes import docs, labels, models, papers, recommendations, score, system
+from app.api.routes import docs, labels, models, papers, recommendations, score, search, system
 
-# Label routes first: /papers/{id}/label must not be taken for a paper id.
+# Label and search routes first: /papers/{id}/label and /papers/{id}/similar must not be taken
+# for a paper id.
 ROUTERS = [
     labels.router,
+    search.router,
     recommendations.router,
     score.router,
     papers.router,
