@@ -70,6 +70,12 @@ def test_the_email_renders_and_its_link_labels_after_the_click(
             assert cards.count() == len(label_links(html_part)) // 2
             assert cards.first.locator("a.interesting").is_visible()
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.set_content(html_part)  # a phone's mail client
+            phone.screenshot(
+                path=str(SCREENSHOT.with_name("digest-email-phone.png")), full_page=True
+            )
+            phone.close()
 
             cards.first.locator("a.interesting").click()
             page.wait_for_url(f"**/email/label/{paper_id}?*")

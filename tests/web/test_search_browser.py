@@ -11,6 +11,7 @@ from tests.web.conftest import SCREENSHOTS
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 def test_search_finds_a_paper_and_more_like_this_labels_one(served_url, browser, sessions):
@@ -47,6 +48,17 @@ def test_search_finds_a_paper_and_more_like_this_labels_one(served_url, browser,
         label = session.get(Label, second)
         assert label is not None and (label.interest, label.source) == (1, "web")
     page.screenshot(path=str(SCREENSHOTS / "similar-desktop.png"))
+
+    phone = browser.new_page(viewport=PHONE)
+    for url, name in (
+        ("/search?q=utterance+rewriting", "search-phone.png"),
+        (f"/papers/{first}/similar", "similar-phone.png"),
+    ):
+        phone.goto(f"{served_url}{url}")
+        expect(phone.locator(".paper").first).to_be_visible()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        phone.screenshot(path=str(SCREENSHOTS / name))
+    phone.close()
 
     # Another visit (another tab of this browser): the first visit is "my last visit".
     later = context.new_page()
