@@ -15,8 +15,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,11 +22,11 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.config import ENV_PREFIX, Settings
+from app.core.secret_file import SecretFileError, read_or_create_secret
 
 logger = logging.getLogger(__name__)
 
 TOKEN_FILE = "api_token"
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # Any of these says a proxy passed the request on: it is not taken as local.
 FORWARDED_HEADERS = (
@@ -39,14 +37,13 @@ FORWARDED_HEADERS = (
     b"x-real-ip",
     b"via",
 )
-MIN_TOKEN_LENGTH = 16
 # What a browser sends with a write from this page itself (or typed by hand): anything else,
 # same-site included (another port of localhost), is another page.
 OWN_FETCH_SITES = ("same-origin", "none")
 
 
-class TokenFileError(RuntimeError):
-    """The stored API token cannot be trusted (others may read or write it, or it is short)."""
+# The stored token cannot be trusted (others may read or write it, or it is short).
+TokenFileError = SecretFileError
 
 
 def is_loopback(host: str | None) -> bool:
@@ -114,35 +111,10 @@ def stored_token(data_dir: Path) -> str:
     """The token in ``<data_dir>/api_token``, made (owner-only) and logged once if absent;
     TokenFileError when the stored one cannot be trusted."""
     path = Path(data_dir) / TOKEN_FILE
-    if path.is_symlink():
-        raise TokenFileError(f"{path} is a symbolic link; remove it and start again")
-    if path.exists():
-        mode = path.stat().st_mode
-        if os.name == "posix" and mode & 0o077:
-            raise TokenFileError(
-                f"{path} may be read or written by other users (mode {oct(mode & 0o777)}); "
-                f"`chmod 600 {path}`, or remove it for a new token"
-            )
-        token = path.read_text(encoding="utf-8").strip()
-        if len(token) < MIN_TOKEN_LENGTH:
-            raise TokenFileError(
-                f"the token in {path} is shorter than {MIN_TOKEN_LENGTH} characters; remove "
-                "the file for a new one, or set ARXIV_RECO_API_TOKEN"
-            )
+    token, created = read_or_create_secret(path, setting=f"{ENV_PREFIX}API_TOKEN")
+    if not created:
         logger.info("writes need the API token stored in %s", path)
         return token
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    partial = path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    try:
-        os.link(partial, path)  # never over a token another process made meanwhile
-    except FileExistsError:
-        return stored_token(data_dir)
-    finally:
-        partial.unlink()
     logger.warning(
         "no %sAPI_TOKEN is set and the service listens beyond this machine, so writes need this "
         "generated token (kept in %s; `arxiv-reco token` prints it again): %s",
