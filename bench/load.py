@@ -47,7 +47,7 @@ from app.demo.standin import (
 from app.ingest.service import ingest_day
 from app.ml.registry import register_model
 from app.models import Paper, Score
-from bench._shared import minilm_dir
+from bench._shared import listing_paper, minilm_dir
 from training.artifact import ModelMeta, compose_text
 from training.predictor import load_predictor
 
@@ -172,27 +172,7 @@ def replicate_days(  # type: ignore[no-untyped-def]
         rows = templates[index % len(templates)] * copies
         for number, row in enumerate(rows):
             new_id = f"{day:%y%m}.9{index:03d}{number:04d}"
-            papers.append(
-                {
-                    "id": new_id,
-                    "version": 1,
-                    "title": row["title"],
-                    "abstract": " ".join(row["summary"].split()),
-                    "authors": row["authors"],
-                    "categories": row["categories"],
-                    "primary_category": row["categories"][0],
-                    "submitted_at": stamp,
-                    "submitted_on": day,
-                    "updated_at": stamp,
-                    "comment": row.get("comment"),
-                    "journal_ref": None,
-                    "doi": None,
-                    "abs_url": f"https://arxiv.org/abs/{new_id}",
-                    "pdf_url": f"https://arxiv.org/pdf/{new_id}",
-                    "first_seen_at": stamp,
-                    "last_changed_at": stamp,
-                }
-            )
+            papers.append(listing_paper(row, new_id, day))
             scores.append(
                 {
                     "paper_id": new_id,

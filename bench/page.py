@@ -37,6 +37,7 @@ from app.reasons import reasons_for
 from app.scoring import score_pending
 from app.web import latex
 from app.web.templating import TEMPLATES
+from bench._shared import listing_paper
 from training.artifact import ModelMeta
 from training.config import TrainConfig
 from training.train import train
@@ -56,31 +57,10 @@ def day_rows(listings: Path, count: int) -> list[dict[str, object]]:
                 rows.append(row)
     with_tex = [r for r in rows if "$" in r["title"] + r["summary"]]
     chosen = (with_tex + [r for r in rows if r not in with_tex])[:count]
-    stamp = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.timezone.utc)
     papers = []
     for number, row in enumerate(chosen):
         new_id = f"{DAY:%y%m}.{number:05d}"
-        papers.append(
-            {
-                "id": new_id,
-                "version": 1,
-                "title": row["title"],
-                "abstract": row["summary"],
-                "authors": row["authors"],
-                "categories": row["categories"],
-                "primary_category": row["categories"][0],
-                "submitted_at": stamp,
-                "submitted_on": DAY,
-                "updated_at": stamp,
-                "comment": row.get("comment"),
-                "journal_ref": None,
-                "doi": None,
-                "abs_url": f"https://arxiv.org/abs/{new_id}",
-                "pdf_url": f"https://arxiv.org/pdf/{new_id}",
-                "first_seen_at": stamp,
-                "last_changed_at": stamp,
-            }
-        )
+        papers.append(listing_paper(row, new_id, DAY))
     return papers
 
 
