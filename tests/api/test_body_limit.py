@@ -5,23 +5,15 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
-import time
 
 import anyio
 import pytest
-import uvicorn
 
 from app.api.body_limit import BodySizeLimit
 from app.main import create_app
+from tests.serving import serving
 
 MB = 1_000_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _refusal(response) -> str:
@@ -80,20 +72,8 @@ def test_a_chunked_body_is_cut_off_as_soon_as_it_passes_the_limit():
 
 @pytest.fixture
 def served_url(settings):
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=_free_port(), log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings)) as url:
+        yield url
 
 
 def _post(url: str, head: list[str], chunks) -> tuple[int, dict]:

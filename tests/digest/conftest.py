@@ -7,7 +7,6 @@ import email
 import email.policy
 import html
 import re
-import socket
 from collections.abc import Iterator
 from email.message import EmailMessage
 
@@ -17,16 +16,11 @@ from aiosmtpd.controller import Controller
 from app.core.config import Settings
 from app.ingest.service import ingest_day
 from tests.factories import activate_model_dir
+from tests.serving import free_port
 
 FRIDAY = dt.date(2025, 3, 21)
 SATURDAY = FRIDAY + dt.timedelta(days=1)  # the daily job on Saturday ingests Wed, Thu and Fri
 LINK = re.compile(r'href="([^"]*/email/label/[^"]*)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Inbox:

@@ -20,8 +20,9 @@ from app.digest.state import DigestState, load_state, save_state
 from app.main import create_app
 from app.models import IngestRun, Label, Paper
 from app.scheduler import DailyJob
-from tests.digest.conftest import FRIDAY, SATURDAY, free_port, label_links, parts
+from tests.digest.conftest import FRIDAY, SATURDAY, label_links, parts
 from tests.factories import local_client
+from tests.serving import free_port
 
 
 def _recommended(settings, day: dt.date) -> list[dict]:

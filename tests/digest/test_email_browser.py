@@ -4,22 +4,18 @@ button, the label stored."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from app.digest.service import send_daily_digest
 from app.main import create_app
 from app.models import Label
-from tests.digest.conftest import free_port, label_links, parts
+from tests.digest.conftest import label_links, parts
+from tests.serving import CHROMIUM, chromium, free_port, serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = Path(__file__).resolve().parents[1] / "_screenshots" / "digest-email.png"
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 
@@ -29,18 +25,8 @@ def served(digest_settings) -> Iterator:
     """The service on a free loopback port, and settings whose links point at it."""
     port = free_port()
     settings = digest_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield settings
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings), port):
+        yield settings
 
 
 def test_the_email_renders_and_its_link_labels_after_the_click(
@@ -51,42 +37,26 @@ def test_the_email_renders_and_its_link_labels_after_the_click(
     _, html_part = parts(inbox.messages[0])
     paper_id = label_links(html_part)[0].split("/email/label/")[1].split("?")[0]
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 760, "height": 900})
-            page.set_content(html_part)
-            cards = page.locator(".paper")
-            assert cards.count() == len(label_links(html_part)) // 2
-            assert cards.first.locator("a.interesting").is_visible()
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-            phone = browser.new_page(viewport={"width": 390, "height": 844})
-            phone.set_content(html_part)  # a phone's mail client
-            phone.screenshot(
-                path=str(SCREENSHOT.with_name("digest-email-phone.png")), full_page=True
-            )
-            phone.close()
+    with chromium(playwright_api) as browser:
+        page = browser.new_page(viewport={"width": 760, "height": 900})
+        page.set_content(html_part)
+        cards = page.locator(".paper")
+        assert cards.count() == len(label_links(html_part)) // 2
+        assert cards.first.locator("a.interesting").is_visible()
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.set_content(html_part)  # a phone's mail client
+        phone.screenshot(path=str(SCREENSHOT.with_name("digest-email-phone.png")), full_page=True)
+        phone.close()
 
-            cards.first.locator("a.interesting").click()
-            page.wait_for_url(f"**/email/label/{paper_id}?*")
-            assert "Mark this paper interesting?" in page.content()
-            page.screenshot(path=str(SCREENSHOT.with_name("digest-confirm.png")))
-            with sessions() as session:
-                assert session.get(Label, paper_id) is None  # opening the link stored nothing
-            page.get_by_role("button", name="✓ Interesting").click()
-            playwright_api.expect(page.locator("h1")).to_have_text("Saved: interesting")
-            with sessions() as session:
-                label = session.get(Label, paper_id)
-                assert label is not None and (label.interest, label.source) == (1, "email")
-        finally:
-            browser.close()
+        cards.first.locator("a.interesting").click()
+        page.wait_for_url(f"**/email/label/{paper_id}?*")
+        assert "Mark this paper interesting?" in page.content()
+        page.screenshot(path=str(SCREENSHOT.with_name("digest-confirm.png")))
+        with sessions() as session:
+            assert session.get(Label, paper_id) is None  # opening the link stored nothing
+        page.get_by_role("button", name="✓ Interesting").click()
+        playwright_api.expect(page.locator("h1")).to_have_text("Saved: interesting")
+        with sessions() as session:
+            label = session.get(Label, paper_id)
+            assert label is not None and (label.interest, label.source) == (1, "email")
