@@ -90,7 +90,7 @@ def table_counts(session: Session) -> dict[str, int]:
     return {
         "papers": session.scalar(select(func.count(Paper.id))) or 0,
         "scores": session.scalar(select(func.count(Score.id))) or 0,
-        "labels": session.scalar(select(func.count(Label.paper_id))) or 0,
+        "labels": label_count(session),
         "ingest_runs": session.scalar(select(func.count(IngestRun.id))) or 0,
     }
 
