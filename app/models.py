@@ -163,3 +163,26 @@ class RetrainRun(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     gate: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class FollowedCategory(Base):
+    """A followed arXiv category (``app.categories``); none stored: the environment's list."""
+
+    __tablename__ = "followed_categories"
+
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The days fetched for it when it was added on the page (None: it came with the first list).
+    backfill_first: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    backfill_last: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
+class OnboardingSkip(Base):
+    """A paper the reader skipped on the onboarding page: it is not asked again."""
+
+    __tablename__ = "onboarding_skips"
+
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    skipped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
