@@ -60,6 +60,17 @@ class ImportReport:
     def kept_stored(self) -> list[str]:
         return [c.paper_id for c in self.conflicts if c.kept == "stored"]
 
+    def count(self, outcome: str, conflict: LabelConflict | None) -> None:
+        """Tally one ``merge_file_label`` outcome."""
+        if outcome == "new":
+            self.new_labels += 1
+        elif outcome == "unchanged":
+            self.unchanged += 1
+        elif outcome == "changed":
+            self.changed_labels += 1
+        if conflict is not None:
+            self.conflicts.append(conflict)
+
 
 def set_label(session: Session, *, paper_id: str, interest: int, source: str) -> Label:
     if interest not in (0, 1):
@@ -127,41 +138,62 @@ def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False
                 )
             )
             report.new_papers += 1
-        label = labels.get(row.paper_id)
         given = getattr(row, LABEL_TIME_COLUMN, None)
         given_at = file_time if given is None or pd.isna(given) else given.to_pydatetime()
-        interest = int(row.interest)
-        if label is None:
-            session.add(
-                Label(
-                    paper_id=row.paper_id,
-                    interest=interest,
-                    source="csv",
-                    created_at=given_at,
-                    updated_at=given_at,
-                )
-            )
-            report.new_labels += 1
-        elif label.interest == interest:
-            report.unchanged += 1
-        else:
-            file_wins = prefer_file or label.updated_at <= given_at
-            report.conflicts.append(
-                LabelConflict(
-                    paper_id=row.paper_id,
-                    stored=label.interest,
-                    stored_source=label.source,
-                    stored_at=label.updated_at,
-                    file=interest,
-                    kept="file" if file_wins else "stored",
-                )
-            )
-            if file_wins:
-                label.interest, label.source, label.updated_at = interest, "csv", given_at
-                report.changed_labels += 1
+        outcome, conflict = merge_file_label(
+            session,
+            labels.get(row.paper_id),
+            paper_id=row.paper_id,
+            interest=int(row.interest),
+            given_at=given_at,
+            source="csv",
+            prefer_file=prefer_file,
+        )
+        report.count(outcome, conflict)
     session.flush()
     logger.info("imported %s: %s", path, report)
     return report
+
+
+def merge_file_label(
+    session: Session,
+    stored: Label | None,
+    *,
+    paper_id: str,
+    interest: int,
+    given_at: dt.datetime,
+    source: str,
+    prefer_file: bool,
+) -> tuple[str, LabelConflict | None]:
+    """A file's label against the stored one, for every import format: where they disagree,
+    the newer wins (``prefer_file``: the file's always does). Returns ``new``, ``unchanged``,
+    ``changed`` or ``kept`` (the stored one stays), and the conflict where they disagreed."""
+    if stored is None:
+        session.add(
+            Label(
+                paper_id=paper_id,
+                interest=interest,
+                source=source,
+                created_at=given_at,
+                updated_at=given_at,
+            )
+        )
+        return "new", None
+    if stored.interest == interest:
+        return "unchanged", None
+    file_wins = prefer_file or stored.updated_at <= given_at
+    conflict = LabelConflict(
+        paper_id=paper_id,
+        stored=stored.interest,
+        stored_source=stored.source,
+        stored_at=stored.updated_at,
+        file=interest,
+        kept="file" if file_wins else "stored",
+    )
+    if not file_wins:
+        return "kept", conflict
+    stored.interest, stored.source, stored.updated_at = interest, source, given_at
+    return "changed", conflict
 
 
 def checked_ids(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:

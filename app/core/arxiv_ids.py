@@ -24,3 +24,33 @@ _ARXIV_ID = re.compile(ARXIV_ID_PATTERN)
 
 def is_arxiv_id(text: str) -> bool:
     return bool(_ARXIV_ID.fullmatch(text))  # not before a trailing newline, as $ would
+
+
+# How a reference names an arXiv paper (a line of a list, a BibTeX field, a Zotero note): an id,
+# "arXiv:ID", an arxiv.org abs/pdf/html URL, or the DataCite DOI 10.48550/arXiv.ID. Ids met this
+# way are complete ones (2503.11742, not a spreadsheet's 2503.117), and a bare number inside a
+# longer text is never taken for one. The id part is case-sensitive; the rest is not.
+_FULL_ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?!\w)"
+_URL = r"(?<![\w.-])(?i:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)"
+_DOI = r"(?<![\w.-])(?i:(?:(?:https?://)?(?:dx\.)?doi\.org/|doi:\s*)?10\.48550/arxiv\.)"
+_PREFIX = r"(?i:arxiv:\s*)"
+_NAMED_ID = re.compile(rf"(?:{_URL}|{_DOI}|{_PREFIX}){_FULL_ID}")
+_ALONE = re.compile(
+    rf"\s*(?:(?P<url>{_URL})|{_DOI}|{_PREFIX})?{_FULL_ID}(?P<tail>(?:\.pdf)?/?(?:[?#]\S*)?)\s*"
+)
+
+
+def arxiv_id_of(text: str) -> str | None:
+    """The arXiv id, without its version, that ``text`` is on its own (``2503.11742v2``,
+    ``arXiv:hep-th/9901001``, ``https://arxiv.org/pdf/2503.11742.pdf``, the DOI), else None."""
+    match = _ALONE.fullmatch(text)
+    if match is None or (match["tail"] and not match["url"]):  # ".pdf", "?query": URLs only
+        return None
+    return match["id"]
+
+
+def find_arxiv_id(text: str) -> str | None:
+    """The first arXiv id that ``text`` names by URL, DOI or ``arXiv:`` (as in Google Scholar's
+    ``journal = {arXiv preprint arXiv:1706.03762}``), without its version; else None."""
+    match = _NAMED_ID.search(text)
+    return match["id"] if match else None

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import socket
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -31,6 +32,10 @@ CONNECT_RETRY_WAIT_SECONDS = 2.0
 
 class FetchError(RuntimeError):
     """The arXiv API could not give a complete answer, even after retries."""
+
+
+class RefusedError(FetchError):
+    """arXiv refused the request as malformed (HTTP 400), e.g. an id it does not take."""
 
 
 class IncompletePageError(RuntimeError):
@@ -55,6 +60,28 @@ class ArxivPaper:
     doi: str | None
     abs_url: str
     pdf_url: str | None
+
+
+# Ids in one id_list request: a short URL, and one page at the default page size.
+ID_BATCH = 100
+
+
+@dataclass
+class IdLookup:
+    """What arXiv answered for a list of ids: the papers it has, by id without version, and the
+    ids it refused as malformed (with why). An id in neither is one arXiv does not know."""
+
+    papers: dict[str, ArxivPaper] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def author_query(name: str) -> str:
+    """arXiv's search for the papers of one author: ``au:"Full Name"`` (a quoted name matches
+    its words in one author's name, in any case; ``Hinton_G`` is arXiv's surname_initial form)."""
+    words = name.replace('"', " ").split()
+    if not any(ch.isalpha() for word in words for ch in word):
+        raise ValueError(f"an author's name needs letters, got {name!r}")
+    return f'au:"{" ".join(words)}"'
 
 
 def day_query(categories: Sequence[str], day: dt.date) -> str:
@@ -167,6 +194,9 @@ class ArxivClient(arxiv.Client):
             num_retries=0,
         )
         self.api_url = settings.arxiv_api_url
+        # One request at a time from one client, so that the delay between requests holds for
+        # a client shared by threads (the API's look-ups).
+        self._lock = threading.Lock()
         self.query_url_format = f"{settings.arxiv_api_url}?{{}}"
         self._session = _TimeoutSession(settings.request_timeout_seconds)
         backoff = wait_exponential(multiplier=settings.retry_backoff_seconds, max=300)
@@ -218,20 +248,64 @@ class ArxivClient(arxiv.Client):
 
     def fetch(self, query: str = "", id_list: Sequence[str] = ()) -> list[ArxivPaper]:
         """Every result of ``query`` or of an id list, de-duplicated by id; newest version wins."""
-        search = arxiv.Search(
-            query=query,
-            id_list=list(id_list),
-            max_results=None,
-            sort_by=arxiv.SortCriterion.SubmittedDate,
-            sort_order=arxiv.SortOrder.Ascending,
+        return self._collect(
+            arxiv.Search(
+                query=query,
+                id_list=list(id_list),
+                max_results=None,
+                sort_by=arxiv.SortCriterion.SubmittedDate,
+                sort_order=arxiv.SortOrder.Ascending,
+            )
         )
+
+    def fetch_ids(self, ids: Sequence[str]) -> IdLookup:
+        """The newest version of each paper, ``ID_BATCH`` ids a request; versions in ``ids``
+        are dropped. An id arXiv does not know is left out; one it refuses as malformed fails
+        its whole request with HTTP 400, so that request is halved until the id is found."""
+        unique = list(dict.fromkeys(split_version(i)[0] for i in ids))
+        lookup = IdLookup()
+        for start in range(0, len(unique), ID_BATCH):
+            self._look_up(unique[start : start + ID_BATCH], lookup)
+        return lookup
+
+    def _look_up(self, ids: list[str], lookup: IdLookup) -> None:
+        try:
+            papers = self.fetch(id_list=ids)
+        except RefusedError:
+            if len(ids) == 1:
+                lookup.refused[ids[0]] = "arXiv refuses the id as malformed (HTTP 400)"
+                return
+            half = len(ids) // 2
+            self._look_up(ids[:half], lookup)
+            self._look_up(ids[half:], lookup)
+            return
+        lookup.papers.update((paper.id, paper) for paper in papers)
+
+    def author_papers(self, name: str, *, limit: int) -> list[ArxivPaper]:
+        """The newest ``limit`` papers arXiv lists for the author ``name``, newest first."""
+        return self._collect(
+            arxiv.Search(
+                query=author_query(name),
+                max_results=limit,
+                sort_by=arxiv.SortCriterion.SubmittedDate,
+                sort_order=arxiv.SortOrder.Descending,
+            )
+        )
+
+    def _collect(self, search: arxiv.Search) -> list[ArxivPaper]:
         papers: dict[str, ArxivPaper] = {}
         try:
-            for result in self.results(search):
-                paper = to_paper(result)
-                known = papers.get(paper.id)
-                if known is None or paper.version > known.version:
-                    papers[paper.id] = paper
+            with self._lock:
+                for result in self.results(search):
+                    paper = to_paper(result)
+                    known = papers.get(paper.id)
+                    if known is None or paper.version > known.version:
+                        papers[paper.id] = paper
+        except arxiv.HTTPError as err:
+            logger.debug("arXiv query failed", exc_info=True)
+            if err.status == 400:
+                raise RefusedError(f"arXiv query failed: {err}") from err
+            raise FetchError(f"arXiv query failed: {err}") from err
         except (arxiv.ArxivError, IncompletePageError, requests.RequestException) as err:
             logger.debug("arXiv query failed", exc_info=True)
             raise FetchError(
