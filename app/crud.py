@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.categories import BACKFILL_TRIGGER
 from app.core.arxiv_ids import split_version
 from app.models import IngestRun, Label, Paper, Score
 from app.scoring import current_score, is_recommended
@@ -104,9 +105,13 @@ def recent_runs(session: Session, *, limit: int = 10) -> list[IngestRun]:
 
 
 def latest_runs_by_day(session: Session, *, days: int) -> list[IngestRun]:
-    """The newest run of each of the last ``days`` ingested days."""
+    """The newest run of each of the last ``days`` ingested days that fetched every followed
+    category (a new category's backfill fetches only it, and says nothing of the day's others)."""
     newest = (
-        select(func.max(IngestRun.id)).group_by(IngestRun.day).order_by(IngestRun.day.desc())
+        select(func.max(IngestRun.id))
+        .where(IngestRun.trigger != BACKFILL_TRIGGER)
+        .group_by(IngestRun.day)
+        .order_by(IngestRun.day.desc())
     ).limit(days)
     return list(
         session.scalars(select(IngestRun).where(IngestRun.id.in_(newest)).order_by(IngestRun.day))

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from app import crud
+from app.categories import followed_categories
 from app.digest.state import digest_problems
 from app.ml.registry import active_model
 from app.retrain import last_retrain
@@ -30,7 +31,8 @@ def service_problems(session: Session, services: Services) -> list[str]:
             problems.append(f"the last ingestion of {run.day} {run.status}: {run.error}")
         elif run.status == "success" and run.fetched == 0 and run.day.weekday() < 5:
             problems.append(
-                f"arXiv listed no papers on weekday {run.day} in {', '.join(settings.categories)}"
+                f"arXiv listed no papers on weekday {run.day} in "
+                f"{', '.join(followed_categories(session, settings))}"
                 "; the next run fetches the day again"
             )
     retrain = last_retrain(session)

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -142,9 +142,17 @@ class DailyJob:
         self.cancel_flag.clear()
         return self._run_taken(first, last, trigger=trigger)
 
-    def start_range(self, first: dt.date, last: dt.date, *, trigger: str) -> bool:
+    def start_range(
+        self,
+        first: dt.date,
+        last: dt.date,
+        *,
+        trigger: str,
+        categories: Sequence[str] | None = None,
+    ) -> bool:
         """Run the days in a background thread if no job runs, here or in another process;
-        True only when the job was taken and will run."""
+        True only when the job was taken and will run. ``categories``: only these (None: the
+        followed ones), for a newly followed category's recent days."""
         # A short grace: long enough for a probe, short enough that a request for a running
         # job is answered 409 at once.
         if not self._take(wait=0.25):
@@ -153,14 +161,20 @@ class DailyJob:
         threading.Thread(
             target=self._run_taken,
             args=(first, last),
-            kwargs={"trigger": trigger},
+            kwargs={"trigger": trigger, "categories": categories},
             name="ingest",
             daemon=True,
         ).start()
         return True
 
     def _run_taken(
-        self, first: dt.date, last: dt.date, *, trigger: str, nightly: bool = False
+        self,
+        first: dt.date,
+        last: dt.date,
+        *,
+        trigger: str,
+        nightly: bool = False,
+        categories: Sequence[str] | None = None,
     ) -> list[IngestReport]:
         try:
             if self.isolated:
@@ -172,6 +186,7 @@ class DailyJob:
                     trigger=trigger,
                     nightly=nightly,
                     cancelled=self.cancel_flag,
+                    categories=categories,
                 )
             lower_thread_priority(self.settings.background_nice)
             reports = ingest_range(
@@ -182,6 +197,7 @@ class DailyJob:
                 model=self.holder.get,
                 trigger=trigger,
                 cancelled=self.cancel_flag,
+                categories=categories,
             )
             if nightly and not self.cancel_flag():
                 after_ingestion(self.sessions, self.settings, self.holder)
@@ -312,6 +328,7 @@ def _ingest_range_in_child(
     trigger: str,
     nightly: bool = False,
     cancelled: CancelFlag | None = None,
+    categories: Sequence[str] | None = None,
 ) -> list[IngestReport]:
     with _child_state(settings) as (sessions, holder):
         reports = ingest_range(
@@ -322,6 +339,7 @@ def _ingest_range_in_child(
             model=holder.get,
             trigger=trigger,
             cancelled=cancelled,
+            categories=categories,
         )
         if nightly and not (cancelled is not None and cancelled()):
             after_ingestion(sessions, settings, holder)

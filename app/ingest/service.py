@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.categories import followed_categories
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.ingest.arxiv_source import ArxivClient, ArxivPaper, FetchError
@@ -51,19 +52,23 @@ def ingest_day(
     model: ModelProvider | None = None,
     trigger: str = "manual",
     progress: bool = False,
+    categories: Sequence[str] | None = None,
 ) -> IngestReport:
-    """Fetch the papers first submitted on ``day``, upsert them, score what is new or changed,
-    and record the run. Running a day twice changes nothing; a failed run is recorded as failed
-    and leaves what it had committed consistent, so the next run completes the day."""
+    """Fetch the papers first submitted on ``day`` in ``categories`` (None: the followed ones,
+    ``app.categories.followed_categories``), upsert them, score what is new or changed, and
+    record the run. Running a day twice changes nothing; a failed run is recorded as failed and
+    leaves what it had committed consistent, so the next run completes the day."""
     started = time.perf_counter()
     with session_scope(sessions) as session:
+        if categories is None:
+            categories = followed_categories(session, settings)
         run = IngestRun(day=day, trigger=trigger, status="running")
         session.add(run)
         session.flush()
         report = IngestReport(day=day, run_id=run.id, status="running")
     logger.info("ingesting %s (run %d, %s)", day, report.run_id, trigger)
     try:
-        papers = (client or ArxivClient(settings)).fetch_day(settings.categories, day)
+        papers = (client or ArxivClient(settings)).fetch_day(categories, day)
         report.fetched = len(papers)
         with session_scope(sessions) as session:
             report.new, report.updated = upsert_papers(session, papers)
@@ -90,7 +95,7 @@ def ingest_day(
             report.scored,
         )
     if report.status == "success" and report.fetched == 0 and day.weekday() < 5:
-        logger.warning("arXiv listed no papers for weekday %s in %s", day, settings.categories)
+        logger.warning("arXiv listed no papers for weekday %s in %s", day, list(categories))
     logger.info(
         "ingested %s: %s, fetched %d, new %d, updated %d, scored %d in %.1fs",
         day,
@@ -205,9 +210,10 @@ def ingest_range(
     trigger: str = "manual",
     progress: bool = False,
     cancelled: Callable[[], bool] | None = None,
+    categories: Sequence[str] | None = None,
 ) -> list[IngestReport]:
     """Ingest every day from ``first`` to ``last`` inclusive, sharing one polite client; stops
-    before the next day once ``cancelled()`` is true."""
+    before the next day once ``cancelled()`` is true. ``categories``: as for :func:`ingest_day`."""
     if last < first:
         raise RangeError(f"the last day {last} is before the first day {first}")
     client = ArxivClient(settings)
@@ -233,6 +239,7 @@ def ingest_range(
                 model=model,
                 trigger=trigger,
                 progress=progress,
+                categories=categories,
             )
         )
         day += dt.timedelta(days=1)

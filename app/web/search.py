@@ -21,8 +21,9 @@ from starlette.types import Scope
 
 from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
+from app.categories import followed_categories
 from app.core.arxiv_ids import is_arxiv_id
-from app.core.config import Settings, unknown_category
+from app.core.config import unknown_category
 from app.search import (
     MAX_QUERY_CHARS,
     FoundPaper,
@@ -83,7 +84,7 @@ def _utc_text(moment: dt.datetime) -> str:
 
 
 def _form(
-    settings: Settings,
+    categories: list[str],
     *,
     q: str = "",
     category: str = "",
@@ -102,7 +103,7 @@ def _form(
     return {
         "q": q,
         "category": category,
-        "categories": sorted(settings.categories),
+        "categories": sorted(categories),
         "unlabelled": unlabelled,
         "since": since,
         "since_choices": choices,
@@ -124,9 +125,10 @@ def search_page(
 ) -> HTMLResponse:
     """Stored papers matching the query, best first, each labelled on the spot."""
     loaded = holder.get()
+    followed = followed_categories(session, settings)
     only_unlabelled = unlabelled.lower() in ("true", "1", "on", "yes")
     context: dict[str, Any] = {
-        "form": _form(settings, q=q, category=category, unlabelled=only_unlabelled),
+        "form": _form(followed, q=q, category=category, unlabelled=only_unlabelled),
         "since_time": None,
         "model": loaded,
         "token_required": services.access.token is not None,
@@ -145,7 +147,7 @@ def search_page(
         since_time = _since(since)
         context["since_time"] = since_time
         context["form"] = _form(
-            settings,
+            followed,
             q=q,
             category=category,
             unlabelled=only_unlabelled,
@@ -186,7 +188,7 @@ def similar_page(
         "paper_id": paper_id,
         "paper_item": None,
         "items": [],
-        "form": _form(settings),
+        "form": _form(followed_categories(session, settings)),
         "model": loaded,
         "token_required": services.access.token is not None,
         "labels": crud.label_count(session),

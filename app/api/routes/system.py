@@ -20,6 +20,7 @@ from app.api.schemas import (
     RetrainPublic,
     StatusResponse,
 )
+from app.categories import followed_categories
 from app.core.db import DatabaseGone
 from app.health import service_problems
 from app.ingest.service import RangeError, check_range
@@ -92,7 +93,7 @@ def status(
             metrics=version.metrics if version is not None else {},
             load_error=holder.last_error,
         ),
-        categories=settings.categories,
+        categories=followed_categories(session, settings),
         schedule_cron=settings.schedule_cron,
         next_run_at=next_run,
         counts=crud.table_counts(session),
