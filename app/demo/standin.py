@@ -1,21 +1,26 @@
 """A local stand-in for the arXiv export API (a developer tool): tests, benchmarks and the demo.
 
 It serves Atom pages in the exact wire format of the real API (see tests/fixtures/arxiv_api/)
-built from real daily listings, answers ``search_query`` with categories and a submittedDate
-range, ``id_list`` look-ups, paging, the HTTP 400 error feed, and can inject faults: 429, 503,
-slow answers (client time-outs), truncated XML, garbage and spurious empty pages.
+built from real daily listings, answers ``search_query`` with categories, a submittedDate range
+and authors (``au:"Full Name"``: every word of the name in one author's name, in any case, as
+arXiv matches), ``id_list`` look-ups (an id it does not know is simply absent: a feed without
+that entry, as arXiv answers), sorting, paging, the HTTP 400 error feed, and can inject faults:
+429, 503, slow answers (client time-outs), truncated XML, garbage and spurious empty pages.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import gzip
+import hashlib
 import json
 import logging
 import re
 import threading
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -160,15 +165,32 @@ def render_entry(entry: Entry) -> str:
     return "\n".join(lines)
 
 
-def render_feed(entries: list[Entry], *, total: int, start: int, per_page: int, query: str) -> str:
+def render_feed(
+    entries: list[Entry],
+    *,
+    total: int,
+    start: int,
+    per_page: int,
+    query: str,
+    id_list: str = "",
+) -> str:
+    """A page of results, its head as arXiv writes it: the query echoed in the title and the
+    link (in arXiv's own order of the parameters), and an opaque id made from the query."""
     now = _stamp(dt.datetime.now(dt.timezone.utc))
+    echoed = f"search_query={query}&id_list={id_list}&start={start}&max_results={per_page}"
+    link = (
+        f"https://arxiv.org/api/query?search_query={query}&start={start}"
+        f"&max_results={per_page}&id_list={id_list}"
+    )
+    digest = base64.b64encode(hashlib.sha1(echoed.encode()).digest()).decode().rstrip("=")
     head = (
         "<?xml version='1.0' encoding='UTF-8'?>\n"
         '<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
         'xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns="http://www.w3.org/2005/Atom">\n'
-        "  <id>https://arxiv.org/api/standin</id>\n"
-        f"  <title>arXiv Query: {escape(query)}</title>\n"
+        f"  <id>https://arxiv.org/api/{digest}</id>\n"
+        f"  <title>arXiv Query: {escape(echoed)}</title>\n"
         f"  <updated>{now}</updated>\n"
+        f'  <link href={quoteattr(link)} type="application/atom+xml"/>\n'
         f"  <opensearch:itemsPerPage>{per_page}</opensearch:itemsPerPage>\n"
         f"  <opensearch:totalResults>{total}</opensearch:totalResults>\n"
         f"  <opensearch:startIndex>{start}</opensearch:startIndex>\n"
@@ -190,13 +212,37 @@ def render_error(message: str) -> str:
         "  <opensearch:totalResults>1</opensearch:totalResults>\n"
         "  <opensearch:startIndex>0</opensearch:startIndex>\n"
         f"  <entry>\n    <id>{anchor}</id>\n    <title>Error</title>\n"
-        f"    <updated>{now}</updated>\n    <summary>{escape(message)}</summary>\n"
+        f"    <updated>{now}</updated>\n"
+        f'    <link href={quoteattr(anchor)} rel="alternate" type="text/html"/>\n'
+        f"    <summary>{escape(message)}</summary>\n"
         "    <author>\n      <name>arXiv api core</name>\n    </author>\n  </entry>\n</feed>\n"
     )
 
 
 _DATE_RANGE = re.compile(r"submittedDate:\[(\d{8})\d{4} TO (\d{8})\d{4}\]")
 _CATEGORY = re.compile(r"cat:([A-Za-z.-]+)")
+_AUTHOR = re.compile(r'au:(?:"([^"]*)"|(\S+))')
+_VERSION = re.compile(r"v\d+$")
+
+
+def _words(name: str) -> list[str]:
+    """A name's words, lower case and without accents (arXiv's search folds both)."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.findall(r"[a-z0-9]+", folded.lower())
+
+
+def author_matches(wanted: str, author: str) -> bool:
+    """``au:`` as arXiv reads it: every word of the wanted name among one author's words, or
+    arXiv's ``Surname_I`` form (a surname, and a first name with that initial)."""
+    words = _words(author)
+    if "_" in wanted and " " not in wanted.strip():
+        surname, _, initials = wanted.partition("_")
+        return (
+            bool(words)
+            and _words(surname) == words[-len(_words(surname)) :]
+            and all(any(w.startswith(i) for w in words[:-1]) for i in _words(initials))
+        )
+    return bool(_words(wanted)) and set(_words(wanted)) <= set(words)
 
 
 class ArxivStandIn:
@@ -254,15 +300,24 @@ class ArxivStandIn:
             if not _ID_RE.match(raw):
                 return 400, render_error(f"incorrect id format for {raw}")
         matches = self._matching(query, id_list)
+        if params.get("sortBy", [""])[0] == "lastUpdatedDate":
+            matches.sort(key=lambda e: (e.updated, e.id))
+        if params.get("sortOrder", [""])[0] == "descending":
+            matches.reverse()
         page = matches[start : start + per_page]
         return 200, render_feed(
-            page, total=len(matches), start=start, per_page=per_page, query=query
+            page,
+            total=len(matches),
+            start=start,
+            per_page=per_page,
+            query=query,
+            id_list=",".join(id_list),
         )
 
     def _matching(self, query: str, id_list: list[str]) -> list[Entry]:
         entries = list(self.catalog.entries.values())
         if id_list:
-            wanted = {i.split("v")[0] if re.search(r"v\d+$", i) else i for i in id_list}
+            wanted = {_VERSION.sub("", i) for i in id_list}
             entries = [e for e in entries if e.id in wanted]
         if query:
             categories = set(_CATEGORY.findall(query))
@@ -273,6 +328,9 @@ class ArxivStandIn:
                 low = dt.datetime.strptime(date_range[1], "%Y%m%d").date()
                 high = dt.datetime.strptime(date_range[2], "%Y%m%d").date()
                 entries = [e for e in entries if low <= e.published.date() <= high]
+            for quoted, bare in _AUTHOR.findall(query):
+                name = quoted or bare
+                entries = [e for e in entries if any(author_matches(name, a) for a in e.authors)]
         return sorted(entries, key=lambda e: (e.published, e.id))
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
