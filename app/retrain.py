@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,10 @@ from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
 from app.labels import load_labels
 from app.ml.registry import activate_model, active_model, register_trained
-from app.models import ModelVersion, RetrainRun, utcnow
+from app.models import Label, ModelVersion, Paper, RetrainRun, utcnow
 from training.artifact import ROWS_FILE, ArtifactError, ModelMeta
-from training.layout import DataError, data_hash
+from training.layout import AUTHOR_JOINER, DataError, data_hash, join_categories
+from training.regime import EARLY, Readiness, readiness
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def retrain(
     tolerance = settings.retrain_tolerance if tolerance is None else tolerance
     if frame is None:
         with sessions() as session:
-            frame = load_labels(session)
+            frame = reader_labels(session)
     with session_scope(sessions) as session:
         run = RetrainRun(
             trigger=trigger,
@@ -216,6 +217,7 @@ def retrain(
         done = session.get_one(RetrainRun, run_id)
         done.status, done.finished_at, done.seconds = "success", utcnow(), outcome.seconds
         done.model_version_id, done.activated = outcome.version_id, outcome.activated
+        done.method = outcome.method
         done.reason, done.gate = outcome.reason, outcome.gate
     return outcome
 
@@ -232,6 +234,7 @@ def _retrain(
 ) -> RetrainOutcome:
     # Training is loaded only when a retrain runs: the service starts without it.
     from training.config import TrainConfig
+    from training.early import train_early
     from training.train import train
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -249,6 +252,9 @@ def _retrain(
     config = TrainConfig(
         output=str(settings.resolved_model_dir / name),
         method=method,
+        daily_picks=settings.early_daily_picks,
+        weak_negatives=settings.early_weak_negatives,
+        weak_negative_weight=settings.early_weak_negative_weight,
         base_model=settings.retrain_base_model,
         device=settings.device,
         threshold_strategy=settings.retrain_threshold_strategy,
@@ -257,7 +263,24 @@ def _retrain(
         tfidf_char_ngrams=settings.retrain_tfidf_char_ngrams,
         progress=False,
     )
-    result = train(config, frame=frame, source="the service's labels", name=name)
+    ready = readiness(frame, val_fraction=config.val_fraction, test_fraction=config.test_fraction)
+    early = ready.regime == EARLY
+    if early:
+        # An early model is tfidf whatever the configured method: seconds to fit, and no
+        # encoder learns more than TF-IDF from a handful of papers.
+        config = replace(config, method="tfidf")
+        with sessions() as session:
+            pool = unlabelled_papers(session, limit=2 * settings.early_weak_negatives)
+        result: Any = train_early(
+            config,
+            frame,
+            pool,
+            source="the service's labels and its unlabelled papers",
+            name=name,
+            readiness_info=ready,
+        )
+    else:
+        result = train(config, frame=frame, source="the service's labels", name=name)
     version_id = register_trained(sessions, result.path, result.meta, name=name, activate=False)
 
     with sessions() as session:
@@ -265,11 +288,23 @@ def _retrain(
         active_id, active_path, active_method = (
             (active.id, active.path, active.method) if active else (None, None, None)
         )
+    active_regime = _regime_of(active_path) if active_path is not None else None
     gate: dict[str, Any] = {}
     if force:
         activate, reason = True, "activated by request (--force)"
+    elif early:
+        # Nothing is held out to compare an early model with another on; it is trained only
+        # when the labels changed, and the newest labels win.
+        activate = True
+        reason = ready.message + (
+            "; no model was active" if active_path is None else "; it replaces the active model"
+        )
     elif active_path is None:
         activate, reason = True, "no model was active"
+    elif active_regime == EARLY:
+        # Its threshold and probabilities were a prior; these are measured on held-out labels.
+        activate = True
+        reason = "the first measured model replaces the early one"
     else:
         activate, reason, gate = _gate(
             frame=frame,
@@ -289,7 +324,7 @@ def _retrain(
     return RetrainOutcome(
         version_id=version_id,
         name=name,
-        method=method,
+        method=config.method,
         labels=len(frame),
         new_average_precision=gate.get("new_average_precision"),
         active_version_id=active_id,
@@ -301,6 +336,80 @@ def _retrain(
     )
 
 
+def _regime_of(model_dir: str) -> str | None:
+    try:
+        return str(ModelMeta.load(Path(model_dir)).info.get("regime", "measured"))
+    except ArtifactError:
+        return None
+
+
+def reader_labels(session: Session) -> pd.DataFrame:
+    """The labels a retrain learns from: one interesting paper is enough (the early model);
+    a refusal says in plain words what to do."""
+    try:
+        frame = load_labels(session, require_both_classes=False)
+    except DataError as err:
+        if "no labelled rows" in str(err):
+            raise DataError(
+                "no labels yet: mark a paper ✓ interesting (or import a few arXiv ids you like) "
+                "and retrain"
+            ) from err
+        raise
+    if not int(frame["interest"].sum()):
+        raise DataError(
+            "no paper is marked interesting yet: mark at least one paper ✓ interesting (or "
+            "import a few arXiv ids you like) and retrain"
+        )
+    return frame
+
+
+def label_progress(session: Session) -> Readiness:
+    """Where the reader's labels stand: early or measured, and what more a measured model needs."""
+    from training.config import TrainConfig
+
+    defaults = TrainConfig(output="-")
+    try:
+        frame = load_labels(session, require_both_classes=False)
+    except DataError:  # no labels at all
+        frame = pd.DataFrame({"interest": pd.Series([], dtype=int)})
+    return readiness(
+        frame, val_fraction=defaults.val_fraction, test_fraction=defaults.test_fraction
+    )
+
+
+def unlabelled_papers(session: Session, *, limit: int) -> pd.DataFrame:
+    """The newest ``limit`` stored papers nobody labelled, in the layout training reads: an
+    early model's weak negatives."""
+    rows = session.execute(
+        select(
+            Paper.id,
+            Paper.title,
+            Paper.abstract,
+            Paper.categories,
+            Paper.submitted_on,
+            Paper.authors,
+            Paper.comment,
+        )
+        .outerjoin(Label, Label.paper_id == Paper.id)
+        .where(Label.paper_id.is_(None))
+        .order_by(Paper.submitted_on.desc(), Paper.id.desc())
+        .limit(limit)
+    ).all()
+    frame = pd.DataFrame(
+        {
+            "paper_id": [r.id for r in rows],
+            "title": [r.title for r in rows],
+            "abstract": [r.abstract for r in rows],
+            "categories": [join_categories(r.categories or []) for r in rows],
+            "submission_date": pd.to_datetime([r.submitted_on for r in rows], utc=True),
+            "authors": [AUTHOR_JOINER.join(r.authors or []) for r in rows],
+            "comment": [r.comment or "" for r in rows],
+        }
+    )
+    # Oldest first, as the labels: the weak-negative sample must not depend on SQL collations.
+    return frame.sort_values(["submission_date", "paper_id"], kind="stable").reset_index(drop=True)
+
+
 def labels_changed(sessions: sessionmaker[Session], method: str) -> tuple[pd.DataFrame | None, str]:
     """The stored labels when a nightly retrain should learn from them: they differ from those
     the active model and the last retrain of this method were trained on. So a model the reader
@@ -308,7 +417,7 @@ def labels_changed(sessions: sessionmaker[Session], method: str) -> tuple[pd.Dat
     is not trained again on the same labels every night."""
     try:
         with sessions() as session:
-            frame = load_labels(session)
+            frame = reader_labels(session)
             active = active_model(session)
             active_path = active.path if active is not None else None
             last = session.scalar(

@@ -200,6 +200,28 @@ class TrainConfig:
     tfidf_max_features: int | None = field(
         default=200_000, metadata=_help("Keep at most this many n-grams (tfidf).")
     )
+    # The early model (training.early): a few interesting papers, the stored papers as weak
+    # negatives. Chosen by bench/coldstart.py (bench/README.md).
+    weak_negative_weight: float = field(
+        default=0.1,
+        metadata=_help(
+            "early model: weight of an unlabelled stored paper, taken as a weak negative, "
+            "against an explicit “not for me” (1.0)."
+        ),
+    )
+    weak_negatives: int = field(
+        default=5000,
+        metadata=_help("early model: at most this many unlabelled stored papers train with it."),
+    )
+    early_c: float = field(
+        default=1.0, metadata=_help("early model: the logistic regression's C (fixed).")
+    )
+    daily_picks: int = field(
+        default=10,
+        metadata=_help(
+            "early model: the threshold lets about this many papers of a typical day through."
+        ),
+    )
     # Run.
     seed: int = field(default=42, metadata=_help("Seed for Python, NumPy and torch."))
     progress: bool = field(
@@ -230,7 +252,7 @@ class TrainConfig:
             )
         self._check_threshold()
         positive_ints = ("batch_size", "eval_batch_size", "gradient_accumulation_steps")
-        for name in (*positive_ints, "max_length", "tfidf_min_df"):
+        for name in (*positive_ints, "max_length", "tfidf_min_df", "weak_negatives", "daily_picks"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
         if not (math.isfinite(self.epochs) and self.epochs > 0):
@@ -251,6 +273,10 @@ class TrainConfig:
             raise ConfigError(f"--eval-steps must be at least 1, got {self.eval_steps}")
         if not self.c_grid or any(not (c > 0) for c in self.c_grid):
             raise ConfigError(f"--c-grid must be positive numbers, got {self.c_grid}")
+        for name in ("weak_negative_weight", "early_c"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"--{_flag(name)} must be positive, got {value}")
         if self.recency_half_life_days is not None and not (
             math.isfinite(self.recency_half_life_days) and self.recency_half_life_days > 0
         ):

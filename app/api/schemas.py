@@ -154,10 +154,29 @@ class ModelStatus(BaseModel):
     scoring_path: str | None = Field(description="fp32, int8-dynamic (CPU) or sklearn")
     metrics: dict[str, Any]
     load_error: str | None
+    regime: Literal["early", "measured"] | None = Field(
+        None,
+        description="early: trained from a few labels and the unlabelled papers, its threshold "
+        "a prior (about N papers a day), nothing measured; measured: threshold and calibration "
+        "chosen on held-out labels",
+    )
+
+
+class LabelProgress(BaseModel):
+    """Where the labels stand: the regime the next retrain trains in, and what more a measured
+    model needs."""
+
+    regime: Literal["early", "measured"]
+    positives: int
+    negatives: int
+    positives_needed: int = Field(description="More ✓ labels a measured model needs")
+    negatives_needed: int = Field(description="More ✕ labels a measured model needs")
+    message: str
 
 
 class StatusResponse(BaseModel):
     model: ModelStatus
+    labels: LabelProgress
     last_retrain: RetrainPublic | None = None
     rescoring: RescoringStatus | None = None
     categories: list[str]

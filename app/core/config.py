@@ -150,6 +150,26 @@ class Settings(BaseSettings):
         gt=0,
         description="The target of precision/recall (0..1) or per_day (papers); none for f1.",
     )
+    early_daily_picks: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="An early model (too few labels to measure one) recommends about this many "
+        "papers of a typical day.",
+    )
+    early_weak_negatives: int = Field(
+        5000,
+        ge=100,
+        description="An early model trains on at most this many unlabelled stored papers, "
+        "each a weak “not for me”.",
+    )
+    early_weak_negative_weight: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Weight of an unlabelled stored paper (a weak “not for me”) in an early "
+        "model, against an explicit ✕ (1).",
+    )
     response_cache_entries: int = Field(
         512, ge=0, description="Rendered recommendation lists kept until the next commit; 0: off."
     )

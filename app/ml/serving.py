@@ -28,6 +28,11 @@ class LoadedModel:
     def method(self) -> str:
         return self.predictor.meta.method
 
+    @property
+    def regime(self) -> str:
+        """early (training.early: few labels, a prior's threshold) or measured."""
+        return str(self.predictor.meta.info.get("regime", "measured"))
+
 
 class ModelHolder:
     """Serves the database's active model version; a newly activated one replaces it on the next

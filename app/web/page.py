@@ -13,7 +13,7 @@ from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
 from app.health import NO_MODEL, service_problems
 from app.ml.registry import active_model
 from app.reasons import reasons_for
-from app.retrain import last_retrain
+from app.retrain import label_progress, last_retrain
 from app.scoring import is_recommended, list_model, rescoring_progress
 from app.web.templating import TEMPLATES
 
@@ -59,6 +59,8 @@ def index(
         "ingested": False,
         "listed": None,
         "last_retrain": last_retrain(session),
+        "progress": label_progress(session),
+        "daily_picks": settings.early_daily_picks,
         "rescoring": rescoring_progress(session, active=loaded) if loaded is not None else None,
     }
     if day is not None:

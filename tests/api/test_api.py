@@ -316,5 +316,6 @@ def test_a_retrain_without_labels_fails_with_the_reason_and_no_traceback(client,
     while (state := client.get("/retrain").json())["state"] == "running":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert state["state"] == "failed" and "no labelled rows" in state["message"]
+    assert state["state"] == "failed" and "no labels yet: mark a paper" in state["message"]
+    assert "--" not in state["message"]
     assert not [r for r in caplog.records if r.exc_info]

@@ -14,6 +14,7 @@ from app.api.schemas import (
     IngestCancelled,
     IngestRunPublic,
     IngestStarted,
+    LabelProgress,
     ModelStatus,
     ModelVersionPublic,
     RescoringStatus,
@@ -25,7 +26,7 @@ from app.core.db import DatabaseGone
 from app.health import service_problems
 from app.ingest.service import RangeError, check_range
 from app.ml.registry import active_model, version_threshold
-from app.retrain import last_retrain
+from app.retrain import label_progress, last_retrain
 from app.scoring import rescoring_progress
 
 router = APIRouter(tags=["system"])
@@ -92,7 +93,9 @@ def status(
             scoring_path=loaded.predictor.scoring_path if loaded is not None else None,
             metrics=version.metrics if version is not None else {},
             load_error=holder.last_error,
+            regime=loaded.regime if loaded is not None else None,  # type: ignore[arg-type]
         ),
+        labels=LabelProgress(**label_progress(session).as_dict()),
         categories=followed_categories(session, settings),
         schedule_cron=settings.schedule_cron,
         next_run_at=next_run,
