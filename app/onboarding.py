@@ -1,0 +1,464 @@
+"""Onboarding: the stored papers whose answers teach the model most, about ten at a time.
+
+With a model, most of a batch is *uncertain*: the unlabelled papers of the newest days that the
+active model scores nearest its threshold (on the log-odds scale), kept apart from each other by
+maximal marginal relevance over their TF-IDF vectors (title and abstract), so that one topic's
+near-duplicates do not fill the batch. The rest *explore*: the papers that best cover the
+candidates that nothing the reader labelled (nor the uncertain picks) resembles, so the model
+also learns about what lies beyond the reader's favourite topic. Before any model exists, a
+batch is the ten papers that together best cover the *newest* stored days.
+
+"Cover" is greedy facility location over TF-IDF cosine similarity: each pick in turn is the
+paper that most raises, summed over every candidate, its likeness to the nearest pick. Measured
+on real days (tests/test_onboarding.py, bench/onboarding.py), such picks are each typical of a
+topic: the mean likeness of a candidate to its nearest pick is higher than for ten newest or
+random papers, or k-means' typical papers; picking papers far from each other instead (farthest
+first) picks outliers that resemble nothing else.
+
+A paper already labelled, or skipped here, is never asked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.labels import set_label
+from app.ml.serving import LoadedModel
+from app.models import Label, OnboardingSkip, Paper, Score
+from app.retrain import retrain
+from app.scoring import current_score, paper_input, score_inputs
+from training.layout import DataError
+from training.split import MIN_POSITIVES
+
+logger = logging.getLogger(__name__)
+
+# The label source of an answer given here (the day page's are "web", the digest's "email").
+ONBOARDING_SOURCE = "onboarding"
+BATCH_SIZE = 10
+# Of a batch with a model, this share explores (at least one paper).
+EXPLORE_SHARE = 0.3
+# The newest unlabelled papers considered; a tfidf model scores all of them in about a second.
+MAX_CANDIDATES = 3000
+# Unscored candidates an encoder model scores directly, for a page that answers in seconds (the
+# background re-scoring stores the scores of the others).
+MAX_ENCODER_SCORING = 256
+# Without a model: the newest papers whose topics make the first batch.
+NEWEST_CANDIDATES = 600
+# Uncertain picks come from this many times the picks nearest the threshold.
+UNCERTAIN_POOL = 5
+# Maximal marginal relevance: weight of nearness to the threshold against likeness to the
+# papers already picked.
+MMR_LAMBDA = 0.6
+# The labelled papers whose text tells which topics the reader has seen (newest first).
+MAX_LABELLED = 2000
+
+Why = Literal["uncertain", "explore", "newest"]
+
+
+@dataclass(frozen=True)
+class Pick:
+    paper_id: str
+    why: Why
+    probability: float | None  # the active model's; None without a model
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    comment: str | None
+    probability: float | None
+
+
+def _not_asked() -> list[Any]:
+    """Unlabelled and not skipped."""
+    return [
+        ~select(Label.paper_id).where(Label.paper_id == Paper.id).exists(),
+        ~select(OnboardingSkip.paper_id).where(OnboardingSkip.paper_id == Paper.id).exists(),
+    ]
+
+
+def candidates(
+    session: Session, *, limit: int, model_version_id: int | None = None
+) -> list[_Candidate]:
+    """The newest papers never labelled nor skipped, newest day first, with the stored score of
+    ``model_version_id`` for their current version where there is one."""
+    probability: Any = Score.probability if model_version_id is not None else None
+    columns = [
+        Paper.id,
+        Paper.title,
+        Paper.abstract,
+        Paper.authors,
+        Paper.categories,
+        Paper.comment,
+    ]
+    query = select(*columns, probability) if probability is not None else select(*columns)
+    if model_version_id is not None:
+        query = query.outerjoin(Score, current_score(model_version_id))
+    rows = session.execute(
+        query.where(*_not_asked()).order_by(Paper.submitted_on.desc(), Paper.id).limit(limit)
+    ).all()
+    return [
+        _Candidate(
+            id=row.id,
+            title=row.title,
+            abstract=row.abstract,
+            authors=list(row.authors or []),
+            categories=list(row.categories or []),
+            comment=row.comment,
+            probability=row.probability if model_version_id is not None else None,
+        )
+        for row in rows
+    ]
+
+
+def _scored(loaded: LoadedModel, found: list[_Candidate]) -> list[_Candidate]:
+    """Every candidate with a probability: the stored one, or scored now by the active model
+    (a tfidf model scores them all; an encoder at most MAX_ENCODER_SCORING, the newest)."""
+    missing = [c for c in found if c.probability is None]
+    if loaded.method != "tfidf":
+        missing = missing[:MAX_ENCODER_SCORING]
+    fresh: dict[str, float] = {}
+    if missing:
+        scores = score_inputs(loaded, [paper_input(c) for c in missing])
+        fresh = {c.id: float(p) for c, p in zip(missing, scores, strict=True)}
+    out = []
+    for candidate in found:
+        probability = candidate.probability
+        if probability is None:
+            probability = fresh.get(candidate.id)
+        if probability is not None:
+            out.append(_with_probability(candidate, probability))
+    return out
+
+
+def _with_probability(candidate: _Candidate, probability: float) -> _Candidate:
+    return _Candidate(
+        id=candidate.id,
+        title=candidate.title,
+        abstract=candidate.abstract,
+        authors=candidate.authors,
+        categories=candidate.categories,
+        comment=candidate.comment,
+        probability=probability,
+    )
+
+
+def _text(title: str, abstract: str) -> str:
+    return f"{title}\n{abstract}"
+
+
+def text_vectors(texts: Sequence[str], *, also: Sequence[str] = ()) -> tuple[Any, Any]:
+    """L2-normalised TF-IDF vectors of ``texts`` (and of ``also``, in the same space), English
+    stop words out, so that two papers' cosine similarity is their vectors' dot product."""
+    vectorizer = TfidfVectorizer(
+        stop_words="english", sublinear_tf=True, min_df=1, max_df=0.5, dtype=np.float32
+    )
+    try:
+        matrix = vectorizer.fit_transform(list(texts))
+    except ValueError:  # every word a stop word, or no text at all
+        vectorizer = TfidfVectorizer(dtype=np.float32)
+        matrix = vectorizer.fit_transform([t or "-" for t in texts])
+    return matrix, vectorizer.transform(list(also)) if also else None
+
+
+def threshold_distance(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """How far each probability is from the threshold, in log-odds: equally unsure papers
+    above and below it are equally far, and 0.50 against 0.52 is nearer than 0.95 against
+    0.97, as a calibrated model means it."""
+    eps = 1e-6
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), eps, 1 - eps)
+    t = min(max(float(threshold), eps), 1 - eps)
+    return np.abs(np.log(p / (1 - p)) - math.log(t / (1 - t)))
+
+
+def mmr(
+    relevance: np.ndarray, similarity: np.ndarray, k: int, *, lam: float = MMR_LAMBDA
+) -> list[int]:
+    """Maximal marginal relevance: ``k`` indices, each the most relevant (0..1) after taking
+    off its greatest similarity to those already chosen; the first is the most relevant."""
+    chosen: list[int] = []
+    if len(relevance) == 0:
+        return chosen
+    nearest = np.zeros(len(relevance))  # the greatest similarity to a chosen one
+    available = np.ones(len(relevance), dtype=bool)
+    for _ in range(min(k, len(relevance))):
+        gain = np.where(available, lam * relevance - (1 - lam) * nearest, -np.inf)
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        available[best] = False
+        nearest = np.maximum(nearest, similarity[best])
+    return chosen
+
+
+def cover(similarity: np.ndarray, k: int, *, covered: np.ndarray | None = None) -> list[int]:
+    """Greedy facility location: ``k`` indices, each the one that most raises the sum over all
+    items of their similarity to the nearest chosen one (``similarity``: items x items, 0..1),
+    counting only what exceeds ``covered`` (each item's likeness to what is already known)."""
+    n = similarity.shape[0]
+    dtype = similarity.dtype
+    best = np.zeros(n, dtype) if covered is None else np.array(covered, dtype=dtype, copy=True)
+    chosen: list[int] = []
+    for _ in range(min(k, n)):
+        gain = np.maximum(similarity - best[None, :], 0.0).sum(axis=1)
+        gain[chosen] = -1
+        pick = int(np.argmax(gain))
+        chosen.append(pick)
+        best = np.maximum(best, similarity[pick])
+    return chosen
+
+
+def _labelled_texts(session: Session) -> list[str]:
+    rows = session.execute(
+        select(Paper.title, Paper.abstract)
+        .join(Label, Label.paper_id == Paper.id)
+        .order_by(Label.updated_at.desc())
+        .limit(MAX_LABELLED)
+    ).all()
+    return [_text(title, abstract) for title, abstract in rows]
+
+
+def next_batch(
+    session: Session, loaded: LoadedModel | None, *, size: int = BATCH_SIZE
+) -> list[Pick]:
+    """The next papers to ask about: uncertain and exploring ones with a model, the newest
+    days' topics without one; never a labelled or skipped paper."""
+    if size < 1:
+        return []
+    if loaded is None:
+        return _newest_batch(session, size)
+    found = _scored(
+        loaded,
+        candidates(session, limit=MAX_CANDIDATES, model_version_id=loaded.version_id),
+    )
+    if not found:
+        return []
+    labelled = _labelled_texts(session)
+    vectors, seen = text_vectors([_text(c.title, c.abstract) for c in found], also=labelled)
+    probabilities = np.array([c.probability for c in found], dtype=np.float64)
+    explore_count = min(max(1, round(size * EXPLORE_SHARE)), size - 1) if size > 1 else 0
+    uncertain = _uncertain(vectors, probabilities, loaded.threshold, size - explore_count)
+    explore = _explore(vectors, seen, uncertain, size - len(uncertain))
+    picks = [Pick(found[i].id, "uncertain", float(probabilities[i])) for i in uncertain]
+    picks += [Pick(found[i].id, "explore", float(probabilities[i])) for i in explore]
+    return picks
+
+
+def _uncertain(vectors: Any, probabilities: np.ndarray, threshold: float, k: int) -> list[int]:
+    distance = threshold_distance(probabilities, threshold)
+    pool = np.argsort(distance, kind="stable")[: max(k * UNCERTAIN_POOL, k)]
+    # Relevance by rank in the pool (1 the nearest, towards 0 the farthest): log-odds distances
+    # of an early model bunch up, and a rank keeps MMR's trade-off the same for any model.
+    relevance = 1.0 - np.arange(len(pool)) / max(len(pool), 1)
+    similarity = (vectors[pool] @ vectors[pool].T).toarray()
+    return [int(pool[i]) for i in mmr(relevance, similarity, k)]
+
+
+def _explore(vectors: Any, seen: Any, chosen: list[int], k: int) -> list[int]:
+    """The papers that best cover what neither the labelled papers nor ``chosen`` resemble."""
+    if k <= 0:
+        return []
+    similarity = (vectors @ vectors.T).toarray()
+    known = np.zeros(vectors.shape[0], similarity.dtype)
+    if chosen:
+        known = similarity[:, chosen].max(axis=1)
+    if seen is not None and seen.shape[0]:
+        known = np.maximum(known, (vectors @ seen.T).max(axis=1).toarray().ravel())
+    similarity[:, chosen] = 0.0  # a chosen paper is never picked again
+    similarity[chosen, :] = 0.0
+    return [i for i in cover(similarity, k + len(chosen), covered=known) if i not in chosen][:k]
+
+
+def _newest_batch(session: Session, size: int) -> list[Pick]:
+    found = candidates(session, limit=NEWEST_CANDIDATES)
+    if not found:
+        return []
+    vectors, _ = text_vectors([_text(c.title, c.abstract) for c in found])
+    picks = cover((vectors @ vectors.T).toarray(), size)
+    return [Pick(found[i].id, "newest", None) for i in picks]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the labels are from a measured model: one whose threshold and test figures are
+    measured on the date split (``training.split``: the labels by date, 60% train, 20%
+    validation, 20% test, each with ``MIN_POSITIVES`` interesting and one not-for-me label)."""
+
+    labels: int
+    interesting: int
+    needed: int  # labels a measured model needs, estimated (at least ``labels``)
+    measured: bool
+
+
+# Before the reader's own rate is known, about one paper in four is taken as interesting.
+_PRIOR_INTERESTING, _PRIOR_LABELS = 1, 4
+
+
+def measured_progress(session: Session) -> Progress:
+    """The labels, and about how many a measured model needs: enough that each split is
+    expected to hold its interesting and not-for-me labels at the reader's rate of interesting
+    ones so far (smoothed towards one in four), and no fewer than the splits now lack."""
+    rows = session.execute(
+        select(Paper.submitted_on, Paper.id, Label.interest).join(Label, Label.paper_id == Paper.id)
+    ).all()
+    # Ordered as training orders them (app.labels.stored_labels, then a stable sort by date).
+    interests = [interest for _, _, interest in sorted(rows, key=lambda r: (r[0], r[1]))]
+    labels, interesting = len(interests), sum(interests)
+    shortfall = _split_shortfall(interests)
+    if shortfall == 0:
+        return Progress(labels, interesting, labels, True)
+    rate = (interesting + _PRIOR_INTERESTING) / (labels + _PRIOR_LABELS)
+    rate = min(max(rate, 0.02), 0.98)
+    smallest_share = 0.2  # the validation and test splits
+    expected = max(
+        MIN_POSITIVES / (smallest_share * rate),
+        1 / (smallest_share * (1 - rate)),
+        (MIN_POSITIVES + 1) / smallest_share,
+    )
+    return Progress(labels, interesting, max(math.ceil(expected), labels + shortfall), False)
+
+
+def _split_shortfall(interests: list[int]) -> int:
+    """Labels the date split of these labels (in date order) lacks: interesting ones short of
+    MIN_POSITIVES and not-for-me ones short of one, summed over train, validation and test."""
+    total = len(interests)
+    n_test = int(round(total * 0.2))
+    n_val = int(round(total * 0.2))
+    n_train = total - n_val - n_test
+    parts = (
+        interests[:n_train],
+        interests[n_train : n_train + n_val],
+        interests[n_train + n_val :],
+    )
+    return sum(
+        max(0, MIN_POSITIVES - sum(part)) + max(0, 1 - (len(part) - sum(part))) for part in parts
+    )
+
+
+@dataclass(frozen=True)
+class StoredAnswers:
+    labelled: int  # labels set or changed
+    skipped: int
+
+
+def store_answers(
+    session: Session, answers: Sequence[tuple[str, int | None]], *, now: dt.datetime
+) -> StoredAnswers:
+    """Store each answer: 1 or 0 as the paper's label (source ``onboarding``), None as a skip,
+    which leaves a label given elsewhere as it is. The papers must be stored (the caller
+    checks)."""
+    labelled = skipped = 0
+    for paper_id, interest in answers:
+        if interest is None:
+            if session.get(OnboardingSkip, paper_id) is None:
+                session.add(OnboardingSkip(paper_id=paper_id, skipped_at=now))
+            skipped += 1
+            continue
+        before = session.get(Label, paper_id)
+        previous = before.interest if before is not None else None
+        set_label(session, paper_id=paper_id, interest=interest, source=ONBOARDING_SOURCE)
+        labelled += previous != interest
+    session.flush()
+    return StoredAnswers(labelled=labelled, skipped=skipped)
+
+
+def unknown_papers(session: Session, paper_ids: Sequence[str]) -> list[str]:
+    """The ids among ``paper_ids`` that name no stored paper."""
+    stored = set(session.scalars(select(Paper.id).where(Paper.id.in_(list(paper_ids)))))
+    return [paper_id for paper_id in paper_ids if paper_id not in stored]
+
+
+def unlabelled_count(session: Session) -> int:
+    """Stored papers never labelled nor skipped: what onboarding can still ask about."""
+    return session.scalar(select(func.count(Paper.id)).where(*_not_asked())) or 0
+
+
+def picked_papers(session: Session, picks: Sequence[Pick]) -> list[tuple[Paper, Pick]]:
+    """Each pick with its stored paper, in the picks' order."""
+    ids = [pick.paper_id for pick in picks]
+    papers = {p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(ids)))}
+    return [(papers[pick.paper_id], pick) for pick in picks if pick.paper_id in papers]
+
+
+RetrainStatus = Literal["activated", "kept", "not_trained", "nothing_new", "failed"]
+
+
+@dataclass(frozen=True)
+class RetrainReport:
+    status: RetrainStatus
+    message: str  # a sentence for the reader: no command, no option, no traceback
+
+
+# One onboarding retrain at a time in this process: answers sent meanwhile wait, then retrain
+# on every label (theirs included).
+_RETRAINING = threading.Lock()
+RETRAIN_WAIT_SECONDS = 300.0
+
+
+def retrain_on_answers(
+    sessions: sessionmaker[Session], settings: Settings, *, changed: int
+) -> RetrainReport:
+    """Retrain on every label after ``changed`` labels were given here (none: nothing to
+    learn), through the service's gated retrain, and say what came of it in plain words."""
+    if changed == 0:
+        return RetrainReport(
+            "nothing_new", "Nothing new to learn from (no label changed): the model stays."
+        )
+    if not _RETRAINING.acquire(timeout=RETRAIN_WAIT_SECONDS):
+        return RetrainReport(
+            "failed",
+            "Your answers are saved; another retrain is still running, so this one "
+            "waits for the next batch.",
+        )
+    try:
+        outcome = retrain(sessions, settings, trigger="onboarding")
+    except DataError as err:
+        logger.info("onboarding retrain refused: %s", err)
+        return RetrainReport("not_trained", _why_no_model(sessions))
+    except Exception:  # the answers are stored; the page says so and the log has the rest
+        logger.exception("the onboarding retrain failed")
+        return RetrainReport(
+            "failed",
+            "Your answers are saved, but training a model on them failed; the "
+            "service's log says why.",
+        )
+    finally:
+        _RETRAINING.release()
+    if outcome.activated:
+        return RetrainReport(
+            "activated",
+            f"Trained a new model on your {outcome.labels} labels in {outcome.seconds:.0f} s; "
+            "it chose the papers below.",
+        )
+    return RetrainReport(
+        "kept",
+        f"A model trained on your {outcome.labels} labels did no better than the active one "
+        "on your newest answers, so the active one stays and chose the papers below.",
+    )
+
+
+def _why_no_model(sessions: sessionmaker[Session]) -> str:
+    with sessions() as session:
+        progress = measured_progress(session)
+    if progress.interesting == 0:
+        return (
+            "No model yet: mark at least one paper ✓ interesting, so that it learns what you like."
+        )
+    if progress.interesting == progress.labels:
+        return "No model yet: mark at least one paper ✕ not for me as well."
+    return "No model yet: your labels are still too few to train one; answer another batch."
