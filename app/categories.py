@@ -235,3 +235,29 @@ def taxonomy() -> list[Archive]:
         )
         for archive, members in sorted(grouped.items())
     ]
+
+
+def backfill_message(status: BackfillStatus) -> str:
+    """The backfill's state in a sentence for the reader."""
+    which = ", ".join(status.categories)
+    days = f"{status.first} to {status.last}" if status.days > 1 else f"{status.first}"
+    new = f"{status.new_papers} new paper{'' if status.new_papers == 1 else 's'}"
+    if status.state == "done":
+        return f"Fetched {which} for {days}: {new}."
+    if status.state == "running":
+        return (
+            f"Fetching {which} for {days}: {status.days_done} of {status.days} days done, "
+            f"{new} so far."
+        )
+    if status.state == "failed":
+        return (
+            f"Fetching {which} for {days} failed on {len(status.errors)} "
+            f"day{'' if len(status.errors) == 1 else 's'} ({'; '.join(status.errors)}); "
+            f"{status.days_done} of {status.days} days were fetched ({new}). The daily job "
+            "fetches the most recent days again."
+        )
+    return (
+        f"Fetching {which} for {days} stopped after {status.days_done} of {status.days} days "
+        f"({new}): it was cancelled, or the service stopped. The daily job fetches the most "
+        "recent days again."
+    )

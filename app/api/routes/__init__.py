@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from app.api.routes import docs, labels, models, papers, recommendations, score, search, system
+from app.api.routes import (
+    categories,
+    docs,
+    labels,
+    models,
+    onboarding,
+    papers,
+    recommendations,
+    score,
+    search,
+    system,
+)
 
 # Label and search routes first: /papers/{id}/label and /papers/{id}/similar must not be taken
 # for a paper id.
@@ -14,5 +25,7 @@ ROUTERS = [
     papers.router,
     models.router,
     system.router,
+    categories.router,
+    onboarding.router,
     docs.router,
 ]

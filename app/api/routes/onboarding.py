@@ -1,0 +1,132 @@
+"""Onboarding: the papers whose answers teach the model most, and the answers (app.onboarding)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from app.api.deps import HolderDep, ServicesDep, SessionDep, WriterDep
+from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
+from app.api.schemas import (
+    ModelVersionPublic,
+    OnboardingAnswer,
+    OnboardingAnswered,
+    OnboardingBatch,
+    OnboardingPaper,
+    OnboardingProgress,
+    OnboardingRetrain,
+    PaperPublic,
+)
+from app.core.arxiv_ids import split_version
+from app.ml.serving import LoadedModel
+from app.models import utcnow
+from app.onboarding import (
+    BATCH_SIZE,
+    Progress,
+    measured_progress,
+    next_batch,
+    picked_papers,
+    retrain_on_answers,
+    store_answers,
+    unknown_papers,
+)
+
+router = APIRouter(tags=["onboarding"], route_class=JSONRoute)
+
+MAX_BATCH = 50
+MAX_ANSWERS = 200
+
+
+def model_public(loaded: LoadedModel | None) -> ModelVersionPublic | None:
+    if loaded is None:
+        return None
+    return ModelVersionPublic(
+        id=loaded.version_id, name=loaded.name, method=loaded.method, threshold=loaded.threshold
+    )
+
+
+def progress_public(progress: Progress) -> OnboardingProgress:
+    return OnboardingProgress(
+        labels=progress.labels,
+        interesting=progress.interesting,
+        needed=progress.needed,
+        measured=progress.measured,
+    )
+
+
+@router.get("/onboarding/next", response_model=OnboardingBatch)
+def onboarding_next(
+    session: SessionDep,
+    holder: HolderDep,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_BATCH, description="Papers to ask about")
+    ] = BATCH_SIZE,
+) -> OnboardingBatch:
+    """The stored papers whose answers would teach the active model most: those it scores near
+    its threshold, kept diverse, and a few from topics far from your labels (`why`); without a
+    model, one typical paper of each topic of the newest stored days. Never a paper you
+    labelled or skipped. Scored by the active model now, not by the background re-scoring."""
+    loaded = holder.get()
+    picks = next_batch(session, loaded, size=limit)
+    return OnboardingBatch(
+        model=model_public(loaded),
+        progress=progress_public(measured_progress(session)),
+        papers=[
+            OnboardingPaper(
+                **PaperPublic.model_validate(paper).model_dump(),
+                why=pick.why,
+                probability=pick.probability,
+            )
+            for paper, pick in picked_papers(session, picks)
+        ],
+    )
+
+
+@router.post(
+    "/onboarding/answers",
+    response_model=OnboardingAnswered,
+    dependencies=[WriterDep],
+    responses=error_responses(*WRITE_ERRORS, 413),
+)
+def onboarding_answers(
+    services: ServicesDep,
+    session: SessionDep,
+    holder: HolderDep,
+    answers: Annotated[
+        list[OnboardingAnswer],
+        Body(min_length=1, max_length=MAX_ANSWERS, description="One answer per paper"),
+    ],
+) -> OnboardingAnswered:
+    """Store the answers (labels with source `onboarding`; null skips the paper, which is not
+    asked again), then retrain on every label and activate the new model through the usual
+    gate, so that the next `GET /onboarding/next` is chosen by it. 422 for a paper that is not
+    stored or answered twice; nothing is stored then."""
+    ids = [split_version(answer.paper_id)[0] for answer in answers]
+    seen: set[str] = set()
+    for index, paper_id in enumerate(ids):
+        if paper_id in seen:
+            raise validation_error(
+                ("body", index, "paper_id"), f"paper {paper_id} is answered twice; answer once"
+            )
+        seen.add(paper_id)
+    for paper_id in unknown_papers(session, ids):
+        raise validation_error(
+            ("body", ids.index(paper_id), "paper_id"),
+            f"paper {paper_id} is not in the database; answer the papers the onboarding shows",
+        )
+    stored = store_answers(
+        session,
+        [(paper_id, answer.interest) for paper_id, answer in zip(ids, answers, strict=True)],
+        now=utcnow(),
+    )
+    session.commit()
+    report = retrain_on_answers(services.sessions, services.settings, changed=stored.labelled)
+    return OnboardingAnswered(
+        labelled=stored.labelled,
+        skipped=stored.skipped,
+        retrain=OnboardingRetrain(
+            status=report.status, message=report.message, model=model_public(holder.get())
+        ),
+        progress=progress_public(measured_progress(session)),
+    )
