@@ -173,3 +173,11 @@ def test_the_page_says_when_nothing_is_left_to_ask(client, sessions):
     page = client.get("/onboarding")
     assert page.status_code == 200 and 'id="nothing-left"' in page.text
     assert "No papers are stored yet" in page.text
+
+
+def test_the_day_page_leads_to_the_onboarding_search_and_categories(client, papers):
+    page = client.get("/").text
+    getting_started = page[page.index("Getting started") :]
+    assert 'href="/onboarding" id="start-onboarding"' in getting_started
+    assert 'href="/search"' in getting_started
+    assert 'href="/settings/categories"' in page
