@@ -37,10 +37,10 @@ from app.core.config import Settings
 from app.labels import set_label
 from app.ml.serving import LoadedModel
 from app.models import Label, OnboardingSkip, Paper, Score
-from app.retrain import retrain
+from app.retrain import label_progress, retrain
 from app.scoring import current_score, paper_input, score_inputs
 from training.layout import DataError
-from training.split import MIN_POSITIVES
+from training.regime import MEASURED
 
 logger = logging.getLogger(__name__)
 
@@ -295,58 +295,30 @@ def _newest_batch(session: Session, size: int) -> list[Pick]:
 
 @dataclass(frozen=True)
 class Progress:
-    """How far the labels are from a measured model: one whose threshold and test figures are
-    measured on the date split (``training.split``: the labels by date, 60% train, 20%
-    validation, 20% test, each with ``MIN_POSITIVES`` interesting and one not-for-me label)."""
+    """How far the labels are from a measured model, as the retrain judges it
+    (``app.retrain.label_progress``): one whose threshold and test figures are measured on the
+    labels' date split."""
 
     labels: int
     interesting: int
-    needed: int  # labels a measured model needs, estimated (at least ``labels``)
+    more_interesting: int  # ✓ a measured model still needs
+    more_not_interesting: int  # ✕ it still needs
     measured: bool
 
-
-# Before the reader's own rate is known, about one paper in four is taken as interesting.
-_PRIOR_INTERESTING, _PRIOR_LABELS = 1, 4
+    @property
+    def needed(self) -> int:
+        """About how many labels a measured model needs in all (at least ``labels``)."""
+        return self.labels + self.more_interesting + self.more_not_interesting
 
 
 def measured_progress(session: Session) -> Progress:
-    """The labels, and about how many a measured model needs: enough that each split is
-    expected to hold its interesting and not-for-me labels at the reader's rate of interesting
-    ones so far (smoothed towards one in four), and no fewer than the splits now lack."""
-    rows = session.execute(
-        select(Paper.submitted_on, Paper.id, Label.interest).join(Label, Label.paper_id == Paper.id)
-    ).all()
-    # Ordered as training orders them (app.labels.stored_labels, then a stable sort by date).
-    interests = [interest for _, _, interest in sorted(rows, key=lambda r: (r[0], r[1]))]
-    labels, interesting = len(interests), sum(interests)
-    shortfall = _split_shortfall(interests)
-    if shortfall == 0:
-        return Progress(labels, interesting, labels, True)
-    rate = (interesting + _PRIOR_INTERESTING) / (labels + _PRIOR_LABELS)
-    rate = min(max(rate, 0.02), 0.98)
-    smallest_share = 0.2  # the validation and test splits
-    expected = max(
-        MIN_POSITIVES / (smallest_share * rate),
-        1 / (smallest_share * (1 - rate)),
-        (MIN_POSITIVES + 1) / smallest_share,
-    )
-    return Progress(labels, interesting, max(math.ceil(expected), labels + shortfall), False)
-
-
-def _split_shortfall(interests: list[int]) -> int:
-    """Labels the date split of these labels (in date order) lacks: interesting ones short of
-    MIN_POSITIVES and not-for-me ones short of one, summed over train, validation and test."""
-    total = len(interests)
-    n_test = int(round(total * 0.2))
-    n_val = int(round(total * 0.2))
-    n_train = total - n_val - n_test
-    parts = (
-        interests[:n_train],
-        interests[n_train : n_train + n_val],
-        interests[n_train + n_val :],
-    )
-    return sum(
-        max(0, MIN_POSITIVES - sum(part)) + max(0, 1 - (len(part) - sum(part))) for part in parts
+    ready = label_progress(session)
+    return Progress(
+        labels=ready.positives + ready.negatives,
+        interesting=ready.positives,
+        more_interesting=ready.positives_needed,
+        more_not_interesting=ready.negatives_needed,
+        measured=ready.regime == MEASURED,
     )
 
 

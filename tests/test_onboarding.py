@@ -17,6 +17,7 @@ from app.models import Label, OnboardingSkip, Paper
 from app.onboarding import (
     ONBOARDING_SOURCE,
     UNCERTAIN_POOL,
+    Progress,
     candidates,
     measured_progress,
     mmr,
@@ -27,6 +28,7 @@ from app.onboarding import (
 )
 from app.scoring import paper_input, score_inputs
 from tests.factories import activate_model_dir, paper_row
+from training.regime import MEASURED_MIN_NEGATIVES, MEASURED_MIN_POSITIVES
 
 DAYS = (dt.date(2025, 3, 19), dt.date(2025, 3, 20), dt.date(2025, 3, 21))
 # cs.CV too: the fixture listings hold 240 papers of four categories, a real mix of topics.
@@ -218,31 +220,29 @@ def _labels(sessions, interests: list[int]) -> None:
             session.add(Label(paper_id=paper_id, interest=interest, source="web"))
 
 
-def test_the_count_toward_a_measured_model(sessions):
+def test_the_count_toward_a_measured_model_is_the_retrains_rule(sessions):
     with sessions() as session:
         progress = measured_progress(session)
-    # No labels: one paper in four taken as interesting, 20% of the labels test -> 2/(0.2*0.25).
-    assert (progress.labels, progress.needed, progress.measured) == (0, 40, False)
+    more_pos, more_neg = MEASURED_MIN_POSITIVES, MEASURED_MIN_NEGATIVES
+    assert progress == Progress(0, 0, more_pos, more_neg, False)
+    assert progress.needed == more_pos + more_neg
 
-    _labels(sessions, [1, 0, 0, 0] * 3)  # 12 labels, 3 interesting, all in the first 60%
+    _labels(sessions, [1, 0, 0, 0] * 3)  # 12 labels, 3 interesting
     with sessions() as session:
         progress = measured_progress(session)
-    assert (progress.labels, progress.interesting, progress.measured) == (12, 3, False)
-    assert progress.needed == 40  # (3 + 1) / (12 + 4) = 1 in 4
+    assert progress == Progress(12, 3, more_pos - 3, more_neg - 9, False)
+    assert progress.needed == more_pos + more_neg
 
 
-def test_a_split_that_holds_is_measured_and_bunched_labels_need_more(sessions):
-    _labels(sessions, [1, 1, 0] * 5)  # 9/3/3 by date, each part with 2 interesting and 1 not
-    with sessions() as session:
-        assert measured_progress(session) == measured_progress(session).__class__(
-            labels=15, interesting=10, needed=15, measured=True
-        )
-
-
-def test_interesting_labels_all_in_the_past_need_more_than_the_rate_says(sessions):
-    _labels(sessions, [1] * 20 + [0] * 20)  # the newest 40% holds no interesting label
+def test_enough_labels_spread_over_days_make_a_measured_model(sessions):
+    _labels(sessions, [1, 0, 0] * 12)  # 12 interesting, 24 not, every part of the split holds
     with sessions() as session:
         progress = measured_progress(session)
-    # (20 + 1) / (40 + 4) interesting: 21 labels would do at that rate, but validation and test
-    # each lack 2 interesting ones: at least 4 more.
-    assert (progress.measured, progress.needed) == (False, 44)
+    assert progress == Progress(36, 12, 0, 0, True) and progress.needed == 36
+
+
+def test_enough_labels_bunched_in_the_past_are_not_yet_measured(sessions):
+    _labels(sessions, [1] * 10 + [0] * 20)  # the newest 40% holds no interesting label
+    with sessions() as session:
+        progress = measured_progress(session)
+    assert not progress.measured and progress.needed > 30

@@ -13,6 +13,7 @@ from app.ingest.service import ingest_day
 from app.main import create_app
 from app.models import Label, OnboardingSkip, Paper, RetrainRun
 from tests.factories import local_client
+from training.regime import MEASURED_MIN_NEGATIVES, MEASURED_MIN_POSITIVES
 
 DAYS = (dt.date(2025, 3, 19), dt.date(2025, 3, 20), dt.date(2025, 3, 21))
 # What a page must never show: a command, an option, a traceback.
@@ -44,7 +45,14 @@ def test_without_a_model_the_next_papers_are_the_newest_days_topics(client, pape
     assert answer.status_code == 200
     body = answer.json()
     assert body["model"] is None
-    assert body["progress"] == {"labels": 0, "interesting": 0, "needed": 40, "measured": False}
+    assert body["progress"] == {
+        "labels": 0,
+        "interesting": 0,
+        "more_interesting": MEASURED_MIN_POSITIVES,
+        "more_not_interesting": MEASURED_MIN_NEGATIVES,
+        "needed": MEASURED_MIN_POSITIVES + MEASURED_MIN_NEGATIVES,
+        "measured": False,
+    }
     assert len(body["papers"]) == 5
     assert {p["why"] for p in body["papers"]} == {"newest"}
     assert all(p["probability"] is None and p["id"] in papers for p in body["papers"])
@@ -161,7 +169,9 @@ def test_the_page_shows_the_batch_the_counter_and_no_command(client, sessions, p
     page = client.get("/onboarding")
     assert page.status_code == 200
     assert page.text.count('data-asked-id="') == 10
-    assert "<strong>0</strong> of ~40 answers toward a measured model" in page.text
+    needed = MEASURED_MIN_POSITIVES + MEASURED_MIN_NEGATIVES
+    assert f"<strong>0</strong> of ~{needed} answers toward a measured model" in page.text
+    assert f"({MEASURED_MIN_POSITIVES} more ✓ and {MEASURED_MIN_NEGATIVES} more ✕)" in page.text
     assert "No model yet" in page.text and 'data-why="newest"' in page.text
     assert not NOT_FOR_A_PAGE.search(page.text)
     _label(sessions, papers[:60])

@@ -50,6 +50,8 @@ def progress_public(progress: Progress) -> OnboardingProgress:
     return OnboardingProgress(
         labels=progress.labels,
         interesting=progress.interesting,
+        more_interesting=progress.more_interesting,
+        more_not_interesting=progress.more_not_interesting,
         needed=progress.needed,
         measured=progress.measured,
     )
