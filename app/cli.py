@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from app.core.config import ENV_PREFIX, Settings
+from app.label_import import FORMATS, SEED_LIMIT
 
 if TYPE_CHECKING:
     from app.core.db import Database
@@ -175,6 +176,13 @@ def _count(value: str) -> int:
     return count
 
 
+def _seed_limit(value: str) -> int:
+    count = _count(value)
+    if not 1 <= count <= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {SEED_LIMIT}, got {count}")
+    return count
+
+
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from app.core.access import is_loopback, stored_token
 
@@ -232,40 +240,110 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
     from app.core.db import session_scope
-    from app.labels import export_labels_csv, import_labels_csv, labels_csv_text
-    from training.layout import DataError
+    from app.labels import export_labels_csv, labels_csv_text
 
     sessions = _database(settings).sessions
     if args.action == "import":
+        from app.ingest.arxiv_source import ArxivClient, FetchError
+        from app.label_import.service import import_file
+        from training.layout import DataError
+
         try:
             with session_scope(sessions) as session:
-                report = import_labels_csv(session, args.file, prefer_file=args.prefer_file)
-        except DataError as err:
+                report = import_file(
+                    session,
+                    args.file,
+                    client=ArxivClient(settings),
+                    format=args.format,
+                    prefer_file=args.prefer_file,
+                )
+        except (DataError, FetchError) as err:
             raise SystemExit(f"nothing imported: {err}") from None
-        print(
-            f"{report.rows} rows: {report.new_labels} new labels, {report.changed_labels} "
-            f"changed, {report.unchanged} unchanged; {report.new_papers} papers added"
-        )
-        kept = report.kept_stored
-        if kept:
-            print(
-                f"{len(kept)} labels given later than the file's were kept (--prefer-file "
-                f"takes the file's): {', '.join(kept[:20])}"
-                + (f" and {len(kept) - 20} more" if len(kept) > 20 else "")
-            )
-        overwritten = [c.paper_id for c in report.conflicts if c.kept == "file"]
-        if overwritten:
-            print(
-                f"{len(overwritten)} stored labels were replaced by the file's: "
-                + ", ".join(overwritten[:20])
-                + (f" and {len(overwritten) - 20} more" if len(overwritten) > 20 else "")
-            )
+        print("\n".join(report.lines()))
         return 0
     with sessions() as session:
         if args.file is None:
             sys.stdout.write(labels_csv_text(session))
         else:
             print(f"wrote {export_labels_csv(session, args.file)} labels to {args.file}")
+    return 0
+
+
+def _picks(text: str, count: int) -> list[int]:
+    """``1,3,5`` or ``2-4`` (or ``all``) as 0-based indexes into a list of ``count``."""
+    if text.strip().lower() == "all":
+        return list(range(count))
+    chosen: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, _, last = part.partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a number or a range like 2-4") from None
+        if not 1 <= low <= high <= count:
+            raise ValueError(f"{part!r} is not among the numbers 1 to {count}")
+        chosen += [i - 1 for i in range(low, high + 1) if i - 1 not in chosen]
+    return chosen
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from app.core.db import session_scope
+    from app.ingest.arxiv_source import ArxivClient, FetchError
+    from app.label_import.service import author_candidates, chosen_papers, import_references
+
+    sessions = _database(settings).sessions
+    client = ArxivClient(settings)
+    try:
+        with sessions() as session:
+            candidates = author_candidates(
+                session, client=client, name=args.author, limit=args.limit
+            )
+    except ValueError as err:
+        raise SystemExit(f"no search: {err}") from None
+    except FetchError as err:
+        raise SystemExit(f"no search: {err}") from None
+    if not candidates:
+        print(f'arXiv lists no papers for the author "{args.author}" (au:"{args.author}")')
+        return 1
+    print(f'{len(candidates)} papers on arXiv for "{args.author}", newest first:')
+    for number, candidate in enumerate(candidates, start=1):
+        paper = candidate.paper
+        mark = {1: " ✓", 0: " ✕"}.get(candidate.label, "")  # type: ignore[arg-type]
+        authors = ", ".join(paper.authors[:3]) + (", …" if len(paper.authors) > 3 else "")
+        print(
+            f"{number:>3}. {paper.id}  {paper.submitted_at:%Y-%m-%d}  {paper.title} ({authors})"
+            + (" [stored" + mark + "]" if candidate.stored else "")
+        )
+    if args.yes:
+        picked = list(range(len(candidates)))
+    else:
+        answer = args.pick
+        if answer is None:
+            if not sys.stdin.isatty():
+                raise SystemExit(
+                    "no terminal to ask which papers are yours: give --pick 1,3,5 (the numbers "
+                    "above) or --yes (every paper listed)"
+                )
+            answer = input("Which are yours? Numbers such as 1,3,5 or 2-4, or all: ")
+        try:
+            picked = _picks(answer, len(candidates))
+        except ValueError as err:
+            raise SystemExit(f"nothing labelled: {err}") from None
+    if not picked:
+        print("nothing labelled: no paper picked")
+        return 0
+    chosen = [candidates[i].paper for i in picked]
+    try:
+        with session_scope(sessions) as session:
+            report = import_references(
+                session,
+                chosen_papers(f"papers of {args.author}", chosen),
+                client=client,
+                known={paper.id: paper for paper in chosen},
+            )
+    except FetchError as err:  # pragma: no cover - the papers are known: nothing is fetched
+        raise SystemExit(f"nothing labelled: {err}") from None
+    print("\n".join(report.lines()))
     return 0
 
 
@@ -370,8 +448,18 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(func=cmd_ingest)
     labels = sub.add_parser("labels", help="import or export labels (the notebook's CSV layout)")
     labels_sub = labels.add_subparsers(dest="action", required=True)
-    labels_import = labels_sub.add_parser("import", help="import a labelled CSV (all or nothing)")
+    labels_import = labels_sub.add_parser(
+        "import",
+        help="import labels (all or nothing): a labelled CSV (or only paper_id,interest), arXiv "
+        "ids or URLs one a line, BibTeX, or a Zotero / Mendeley export (CSL-JSON, RIS); papers "
+        "not stored are fetched from arXiv",
+    )
     labels_import.add_argument("file", type=Path)
+    labels_import.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="the file's format (default: read from its content, the extension as a hint)",
+    )
     labels_import.add_argument(
         "--prefer-file",
         action="store_true",
@@ -381,6 +469,25 @@ def build_parser() -> argparse.ArgumentParser:
     labels_export = labels_sub.add_parser("export", help="write all labels as CSV")
     labels_export.add_argument("file", type=Path, nargs="?", help="default: standard output")
     labels.set_defaults(func=cmd_labels)
+    seed = sub.add_parser(
+        "seed",
+        help="find your own papers on arXiv by your name, and label the ones you pick interesting",
+    )
+    seed.add_argument(
+        "--author", required=True, help='your name as arXiv lists it, e.g. "Geoffrey Hinton"'
+    )
+    choice = seed.add_mutually_exclusive_group()
+    choice.add_argument("--yes", action="store_true", help="take every paper listed")
+    choice.add_argument(
+        "--pick", metavar="1,3,5", help="the numbers of the listed papers to take (2-4: a range)"
+    )
+    seed.add_argument(
+        "--limit",
+        type=_seed_limit,
+        default=SEED_LIMIT,
+        help=f"newest papers listed (default and most: {SEED_LIMIT})",
+    )
+    seed.set_defaults(func=cmd_seed)
     models = sub.add_parser("models", help="list, activate or roll back model versions")
     models_sub = models.add_subparsers(dest="action", required=True)
     models_sub.add_parser("list", help="every registered model version (* = active)")

@@ -3,7 +3,7 @@ object (``app.api.deps.ServicesDep``) instead of loose attributes on ``app.state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +12,7 @@ from app.api.cache import ResponseCache
 from app.core.access import Access
 from app.core.config import Settings
 from app.core.db import Database
+from app.ingest.arxiv_source import ArxivClient
 from app.ml.serving import ModelHolder
 from app.retrain import RetrainRunner
 from app.scheduler import DailyJob
@@ -32,6 +33,12 @@ class Services:
     response_cache: ResponseCache
     render_limiter: anyio.CapacityLimiter
     scheduler: BackgroundScheduler | None = None
+    # One polite client for the API's look-ups (an import, labelling an unstored paper, an
+    # author's papers): one request at a time, spaced by the configured delay.
+    arxiv: ArxivClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arxiv = ArxivClient(self.settings)
 
     @property
     def sessions(self) -> sessionmaker[Session]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.core.access import OWN_FETCH_SITES, loopback_client
 from app.core.arxiv_ids import ARXIV_ID_PATTERN
 from app.core.config import Settings
+from app.ingest.arxiv_source import ArxivClient
 from app.ml.serving import LoadedModel, ModelHolder
 from app.services import Services
 
@@ -57,7 +58,12 @@ def require_model(holder: ModelHolder) -> LoadedModel:
     return loaded
 
 
+def get_arxiv(services: ServicesDep) -> ArxivClient:
+    return services.arxiv
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ArxivDep = Annotated[ArxivClient, Depends(get_arxiv)]
 SessionDep = Annotated[Session, Depends(get_db)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 

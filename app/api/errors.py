@@ -23,6 +23,7 @@ from pydantic import BaseModel
 WRITE_ERRORS = (401, 403)
 
 _DESCRIPTIONS = {
+    400: "The request body could not be parsed (a malformed multipart upload)",
     401: "The API token is missing or wrong (`Authorization: Bearer <token>`)",
     403: "A write from another site, or from another machine while no API token is set",
     404: "Not found",

@@ -470,3 +470,52 @@ class CategoriesResponse(BaseModel):
         description="The fetch of the recent days of the categories last added; None when none "
         "was added here"
     )
+
+class SkippedReference(BaseModel):
+    where: str = Field(description='Where in the file: "line 3", or "item 2" of a CSL-JSON list')
+    what: str = Field(description="The arXiv id, or the entry's citation key and title")
+    reason: str = Field(
+        description="Why: no arXiv id in the entry, arXiv does not know the id, named again..."
+    )
+
+
+class LabelConflictPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    paper_id: str
+    stored: int = Field(description="The stored label")
+    stored_source: str = Field(description="Where the stored label came from (web, csv, email...)")
+    stored_at: dt.datetime = Field(description="When the stored label was given")
+    file: int = Field(description="The file's label")
+    kept: Literal["stored", "file"] = Field(
+        description="stored: given later than the file's; file: newer, or prefer_file"
+    )
+
+
+class LabelImportReport(BaseModel):
+    source: str = Field(description="The file's name, or 'pasted text'")
+    format: Literal["csv", "ids", "bibtex", "csl-json", "ris"]
+    read: int = Field(description="Rows, ids, entries, items or records the file holds")
+    new_labels: int
+    changed_labels: int
+    unchanged: int
+    added: int = Field(description="Papers stored from the file's own columns (a full CSV)")
+    fetched: list[str] = Field(description="Papers fetched from arXiv and stored")
+    already_stored: list[str] = Field(description="Papers the service had already")
+    skipped: list[SkippedReference]
+    conflicts: list[LabelConflictPublic] = Field(
+        description="Papers whose stored label and the file's disagree, and which one was kept"
+    )
+    summary: list[str] = Field(description="The report in plain words, one line each")
+
+
+class AuthorCandidate(PaperPublic):
+    stored: bool = Field(description="The service has the paper")
+    label: int | None = Field(description="Your label: 1 interesting, 0 not for me, None none")
+
+
+class AuthorCandidatesResponse(BaseModel):
+    name: str
+    query: str = Field(description='The arXiv search asked, au:"Full Name"')
+    papers: list[AuthorCandidate] = Field(description="Newest first")
+

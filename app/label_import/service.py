@@ -213,7 +213,7 @@ def fetch_and_store(session: Session, *, client: ArxivClient, paper_id: str) -> 
     paper = lookup.papers.get(base)
     if paper is None:
         raise NotOnArxiv(
-            f"arXiv does not know paper {base}"
+            f"arXiv does not know paper {paper_id}"
             + (f": {lookup.refused[base]}" if base in lookup.refused else "")
         )
     upsert_papers(session, [paper])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.web import email_label, feed, page, search, setup_pages
+from app.web import email_label, feed, page, search, seed, setup_pages
 from app.web.templating import STATIC_DIR
 
-ROUTERS = [page.router, feed.router, email_label.router, setup_pages.router]
+ROUTERS = [page.router, feed.router, email_label.router, seed.router, setup_pages.router]
 # Pages at the JSON API's own URLs, for browsers only (app.web.search): matched before the API.
 PAGES_AT_API_URLS = [search.router]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.api.routes import (
     categories,
     docs,
+    imports,
     labels,
     models,
     onboarding,
@@ -19,6 +20,7 @@ from app.api.routes import (
 # for a paper id.
 ROUTERS = [
     labels.router,
+    imports.router,
     search.router,
     recommendations.router,
     score.router,

@@ -3,26 +3,42 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response
 
 from app import crud
-from app.api.deps import PaperIdPath, SessionDep, WriterDep
+from app.api.deps import ArxivDep, PaperIdPath, SessionDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import LabelPublic, LabelRequest
+from app.ingest.arxiv_source import FetchError
+from app.label_import.service import NotOnArxiv, fetch_and_store
 from app.labels import clear_label, labels_csv_text, set_label
 
 router = APIRouter(tags=["labels"], route_class=JSONRoute)
 
 _NOT_STORED = {404: "The paper is not in the database"}
+_FETCHED = {
+    404: "arXiv does not know the paper",
+    503: "The paper is not stored, and arXiv could not be asked for it",
+}
 
 
 @router.post(
     "/papers/{paper_id:path}/label",
     response_model=LabelPublic,
     dependencies=[WriterDep],
-    responses=error_responses(*WRITE_ERRORS, 404, 413, notes=_NOT_STORED),
+    responses=error_responses(*WRITE_ERRORS, 404, 413, 503, notes=_FETCHED),
 )
-def label_paper(paper_id: PaperIdPath, body: LabelRequest, session: SessionDep) -> LabelPublic:
+def label_paper(
+    paper_id: PaperIdPath, body: LabelRequest, session: SessionDep, client: ArxivDep
+) -> LabelPublic:
+    """A paper the service does not have is fetched from arXiv and stored first."""
     paper = crud.get_paper(session, paper_id=paper_id)
     if paper is None:
-        raise HTTPException(404, f"paper {paper_id} is not in the database")
+        try:
+            paper = fetch_and_store(session, client=client, paper_id=paper_id)
+        except NotOnArxiv as err:
+            raise HTTPException(404, str(err)) from None
+        except FetchError as err:
+            raise HTTPException(
+                503, f"paper {paper_id} is not stored and could not be fetched from arXiv: {err}"
+            ) from None
     label = set_label(session, paper_id=paper.id, interest=body.interest, source="web")
     session.commit()
     return LabelPublic(paper_id=paper.id, interest=label.interest)

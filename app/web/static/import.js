@@ -1,0 +1,86 @@
+// Labels from what the reader has: the "Getting started" form (pasted ids or URLs, or a BibTeX /
+// Zotero / CSV file) and the ticked papers of /seed both go to POST /labels/import, and the
+// report is shown in plain words. Writes send the API token when the service has one (the same
+// key as app.js keeps it under).
+(function () {
+  const TOKEN_KEY = "arxiv-reco-token";
+
+  async function post(url, data) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const headers = {};
+      const token = localStorage.getItem(TOKEN_KEY);
+      if (token) headers["Authorization"] = "Bearer " + token;
+      const response = await fetch(url, { method: "POST", headers, body: data });
+      if (response.status !== 401) return response;
+      const given = window.prompt("This service needs its API token to save changes (`arxiv-reco token` on the server prints it):");
+      if (!given) return response;
+      localStorage.setItem(TOKEN_KEY, given.trim());
+    }
+    return null;
+  }
+
+  function show(box, text, failed) {
+    box.hidden = false;
+    box.textContent = text;
+    box.classList.toggle("error", failed);
+  }
+
+  // The report's lines, or why nothing was imported.
+  async function importAndShow(url, data, box, button) {
+    button.disabled = true;
+    show(box, "Importing… (papers not stored yet are fetched from arXiv)", false);
+    try {
+      const response = await post(url, data);
+      if (!response) { show(box, "Nothing imported: no answer from the service.", true); return; }
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) {
+        show(box, body.summary.join("\n"), false);
+        const counter = document.getElementById("label-count");
+        if (counter) counter.textContent = String(Number(counter.textContent) + body.new_labels);
+        return;
+      }
+      const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("\n") : body.detail;
+      show(box, "Nothing imported: " + (detail || "the service answered " + response.status), true);
+    } catch (error) {
+      show(box, "Nothing imported: " + error, true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  const form = document.getElementById("import-form");
+  if (form) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const box = document.getElementById("import-report");
+      const file = form.elements.file.files[0];
+      const text = form.elements.text.value;
+      const data = new FormData();
+      let url = "/labels/import";
+      if (file) {
+        data.append("file", file);
+        // The file's labels carry its time: a label given on the page since then wins.
+        url += "?modified=" + encodeURIComponent(new Date(file.lastModified).toISOString());
+      } else if (text.trim()) {
+        data.append("text", text);
+      } else {
+        show(box, "Paste arXiv ids or URLs, or choose a file.", true);
+        return;
+      }
+      importAndShow(url, data, box, form.querySelector("button[type=submit]"));
+    });
+  }
+
+  const seed = document.getElementById("seed-form");
+  if (seed) {
+    seed.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const box = document.getElementById("import-report");
+      const ids = Array.from(seed.querySelectorAll('input[name="id"]:checked')).map((box) => box.value);
+      if (!ids.length) { show(box, "Tick the papers that are yours first.", true); return; }
+      const data = new FormData();
+      data.append("text", ids.join("\n"));
+      importAndShow("/labels/import", data, box, seed.querySelector("button[type=submit]"));
+    });
+  }
+})();
