@@ -9,8 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from app.core.arxiv_ids import ARXIV_ID_PATTERN
 
-from app.core.arxiv_ids import ARXIV_ID_PATTERN
-
 
 class ModelVersionPublic(BaseModel):
     id: int
@@ -285,107 +283,6 @@ class OnboardingPaper(PaperPublic):
 class OnboardingProgress(BaseModel):
     labels: int = Field(description="Your labels, from every source")
     interesting: int = Field(description="Of them, interesting (1)")
-    needed: int = Field(
-        description="About how many labels a measured model needs (its threshold and test "
-        "figures measured on the date split: each of train, validation and test holding 2 "
-        "interesting and 1 not-for-me label); equal to labels once it has them"
-    )
-    measured: bool = Field(description="The labels' date split already holds them")
-
-
-class OnboardingBatch(BaseModel):
-    model: ModelVersionPublic | None = Field(
-        description="The active model that chose the papers; None when none is active"
-    )
-    progress: OnboardingProgress
-    papers: list[OnboardingPaper] = Field(
-        description="Never a paper you labelled or skipped; empty when none is left"
-    )
-
-
-class OnboardingAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    paper_id: StrictStr = Field(
-        pattern=ARXIV_ID_PATTERN, description="A stored paper's arXiv id", examples=["2503.11742"]
-    )
-    interest: Literal[0, 1] | None = Field(
-        description="1 interesting, 0 not for me, null skip (not asked again; a label given "
-        "elsewhere stays)"
-    )
-
-
-class OnboardingRetrain(BaseModel):
-    status: Literal["activated", "kept", "not_trained", "nothing_new", "failed"] = Field(
-        description="activated: a new model serves now; kept: the new one did no better than "
-        "the active one; not_trained: the labels cannot train a model yet; nothing_new: no "
-        "label changed; failed: the retrain failed (the log says why)"
-    )
-    message: str = Field(description="What happened, in a sentence for the reader")
-    model: ModelVersionPublic | None = Field(description="The model active after it")
-
-
-class OnboardingAnswered(BaseModel):
-    labelled: int = Field(description="Labels set or changed")
-    skipped: int
-    retrain: OnboardingRetrain
-    progress: OnboardingProgress
-
-
-class CategoriesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    categories: list[StrictStr] = Field(
-        max_length=500,
-        description='Every category to follow from now on, e.g. ["cs.CL", "cs.LG"]; the '
-        "added ones get their recent days fetched, the removed ones are no longer fetched",
-    )
-
-
-class CategoryBackfillPublic(BaseModel):
-    categories: list[str] = Field(description="The categories last added")
-    first: dt.date
-    last: dt.date
-    state: Literal["running", "done", "failed", "stopped"] = Field(
-        description="stopped: cancelled or interrupted before every day was fetched"
-    )
-    days: int
-    days_done: int
-    new_papers: int
-    errors: list[str] = Field(description="Each failed day, with why")
-    message: str = Field(description="Its state, in a sentence for the reader")
-
-
-class CategoriesResponse(BaseModel):
-    categories: list[str] = Field(description="The followed categories")
-    source: Literal["database", "environment"] = Field(
-        description="environment: none stored yet, ARXIV_RECO_CATEGORIES is followed"
-    )
-    environment: list[str] = Field(description="ARXIV_RECO_CATEGORIES, the first default")
-    added: list[str] = Field(default_factory=list, description="Added by this request")
-    removed: list[str] = Field(default_factory=list, description="Removed by this request")
-    backfill: CategoryBackfillPublic | None = Field(
-        description="The fetch of the recent days of the categories last added; None when none "
-        "was added here"
-    )
-
-
-class OnboardingPaper(PaperPublic):
-    """A paper the onboarding asks about, and why it was chosen."""
-
-    why: Literal["uncertain", "explore", "newest"] = Field(
-        description="uncertain: the active model scores it near its threshold; explore: from a "
-        "topic far from every paper you labelled; newest: no model yet, one typical paper of "
-        "each topic of the newest stored days"
-    )
-    probability: float | None = Field(
-        description="The active model's probability of interest; None without a model"
-    )
-
-
-class OnboardingProgress(BaseModel):
-    labels: int = Field(description="Your labels, from every source")
-    interesting: int = Field(description="Of them, interesting (1)")
     more_interesting: int = Field(description="Interesting labels a measured model still needs")
     more_not_interesting: int = Field(description="Not-for-me labels a measured model still needs")
     needed: int = Field(
@@ -471,6 +368,7 @@ class CategoriesResponse(BaseModel):
         "was added here"
     )
 
+
 class SkippedReference(BaseModel):
     where: str = Field(description='Where in the file: "line 3", or "item 2" of a CSL-JSON list')
     what: str = Field(description="The arXiv id, or the entry's citation key and title")
@@ -518,4 +416,3 @@ class AuthorCandidatesResponse(BaseModel):
     name: str
     query: str = Field(description='The arXiv search asked, au:"Full Name"')
     papers: list[AuthorCandidate] = Field(description="Newest first")
-
