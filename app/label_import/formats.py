@@ -38,7 +38,13 @@ FORMAT_NAMES = {
     "ris": "RIS",
 }
 # What one reference of each format is called in a report.
-UNITS = {"csv": "rows", "ids": "ids", "bibtex": "entries", "csl-json": "items", "ris": "records"}
+UNITS = {
+    "csv": "rows",
+    "ids": "arXiv ids",
+    "bibtex": "entries",
+    "csl-json": "items",
+    "ris": "records",
+}
 # The file name's hint, where the content alone does not tell.
 EXTENSIONS = {
     ".csv": "csv",
@@ -132,6 +138,11 @@ def read_text(text: str, *, name: str, format: str | None = None) -> ReadFile:
         return _read_csv(text, name)
     readers = {"ids": _read_ids, "bibtex": _read_bibtex, "csl-json": _read_csl, "ris": _read_ris}
     references = readers[chosen](text, name)
+    if not references and chosen == "ids":
+        raise DataError(
+            f"{name}: no arXiv ids or URLs in it (expected one a line; blank lines and # "
+            "comments are skipped)"
+        )
     if not references:
         raise DataError(f"{name}: no {UNITS[chosen]} found in this {FORMAT_NAMES[chosen]} file")
     return ReadFile(name, chosen, references)

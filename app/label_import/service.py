@@ -71,8 +71,9 @@ class FileImportReport(ImportReport):
         if self.already_stored:
             papers.append(f"{len(self.already_stored)} already stored")
         lines = [
-            f"{self.rows} {UNITS[self.format]} ({FORMAT_NAMES[self.format]}): "
-            f"{self.new_labels} new labels, {self.changed_labels} changed, {self.unchanged} "
+            f"{self.rows} {UNITS[self.format]}"
+            + ("" if self.format == "ids" else f" ({FORMAT_NAMES[self.format]})")
+            + f": {self.new_labels} new labels, {self.changed_labels} changed, {self.unchanged} "
             f"unchanged" + (f"; {', '.join(papers)}" if papers else "")
         ]
         kept = self.kept_stored

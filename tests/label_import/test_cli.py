@@ -49,7 +49,7 @@ def test_the_format_can_be_forced(env, sessions, tmp_path, capsys):
     path = tmp_path / "mine.bib"  # a list of ids, whatever its name says
     path.write_text("2503.13531\nhttps://arxiv.org/abs/2503.16048v1\n")
     assert main(["labels", "import", "--format", "ids", str(path)]) == 0
-    assert capsys.readouterr().out.startswith("2 ids (arXiv ids): 2 new labels")
+    assert capsys.readouterr().out.startswith("2 arXiv ids: 2 new labels")
     with pytest.raises(SystemExit, match="nothing imported: .*mine.bib: no entries found"):
         main(["labels", "import", str(path)])
 
@@ -89,15 +89,14 @@ def test_seed_lists_an_author_s_papers_and_labels_the_picked_ones(env, sessions,
     assert [line.split()[:2] for line in out[1:4]] == [
         [f"{n}.", e.id] for n, e in enumerate(theirs, start=1)
     ]
-    assert out[4] == "2 ids (arXiv ids): 2 new labels, 0 changed, 0 unchanged; 2 fetched from arXiv"
+    assert out[4] == "2 arXiv ids: 2 new labels, 0 changed, 0 unchanged; 2 fetched from arXiv"
     assert _labels(sessions) == {theirs[0].id: 1, theirs[2].id: 1}
 
     assert main(["seed", "--author", "jiachen li", "--yes"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1].endswith("[stored ✓]") and not out[2].endswith("]")
     assert out[4] == (
-        "3 ids (arXiv ids): 1 new labels, 0 changed, 2 unchanged; 1 fetched from arXiv, "
-        "2 already stored"
+        "3 arXiv ids: 1 new labels, 0 changed, 2 unchanged; 1 fetched from arXiv, 2 already stored"
     )
 
 

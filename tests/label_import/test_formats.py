@@ -249,3 +249,8 @@ def test_a_malformed_minimal_csv_names_the_rows(text, message):
 def test_a_full_csv_is_left_to_the_labelled_csv_import():
     read = read_text("paper_id,title,abstract,categories,submission_date,interest\n", name="f")
     assert (read.format, read.full_csv, read.references) == ("csv", True, [])
+
+
+def test_a_list_without_any_id_says_what_it_expected():
+    with pytest.raises(DataError, match=r"^ids\.txt: no arXiv ids or URLs in it \(expected one a"):
+        read_text("# nothing yet\n\n", name="ids.txt")
