@@ -414,7 +414,7 @@ def retrain_on_answers(
     if outcome.activated:
         return RetrainReport(
             "activated",
-            f"Trained a new model on your {outcome.labels} labels in {outcome.seconds:.0f} s; "
+            f"Trained a new model on your {outcome.labels} labels in {outcome.seconds:.1f} s; "
             "it chose the papers below.",
         )
     return RetrainReport(

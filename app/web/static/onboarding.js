@@ -7,11 +7,14 @@
   const problem = window.arxivRecoProblem;
   const message = document.getElementById("onboarding-message");
 
+  // After "Next batch" the page reloads: the new batch and what happened, from the top.
+  history.scrollRestoration = "manual";
   const said = sessionStorage.getItem(MESSAGE_KEY);
   if (said && message) {
     message.textContent = said;
     message.hidden = false;
     sessionStorage.removeItem(MESSAGE_KEY);
+    window.scrollTo(0, 0);
   }
 
   const papers = Array.from(document.querySelectorAll(".paper[data-asked-id]"));
