@@ -318,6 +318,7 @@ def _bibtex_title(entry: bibtex.Entry, library: bibtexparser.Library) -> str:
         return ""
     alone = bibtex.Entry(entry.entry_type, entry.key, [bibtex.Field("title", title.value)])
     decoded = LatexDecodingMiddleware().transform_entry(alone, library)
+    assert isinstance(decoded, bibtex.Entry)
     return _bibtex_text(decoded.fields_dict["title"].value)
 
 
