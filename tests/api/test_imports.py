@@ -155,3 +155,19 @@ def test_the_pages_offer_the_import_and_the_author_search(client, standin):
     nobody = client.get("/seed", params={"name": "Nobody Atall"})
     assert "arXiv lists no papers for <strong>Nobody Atall</strong>" in nobody.text
     assert client.get("/seed").status_code == 200
+
+
+def test_an_uploaded_labelled_csv_imports_as_before_and_its_errors_name_the_upload(
+    client, sessions, standin
+):
+    from tests.conftest import LABELS_CSV
+
+    answer = client.post("/labels/import", files={"file": ("labels.csv", LABELS_CSV.read_bytes())})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["added"], answer.json()["new_labels"]) == (300, 300)
+    assert standin.requests == []
+    broken = LABELS_CSV.read_text().replace(",1\n", ",maybe\n", 1)
+    refused = client.post("/labels/import", files={"file": ("mine.csv", broken.encode())})
+    assert refused.status_code == 422
+    message = refused.json()["detail"][0]["msg"]
+    assert message.startswith("mine.csv: interest must be 0 or 1") and "/tmp" not in message
