@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,9 +39,12 @@ def start_services(settings: Settings, access: Access | None = None) -> Services
     services: Services
 
     def rescore_every_day(_: object) -> None:
-        # A newly served model scores every stored day in the background, newest first.
+        # A newly served model scores every stored day in the background, newest first; without
+        # the scheduler (the demo, ARXIV_RECO_SCHEDULER_ENABLED=false) in a thread of its own.
         if services.scheduler is not None:
             services.scheduler.add_job(services.job.rescore, id="rescore", replace_existing=True)
+        else:
+            threading.Thread(target=services.job.rescore, name="rescore", daemon=True).start()
 
     holder = ModelHolder.from_settings(database.sessions, settings, on_change=rescore_every_day)
     services = Services(
