@@ -1,4 +1,4 @@
-"""A model from the first interesting paper: the early regime, and the switch to the measured one."""
+"""A model from the first interesting paper: the early regime, then the measured one."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_readiness_counts_what_a_measured_model_needs():
     skewed = pd.concat(
         [
             old_first[old_first["interest"] == 1].head(MEASURED_MIN_POSITIVES),
-            old_first[old_first["interest"] == 0].tail(60),
+            old_first[old_first["interest"] == 0].tail(MEASURED_MIN_NEGATIVES + 20),
         ]
     )
     late = readiness(skewed, val_fraction=0.2, test_fraction=0.2)

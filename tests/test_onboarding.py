@@ -235,10 +235,13 @@ def test_the_count_toward_a_measured_model_is_the_retrains_rule(sessions):
 
 
 def test_enough_labels_spread_over_days_make_a_measured_model(sessions):
-    _labels(sessions, [1, 0, 0] * 12)  # 12 interesting, 24 not, every part of the split holds
+    # Each ✓ between two ✕: every part of the split holds interesting ones.
+    _labels(sessions, [1, 0, 0] * MEASURED_MIN_POSITIVES)
+    total = 3 * MEASURED_MIN_POSITIVES
     with sessions() as session:
         progress = measured_progress(session)
-    assert progress == Progress(36, 12, 0, 0, True) and progress.needed == 36
+    assert progress == Progress(total, MEASURED_MIN_POSITIVES, 0, 0, True)
+    assert progress.needed == total
 
 
 def test_enough_labels_bunched_in_the_past_are_not_yet_measured(sessions):
