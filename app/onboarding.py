@@ -25,7 +25,7 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -75,7 +75,9 @@ class Pick:
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class Candidate:
+    """A paper onboarding may ask about: what a model reads of it, and its probability."""
+
     id: str
     title: str
     abstract: str
@@ -95,7 +97,7 @@ def _not_asked() -> list[Any]:
 
 def candidates(
     session: Session, *, limit: int, model_version_id: int | None = None
-) -> list[_Candidate]:
+) -> list[Candidate]:
     """The newest papers never labelled nor skipped, newest day first, with the stored score of
     ``model_version_id`` for their current version where there is one."""
     probability: Any = Score.probability if model_version_id is not None else None
@@ -114,7 +116,7 @@ def candidates(
         query.where(*_not_asked()).order_by(Paper.submitted_on.desc(), Paper.id).limit(limit)
     ).all()
     return [
-        _Candidate(
+        Candidate(
             id=row.id,
             title=row.title,
             abstract=row.abstract,
@@ -127,7 +129,7 @@ def candidates(
     ]
 
 
-def _scored(loaded: LoadedModel, found: list[_Candidate]) -> list[_Candidate]:
+def _scored(loaded: LoadedModel, found: list[Candidate]) -> list[Candidate]:
     """Every candidate with a probability: the stored one, or scored now by the active model
     (a tfidf model scores them all; an encoder at most MAX_ENCODER_SCORING, the newest)."""
     missing = [c for c in found if c.probability is None]
@@ -143,20 +145,8 @@ def _scored(loaded: LoadedModel, found: list[_Candidate]) -> list[_Candidate]:
         if probability is None:
             probability = fresh.get(candidate.id)
         if probability is not None:
-            out.append(_with_probability(candidate, probability))
+            out.append(replace(candidate, probability=probability))
     return out
-
-
-def _with_probability(candidate: _Candidate, probability: float) -> _Candidate:
-    return _Candidate(
-        id=candidate.id,
-        title=candidate.title,
-        abstract=candidate.abstract,
-        authors=candidate.authors,
-        categories=candidate.categories,
-        comment=candidate.comment,
-        probability=probability,
-    )
 
 
 def _text(title: str, abstract: str) -> str:
@@ -234,10 +224,16 @@ def _labelled_texts(session: Session) -> list[str]:
 
 
 def next_batch(
-    session: Session, loaded: LoadedModel | None, *, size: int = BATCH_SIZE
+    session: Session,
+    loaded: LoadedModel | None,
+    *,
+    size: int = BATCH_SIZE,
+    explore_share: float = EXPLORE_SHARE,
+    mmr_lambda: float = MMR_LAMBDA,
 ) -> list[Pick]:
     """The next papers to ask about: uncertain and exploring ones with a model, the newest
-    days' topics without one; never a labelled or skipped paper."""
+    days' topics without one; never a labelled or skipped paper. (``explore_share`` 0 and
+    ``mmr_lambda`` 1 ask only the papers nearest the threshold: bench/onboarding.py compares.)"""
     if size < 1:
         return []
     if loaded is None:
@@ -251,22 +247,28 @@ def next_batch(
     labelled = _labelled_texts(session)
     vectors, seen = text_vectors([_text(c.title, c.abstract) for c in found], also=labelled)
     probabilities = np.array([c.probability for c in found], dtype=np.float64)
-    explore_count = min(max(1, round(size * EXPLORE_SHARE)), size - 1) if size > 1 else 0
-    uncertain = _uncertain(vectors, probabilities, loaded.threshold, size - explore_count)
+    explore_count = 0
+    if explore_share > 0 and size > 1:
+        explore_count = min(max(1, round(size * explore_share)), size - 1)
+    uncertain = _uncertain(
+        vectors, probabilities, loaded.threshold, size - explore_count, lam=mmr_lambda
+    )
     explore = _explore(vectors, seen, uncertain, size - len(uncertain))
     picks = [Pick(found[i].id, "uncertain", float(probabilities[i])) for i in uncertain]
     picks += [Pick(found[i].id, "explore", float(probabilities[i])) for i in explore]
     return picks
 
 
-def _uncertain(vectors: Any, probabilities: np.ndarray, threshold: float, k: int) -> list[int]:
+def _uncertain(
+    vectors: Any, probabilities: np.ndarray, threshold: float, k: int, *, lam: float
+) -> list[int]:
     distance = threshold_distance(probabilities, threshold)
     pool = np.argsort(distance, kind="stable")[: max(k * UNCERTAIN_POOL, k)]
     # Relevance by rank in the pool (1 the nearest, towards 0 the farthest): log-odds distances
     # of an early model bunch up, and a rank keeps MMR's trade-off the same for any model.
     relevance = 1.0 - np.arange(len(pool)) / max(len(pool), 1)
     similarity = (vectors[pool] @ vectors[pool].T).toarray()
-    return [int(pool[i]) for i in mmr(relevance, similarity, k)]
+    return [int(pool[i]) for i in mmr(relevance, similarity, k, lam=lam)]
 
 
 def _explore(vectors: Any, seen: Any, chosen: list[int], k: int) -> list[int]:
