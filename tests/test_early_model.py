@@ -51,8 +51,8 @@ def _active_meta(sessions) -> ModelMeta:
 
 
 def test_one_interesting_paper_makes_an_early_model_that_ranks_the_day(stored, settings):
-    # The fixture's days hold about 8 papers each: ask for 2 a day.
-    settings = settings.model_copy(update={"early_daily_picks": 2})
+    # The fixture's days hold about 6 papers each: ask for 1 a day.
+    settings = settings.model_copy(update={"early_daily_picks": 1})
     _label(stored, positives=POSITIVES[:1])
     outcome = retrain(stored, settings)
     assert outcome.activated and outcome.method == "tfidf"
@@ -73,8 +73,10 @@ def test_one_interesting_paper_makes_an_early_model_that_ranks_the_day(stored, s
         .groupby(unlabelled["submission_date"].dt.date)["picked"]
         .sum()
     )
-    big_days = unlabelled.groupby(unlabelled["submission_date"].dt.date).size() >= 4
-    assert abs(per_day[big_days].median() - settings.early_daily_picks) <= 1
+    big_days = unlabelled.groupby(unlabelled["submission_date"].dt.date).size() >= 2
+    # The threshold is the median day's k-th score: half the days pick at least k, half at most.
+    picks, k = per_day[big_days], settings.early_daily_picks
+    assert (picks >= k).mean() >= 0.5 and (picks <= k).mean() >= 0.5
     # The probabilities are a prior: their mean is about a typical day's picks over its size.
     share = settings.early_daily_picks / unlabelled.groupby("submission_date").size().median()
     assert scores.mean() == pytest.approx(share, rel=0.05)

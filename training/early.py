@@ -55,8 +55,9 @@ from training.regime import EARLY, Readiness
 
 logger = logging.getLogger(__name__)
 
-# Shares of the stored papers that a prior may claim: at least one paper in 200, at most half.
-_PRIOR_BOUNDS = (0.005, 0.5)
+# Shares of the stored papers that a prior may claim: at least one paper in 200, at most a quarter
+# (a small database, whose days hold few papers, still gets a ranking, not a coin flip).
+_PRIOR_BOUNDS = (0.005, 0.25)
 # A listing day with fewer papers than this many times daily_picks says nothing of a typical day.
 _DAY_SIZE_FACTOR = 2
 

@@ -38,6 +38,7 @@ def test_pasted_ids_and_an_uploaded_bibtex_file_are_imported_from_the_page(
     page = browser.new_page(viewport=DESKTOP)
     page.goto(f"{new_reader_url}/?date={SERVED_DAYS[0]}")
     box = page.get_by_label("Paste arXiv ids or URLs, or upload a BibTeX / Zotero / CSV file")
+    page.get_by_label("then train a first model on them").uncheck()  # the next test trains
     box.fill("2503.16048\nhttps://arxiv.org/abs/2503.16063v1\n")
     page.get_by_role("button", name="Import").click()
     report = page.locator("#import-report")
@@ -86,4 +87,26 @@ def test_an_author_s_papers_are_found_ticked_and_labelled(new_reader_url, browse
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.screenshot(path=str(SCREENSHOTS / "import-phone.png"))
     phone.close()
+    page.close()
+
+
+def test_three_pasted_ids_give_a_ranked_day(new_reader_url, browser, sessions):
+    """A new reader's first minute: three arXiv ids pasted, and the day comes back ranked by
+    an early model, with its scores and the count toward a measured one."""
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(f"{new_reader_url}/?date={SERVED_DAYS[0]}")
+    expect(page.locator("#status-line")).to_contain_text("No model yet")
+    box = page.get_by_label("Paste arXiv ids or URLs, or upload a BibTeX / Zotero / CSV file")
+    box.fill("2503.16048\n2503.16063\narXiv:2503.15621\n")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#import-report")).to_contain_text("3 arXiv ids: 3 new labels")
+    # The import starts the retrain; the page reloads once the new model ranked the day.
+    early = page.locator("#early-model")
+    expect(early).to_contain_text("an early model, about 10 papers a day", timeout=90_000)
+    expect(early).to_contain_text("37 more ✓ and 80 more ✕ make a measured one")
+    scores = page.locator("li.paper .score")
+    expect(scores.first).to_be_visible()
+    values = [float(text.strip().rstrip("%")) for text in scores.all_inner_texts()]
+    assert values and values == sorted(values, reverse=True)
+    page.screenshot(path=str(SCREENSHOTS / "first-day-desktop.png"), full_page=False)
     page.close()

@@ -254,6 +254,23 @@
 
   // ---- Retrain ------------------------------------------------------------------------------
 
+  // The new model scores the stored days in the background, newest first: reload once it has
+  // reached the day shown (at most a minute), so the page shows the new ranking, not a gap.
+  async function untilDayScored(versionId) {
+    const field = document.querySelector("nav.days input[name=date]");
+    if (!field || !versionId) { await new Promise((r) => setTimeout(r, 1500)); return; }
+    status.textContent += " Ranking the day with the new model…";
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+      const answer = await fetch("/recommendations?limit=1&date=" + encodeURIComponent(field.value));
+      if (answer.ok) {
+        const day = await answer.json();
+        if (day.model && day.model.id === versionId && day.pending === 0) return;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
   const retrain = document.getElementById("retrain");
   const status = document.getElementById("retrain-status");
   if (retrain) {
@@ -274,7 +291,10 @@
         status.textContent = job.message || job.state;
         retrain.disabled = false;
         delete retrain.dataset.running;
-        if (job.state === "done" && job.activated) setTimeout(() => location.reload(), 1500);
+        if (job.state === "done" && job.activated) {
+          await untilDayScored(job.outcome && job.outcome.version_id);
+          location.reload();
+        }
       };
       poll();
     });

@@ -26,7 +26,7 @@
   }
 
   // The report's lines, or why nothing was imported.
-  async function importAndShow(url, data, box, button) {
+  async function importAndShow(url, data, box, button, train) {
     button.disabled = true;
     show(box, "Importing… (papers not stored yet are fetched from arXiv)", false);
     try {
@@ -37,6 +37,13 @@
         show(box, body.summary.join("\n"), false);
         const counter = document.getElementById("label-count");
         if (counter) counter.textContent = String(Number(counter.textContent) + body.new_labels);
+        // New labels on the day page: train on them at once (the Retrain button's own path, which
+        // reloads the day ranked by the new model).
+        const retrain = document.getElementById("retrain");
+        if (train && retrain && (body.new_labels > 0 || body.changed_labels > 0)) {
+          retrain.disabled = false;
+          retrain.click();
+        }
         return;
       }
       const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("\n") : body.detail;
@@ -67,7 +74,8 @@
         show(box, "Paste arXiv ids or URLs, or choose a file.", true);
         return;
       }
-      importAndShow(url, data, box, form.querySelector("button[type=submit]"));
+      const train = form.elements.train ? form.elements.train.checked : false;
+      importAndShow(url, data, box, form.querySelector("button[type=submit]"), train);
     });
   }
 
