@@ -255,6 +255,7 @@ def _retrain(
         daily_picks=settings.early_daily_picks,
         weak_negatives=settings.early_weak_negatives,
         weak_negative_weight=settings.early_weak_negative_weight,
+        pseudo_positives=settings.early_pseudo_positives,
         base_model=settings.retrain_base_model,
         device=settings.device,
         threshold_strategy=settings.retrain_threshold_strategy,

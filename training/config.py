@@ -213,6 +213,17 @@ class TrainConfig:
         default=5000,
         metadata=_help("early model: at most this many unlabelled stored papers train with it."),
     )
+    pseudo_positives: int = field(
+        default=30,
+        metadata=_help(
+            "early model: the stored papers a first fit likes most that refit it as weak "
+            "interesting ones (pseudo-relevance feedback); 0 turns it off."
+        ),
+    )
+    pseudo_positive_weight: float = field(
+        default=0.1,
+        metadata=_help("early model: weight of a pseudo-positive against an explicit ✓ (1.0)."),
+    )
     early_c: float = field(
         default=1.0, metadata=_help("early model: the logistic regression's C (fixed).")
     )
@@ -273,7 +284,9 @@ class TrainConfig:
             raise ConfigError(f"--eval-steps must be at least 1, got {self.eval_steps}")
         if not self.c_grid or any(not (c > 0) for c in self.c_grid):
             raise ConfigError(f"--c-grid must be positive numbers, got {self.c_grid}")
-        for name in ("weak_negative_weight", "early_c"):
+        if self.pseudo_positives < 0:
+            raise ConfigError(f"--pseudo-positives must be >= 0, got {self.pseudo_positives}")
+        for name in ("weak_negative_weight", "early_c", "pseudo_positive_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"--{_flag(name)} must be positive, got {value}")

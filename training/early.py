@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -128,11 +129,18 @@ def daily_threshold(scores: np.ndarray, days: pd.Series, daily_picks: int) -> tu
     )
 
 
+def _logreg(config: TrainConfig) -> LogisticRegression:
+    return LogisticRegression(
+        C=config.early_c, solver=SOLVER, max_iter=5000, random_state=config.seed
+    )
+
+
 def fit_early_pipeline(
     config: TrainConfig, labels: pd.DataFrame, pool: pd.DataFrame, *, sample: pd.DataFrame
 ) -> tuple[Pipeline, list[str], dict[str, str]]:
     """TF-IDF blocks (vocabulary and IDF from every stored paper, labelled or not) and a
-    logistic regression on the labels plus the sample of weak negatives."""
+    logistic regression on the labels plus the sample of weak negatives (a row of ``pool``),
+    refit once with the ``pseudo_positives`` stored papers it likes most as weak positives."""
     everything = pd.concat([labels.drop(columns="interest"), pool], ignore_index=True)
     wanted = list(config.meta_fields)
     all_x: Any = metadata_frame(
@@ -144,21 +152,30 @@ def fit_early_pipeline(
         + [(name, metadata_vectorizer(name, config), name) for name in fields],
         transformer_weights={TEXT_COLUMN: 1.0, **{name: config.meta_weight for name in fields}},
     )
-    features.fit(all_x[[TEXT_COLUMN, *fields]])
-    train = pd.concat([labels, sample.assign(interest=0)], ignore_index=True)
-    train_x = metadata_frame(
-        paper_inputs(train), text_fields=config.text_fields, meta_fields=fields
-    )
-    y = train["interest"].to_numpy(dtype=int)
-    weight = np.ones(len(y))  # an explicit label
-    weight[len(labels) :] = config.weak_negative_weight
+    every_x = sparse.csr_matrix(features.fit_transform(all_x[[TEXT_COLUMN, *fields]]))
+    labels_x, pool_x = every_x[: len(labels)], every_x[len(labels) :]
+    in_sample = pool.index.get_indexer(sample.index)
+    weak_x = pool_x[in_sample]
+    y = np.r_[labels["interest"].to_numpy(dtype=int), np.zeros(len(sample), dtype=int)]
+    weight = np.r_[np.ones(len(labels)), np.full(len(sample), config.weak_negative_weight)]
     positives = y == 1
     # The interesting papers weigh as much as every negative together (class balance).
     weight[positives] = weight[~positives].sum() / positives.sum()
-    logreg = LogisticRegression(
-        C=config.early_c, solver=SOLVER, max_iter=5000, random_state=config.seed
-    )
-    logreg.fit(features.transform(train_x), y, sample_weight=weight)
+    train_x = sparse.vstack([labels_x, weak_x]).tocsr()
+    logreg = _logreg(config).fit(train_x, y, sample_weight=weight)
+    if config.pseudo_positives and len(pool):
+        # Pseudo-relevance feedback: the stored papers the first fit likes most join the
+        # interesting ones at a small weight, so a handful of ✓ reach their neighbours' words.
+        scores = logreg.decision_function(pool_x)
+        top = np.argsort(-scores, kind="stable")[: config.pseudo_positives]
+        keep = ~np.isin(np.arange(len(y)), len(labels) + np.flatnonzero(np.isin(in_sample, top)))
+        positive_weight = float(weight[positives][0])
+        train_x = sparse.vstack([train_x[keep], pool_x[top]]).tocsr()
+        y = np.r_[y[keep], np.ones(len(top), dtype=int)]
+        weight = np.r_[
+            weight[keep], np.full(len(top), config.pseudo_positive_weight * positive_weight)
+        ]
+        logreg = _logreg(config).fit(train_x, y, sample_weight=weight)
     return Pipeline([("tfidf", features), ("logreg", logreg)]), fields, dropped
 
 
@@ -226,6 +243,8 @@ def train_early(
                 "C": config.early_c,
                 "weak_negative_weight": config.weak_negative_weight,
                 "weak_negatives": len(sample),
+                "pseudo_positives": config.pseudo_positives,
+                "pseudo_positive_weight": config.pseudo_positive_weight,
                 "daily_picks": config.daily_picks,
                 "min_df": config.tfidf_min_df,
                 "meta_fields": fields,

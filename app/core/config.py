@@ -170,6 +170,13 @@ class Settings(BaseSettings):
         description="Weight of an unlabelled stored paper (a weak “not for me”) in an early "
         "model, against an explicit ✕ (1).",
     )
+    early_pseudo_positives: int = Field(
+        30,
+        ge=0,
+        le=1000,
+        description="An early model is refit once with the stored papers its first fit likes "
+        "most as weak ✓ (pseudo-relevance feedback); 0 turns it off.",
+    )
     response_cache_entries: int = Field(
         512, ge=0, description="Rendered recommendation lists kept until the next commit; 0: off."
     )
