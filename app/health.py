@@ -24,6 +24,7 @@ def service_problems(session: Session, services: Services) -> list[str]:
     settings, holder = services.settings, services.holder
     if active_model(session) is None:
         problems.append(NO_MODEL)
+    holder.get()  # looks at the model's files first: one broken since the last request is named
     if holder.last_error:
         problems.append(holder.last_error)
     for run in crud.latest_runs_by_day(session, days=settings.lookback_days + 4):

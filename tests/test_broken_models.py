@@ -12,6 +12,7 @@ import pytest
 from app.core.db import session_scope
 from app.ingest.service import ingest_day
 from app.ml.registry import register_model
+from app.scheduler import _ingest_range_in_child
 from tests.factories import activate_model_dir
 from training.artifact import TFIDF_PIPELINE_FILE, ArtifactError, ModelMeta
 from training.predictor import load_predictor
@@ -68,3 +69,39 @@ def test_activation_refuses_a_broken_model_and_the_served_one_stays(
     assert (health["status"], health["model"]) == ("degraded", "broken")
     assert any(f"still serving version {good}" in p for p in health["problems"])
     assert f"still serving version {good}" in client.get("/").text
+
+
+def test_a_model_file_corrupted_while_served_is_broken_and_fails_the_next_ingestion(
+    client, sessions, settings, tfidf_meta_model_dir, tmp_path
+):
+    """The attack of issue 17: the served model's file is overwritten while the service runs.
+    /health says ``broken`` at once, and the job's next ingestion (a fresh process that must
+    load the file) fails and says why instead of storing the day unscored as a success."""
+    served = tmp_path / "served"
+    shutil.copytree(tfidf_meta_model_dir, served)
+    version = activate_model_dir(sessions, served, name="served")
+    first, second = dt.date(2025, 3, 19), dt.date(2025, 3, 20)
+    (report,) = _ingest_range_in_child(settings, first, first, trigger="schedule")
+    assert (report.status, report.scored > 0) == ("success", True)
+    assert client.get("/health").json()["model"] == "ok"
+
+    _break(served, "truncated")
+    health = client.get("/health").json()
+    assert (health["status"], health["model"]) == ("degraded", "broken")
+    (problem,) = health["problems"]
+    assert f"the files of model version {version}" in problem and "no longer load" in problem
+    # The copy in memory goes on serving meanwhile.
+    assert client.get("/recommendations", params={"date": "2025-03-19"}).status_code == 200
+
+    (report,) = _ingest_range_in_child(settings, second, second, trigger="schedule")
+    assert report.status == "failed" and report.scored == 0
+    assert "stored but not scored" in report.error
+    problems = client.get("/health").json()["problems"]
+    assert any(p.startswith("the last ingestion of 2025-03-20 failed") for p in problems)
+
+    # Mended files are loaded again at once; the next run scores the day.
+    shutil.copy2(tfidf_meta_model_dir / TFIDF_PIPELINE_FILE, served / TFIDF_PIPELINE_FILE)
+    assert client.get("/health").json()["model"] == "ok"
+    (report,) = _ingest_range_in_child(settings, second, second, trigger="schedule")
+    assert (report.status, report.scored > 0) == ("success", True)
+    assert client.get("/health").json()["problems"] == []

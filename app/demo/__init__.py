@@ -63,7 +63,9 @@ def prepare_demo(settings: Settings) -> DemoReport:
             update={"arxiv_api_url": standin.url, "request_delay_seconds": 0.0}
         )
         for day in listing_files(LISTINGS):
-            reports.append(ingest_day(sessions, day, replay, model=holder.get, trigger="demo"))
+            reports.append(
+                ingest_day(sessions, day, replay, model=holder.for_scoring, trigger="demo")
+            )
     database.dispose()
     return DemoReport(
         labels=imported.rows,

@@ -16,7 +16,7 @@ from app.categories import followed_categories
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.ingest.arxiv_source import ArxivClient, ArxivPaper, FetchError
-from app.ml.serving import LoadedModel
+from app.ml.serving import LoadedModel, ModelUnavailable
 from app.models import IngestRun, Paper, utcnow
 from app.scoring import score_pending
 
@@ -81,6 +81,10 @@ def ingest_day(
     except FetchError as err:
         logger.error("ingestion of %s failed: %s", day, err)
         report.status, report.error = "failed", f"{type(err).__name__}: {err}"
+    except ModelUnavailable as err:  # stored, but a day left unscored is no success
+        report.status = "failed"
+        report.error = f"its papers are stored but not scored: {err}"
+        logger.error("ingestion of %s failed: %s", day, report.error)
     except Exception as err:  # recorded on the run, and the next run completes the day
         logger.exception("ingestion of %s failed", day)
         report.status, report.error = "failed", f"{type(err).__name__}: {err}"

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,12 +18,37 @@ from training.predictor import Precision, Predictor, load_predictor
 logger = logging.getLogger(__name__)
 
 
+class ModelUnavailable(RuntimeError):
+    """The active model's files cannot be loaded and no copy of it is loaded: whatever needed it
+    to score (an ingestion) fails rather than storing its papers unscored as if all were well."""
+
+
+# What a model directory looked like when it was loaded: each file's path, size and mtime.
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def files_fingerprint(path: str | Path) -> Fingerprint:
+    """Each file of a model directory with its size and modification time (empty when the
+    directory is gone): a file changed under the service changes it."""
+    directory = Path(path)
+    found = []
+    try:
+        for file in directory.rglob("*"):
+            if file.is_file():
+                stat = file.stat()
+                found.append((str(file.relative_to(directory)), stat.st_size, stat.st_mtime_ns))
+    except OSError:  # gone, or going while we look: loading it says what is wrong
+        return ()
+    return tuple(sorted(found))
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     version_id: int
     name: str
     threshold: float
     predictor: Predictor
+    fingerprint: Fingerprint = ()
 
     @property
     def method(self) -> str:
@@ -36,7 +62,12 @@ class LoadedModel:
 
 class ModelHolder:
     """Serves the database's active model version; a newly activated one replaces it on the next
-    call, without a restart. Loading failures are logged and the previous model stays."""
+    call, without a restart. Loading failures are logged and the previous model stays.
+
+    The active model's files are looked at on every call (a few ``stat``s): when they changed
+    under the service (a new copy, a full disk, a corrupted file) they are loaded again, and a
+    model that no longer loads is reported in ``last_error`` (``/health``: ``broken``) while the
+    copy in memory goes on serving."""
 
     def __init__(
         self,
@@ -53,6 +84,8 @@ class ModelHolder:
         self._device, self._batch_size = device, batch_size
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
+        # The version and files that last failed to load: not tried again until either changes.
+        self._failed: tuple[int, Fingerprint] | None = None
         self.last_error: str | None = None
 
     @classmethod
@@ -79,11 +112,11 @@ class ModelHolder:
             if version is None:
                 return None
             version_id, name, path = version.id, version.name, version.path
-        loaded = self._loaded
-        if loaded is not None and loaded.version_id == version_id:
-            return loaded
+        fingerprint = files_fingerprint(path)
+        if self._current(version_id, fingerprint):
+            return self._loaded
         with self._lock:
-            if self._loaded is not None and self._loaded.version_id == version_id:
+            if self._current(version_id, fingerprint):
                 return self._loaded
             try:
                 predictor = load_predictor(
@@ -93,22 +126,57 @@ class ModelHolder:
                     precision=self._precision,
                 )
             except (ArtifactError, OSError, ValueError) as err:
-                self.last_error = f"cannot load model version {version_id} ({path}): {err}"
-                if self._loaded is not None:
-                    self.last_error += (
-                        f"; still serving version {self._loaded.version_id} ({self._loaded.name})"
-                    )
+                self._failed = (version_id, fingerprint)
+                self.last_error = self._load_error(version_id, path, err)
                 logger.error(self.last_error)
                 return self._loaded
+            self._failed = None
             self.last_error = None
             self._loaded = LoadedModel(
                 version_id=version_id,
                 name=name,
                 threshold=float(predictor.meta.threshold),
                 predictor=predictor,
+                fingerprint=fingerprint,
             )
             logger.info("serving model version %d (%s)", version_id, name)
             loaded = self._loaded
         if self._on_change is not None:
             self._on_change(loaded)
         return loaded
+
+    def for_scoring(self) -> LoadedModel | None:
+        """The model to score new papers with, as ``get``; None when no model is active, and
+        ModelUnavailable when one is active but neither it nor an earlier model can be loaded
+        (as in a job's fresh process after the model's files broke)."""
+        loaded = self.get()
+        if loaded is None and self.last_error:
+            raise ModelUnavailable(self.last_error)
+        return loaded
+
+    def _current(self, version_id: int, fingerprint: Fingerprint) -> bool:
+        """Nothing to load: the loaded copy is this version's files as they are, or these very
+        files failed to load last time (``last_error`` says so)."""
+        loaded = self._loaded
+        if loaded is not None and (loaded.version_id, loaded.fingerprint) == (
+            version_id,
+            fingerprint,
+        ):
+            if self._failed is not None:  # the files are back as they were when loaded
+                logger.info("the files of model version %d are as loaded again", version_id)
+                self._failed, self.last_error = None, None
+            return True
+        return self._failed == (version_id, fingerprint)
+
+    def _load_error(self, version_id: int, path: str, err: Exception) -> str:
+        loaded = self._loaded
+        if loaded is not None and loaded.version_id == version_id:
+            return (
+                f"the files of model version {version_id} ({path}) changed and no longer load: "
+                f"{err}; still serving the copy loaded before it changed; retrain, or activate "
+                "another model version"
+            )
+        message = f"cannot load model version {version_id} ({path}): {err}"
+        if loaded is not None:
+            message += f"; still serving version {loaded.version_id} ({loaded.name})"
+        return message
