@@ -14,12 +14,12 @@ from app.cli import main
 from app.core.db import CREATED_SUFFIX, Database, DatabaseMissing, session_scope
 from app.ingest.service import ingest_day
 from app.labels import import_labels_csv
-from app.main import create_app
+from app.main import ROUTERS, create_app
 from app.models import Label, Paper
 from app.scheduler import DailyJob
 from tests.api.conftest import WEDNESDAY
 from tests.conftest import LABELS_CSV
-from tests.factories import local_client
+from tests.factories import activate_model_dir, local_client
 from training.layout import load_labelled_csv
 
 pytestmark = pytest.mark.sqlite_only
@@ -58,6 +58,53 @@ def test_writes_into_a_deleted_database_file_are_refused_loudly(settings, sessio
         assert lost.status_code == 503 and "was deleted while the service ran" in lost.text
         health = client.get("/health")
         assert health.status_code == 503 and "deleted" in health.json()["detail"]
+
+
+# Pages that read nothing stored: the API's documentation.
+NO_DATABASE = {"/docs", "/redoc"}
+QUERIES = {"/search": "?q=model", "/seed/author": "?name=Kim"}
+
+
+def _get_routes() -> list[str]:
+    """Every GET route of the service, path parameters filled with a stored paper's id."""
+    paths: list[str] = []
+    for router in ROUTERS:
+        for route in router.routes:
+            if "GET" in getattr(route, "methods", ()) and route.path not in paths:
+                paths.append(route.path)
+    return [
+        path.replace("{paper_id:path}", "2503.13531") + QUERIES.get(path, "")
+        for path in paths
+        if path not in NO_DATABASE
+    ]
+
+
+@pytest.mark.parametrize("deleted", ["the file", "the file, its -wal and -shm"])
+def test_every_read_of_a_deleted_database_is_503(
+    settings, sessions, holder, tfidf_meta_model_dir, deleted
+):
+    """The attack of issue 17: with the database deleted, /recommendations answered 500 (its
+    response cache read the deleted file) and other pages answered from the deleted file."""
+    activate_model_dir(sessions, tfidf_meta_model_dir)
+    ingest_day(sessions, WEDNESDAY, settings, model=holder.get)
+    routes = _get_routes()
+    assert len(routes) >= 16 and "/recommendations" in routes
+    with local_client(create_app(settings), raise_server_exceptions=False) as client:
+        for route in routes:  # every cache and connection warm
+            client.get(route)
+        live = settings.data_dir / "arxiv_reco.db"
+        for path in [live] if deleted == "the file" else settings.data_dir.glob("arxiv_reco.db*"):
+            if not path.name.endswith(CREATED_SUFFIX):
+                path.unlink()
+        answers = {
+            (route, accept): client.get(route, headers={"Accept": accept})
+            for route in routes
+            for accept in ("application/json", "text/html")
+        }
+    wrong = {key: a.status_code for key, a in answers.items() if a.status_code != 503}
+    assert wrong == {}
+    for answer in answers.values():
+        assert "was deleted while the service ran" in answer.json()["detail"]
 
 
 def test_a_backup_restores_every_label_by_the_readmes_steps(

@@ -25,9 +25,13 @@ NO_MODEL = (
 
 
 def get_services(request: Request) -> Services:
-    """The running service's parts, made at start (``app.main.start_services``)."""
+    """The running service's parts, made at start (``app.main.start_services``). Every route
+    that reads or writes stored data comes here first: once the SQLite file is deleted or
+    replaced, each answers 503 (``DatabaseGone``, ``app.main``) instead of answering from the
+    deleted file's open copy or failing in its response cache."""
     services = request.app.state.services
     assert isinstance(services, Services)
+    services.database.check_file()  # one stat
     return services
 
 
