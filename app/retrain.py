@@ -12,13 +12,16 @@ recorded (``retrain_runs``) with its gate's numbers and reason, for ``/status`` 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 from sqlalchemy import select
@@ -30,7 +33,7 @@ from app.core.priority import lower_thread_priority
 from app.labels import load_labels
 from app.ml.registry import activate_model, active_model, register_trained
 from app.models import Label, ModelVersion, Paper, RetrainRun, utcnow
-from training.artifact import ROWS_FILE, ArtifactError, ModelMeta
+from training.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ArtifactError, ModelMeta
 from training.layout import AUTHOR_JOINER, DataError, data_hash, join_categories
 from training.regime import EARLY, Readiness, readiness
 
@@ -77,6 +80,22 @@ def _average_precision(labels: Any, scores: Any) -> float | None:
     return float(average_precision_score(labels, scores))
 
 
+# A refit of the active recipe on more labels is broken, not just unlucky, when its test AP falls
+# below this share of the active model's own test AP (each measured on its own newest labels).
+COLLAPSE_SHARE = 0.5
+
+
+def saved_recipe(model_dir: str | Path) -> dict[str, Any] | None:
+    """The recipe a model directory was trained by, None when it records none."""
+    from training.config import recipe
+
+    try:
+        raw = json.loads((Path(model_dir) / TRAIN_CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return recipe(raw) if isinstance(raw, dict) else None
+
+
 def _gate(
     *,
     frame: pd.DataFrame,
@@ -87,7 +106,164 @@ def _gate(
     settings: Settings,
     tolerance: float,
 ) -> tuple[bool, str, dict[str, Any]]:
-    """Compare the candidate's split model with the active model on rows neither was fit on."""
+    """Like with like. The same recipe refit on more labels replaces the active model unless it
+    is broken; a different recipe must beat the active one's recipe fit on the same labels."""
+    candidate_recipe = saved_recipe(candidate_dir)
+    active_recipe = saved_recipe(active_dir)
+    if active_recipe is None or candidate_recipe is None:
+        activate, reason, gate = _unseen_rows_gate(
+            frame=frame,
+            candidate_dir=candidate_dir,
+            candidate_method=candidate_method,
+            active_dir=active_dir,
+            active_method=active_method,
+            settings=settings,
+            tolerance=tolerance,
+        )
+        gate["kind"] = "unseen rows"
+        return activate, reason, gate
+    if candidate_recipe == active_recipe:
+        return _same_recipe_gate(frame, candidate_dir, active_dir, settings)
+    return _head_to_head_gate(frame, candidate_dir, active_recipe, settings, tolerance)
+
+
+def _test_ap(model_dir: str | Path) -> float | None:
+    try:
+        value = ModelMeta.load(Path(model_dir)).metrics.get("test", {}).get("average_precision")
+    except ArtifactError:
+        return None
+    return None if value is None else float(value)
+
+
+def _same_recipe_gate(
+    frame: pd.DataFrame, candidate_dir: Path, active_dir: str, settings: Settings
+) -> tuple[bool, str, dict[str, Any]]:
+    """The same recipe on more labels: it replaces the active model unless it cannot score, its
+    scores are constant, or its test AP collapsed far below the active model's."""
+    from training.layout import paper_inputs
+    from training.predictor import load_predictor, score_papers
+
+    rows = pd.read_csv(candidate_dir / ROWS_FILE, dtype={"paper_id": str})
+    test_scores = rows.loc[rows["split"] == "test", "score"].to_numpy(dtype=float)
+    new_ap, active_ap = _test_ap(candidate_dir), _test_ap(active_dir)
+    gate: dict[str, Any] = {
+        "kind": "same recipe",
+        "on": "each model's own test split (its newest labels)",
+        "new_average_precision": new_ap,
+        "active_average_precision": active_ap,
+        "collapse_share": COLLAPSE_SHARE,
+    }
+    try:
+        predictor = load_predictor(candidate_dir, device=settings.device)
+        served = score_papers(predictor, paper_inputs(frame.tail(32)))
+    except Exception as err:  # any failure to score is what this check is for
+        gate["broken"] = f"{type(err).__name__}: {err}"
+        return False, f"kept the active model: the refit cannot score ({err})", gate
+    if not np.isfinite(served).all() or not np.isfinite(test_scores).all():
+        gate["broken"] = "scores that are not numbers"
+        return False, "kept the active model: the refit gives scores that are not numbers", gate
+    if len(test_scores) > 1 and float(np.ptp(test_scores)) == 0.0:
+        gate["broken"] = "constant scores"
+        return False, "kept the active model: the refit gives every paper the same score", gate
+    if new_ap is not None and active_ap is not None and new_ap < COLLAPSE_SHARE * active_ap:
+        gate["broken"] = "average precision collapsed"
+        return (
+            False,
+            f"kept the active model: the refit's test AP {new_ap:.4f} collapsed below "
+            f"{COLLAPSE_SHARE:.0%} of the active model's {active_ap:.4f}",
+            gate,
+        )
+    return (
+        True,
+        f"the same recipe refit on {len(frame)} labels replaces the active model (test AP "
+        + (f"{new_ap:.4f}" if new_ap is not None else "n/a")
+        + (f", the active model's {active_ap:.4f}" if active_ap is not None else "")
+        + ")",
+        gate,
+    )
+
+
+def _head_to_head_gate(
+    frame: pd.DataFrame,
+    candidate_dir: Path,
+    active_recipe: dict[str, Any],
+    settings: Settings,
+    tolerance: float,
+) -> tuple[bool, str, dict[str, Any]]:
+    """A different recipe: the active model's recipe is fit on the same labels and the same
+    split, and the two split models are compared on the same test rows."""
+    from training.config import ConfigError, TrainConfig
+    from training.train import train
+
+    candidate_config = json.loads((candidate_dir / TRAIN_CONFIG_FILE).read_text("utf-8"))
+    gate: dict[str, Any] = {"kind": "head to head", "on": "the same test split"}
+    with tempfile.TemporaryDirectory(prefix=".gate-", dir=settings.resolved_model_dir) as tmp:
+        try:
+            rival_config = TrainConfig(
+                **{
+                    **active_recipe,
+                    "val_fraction": candidate_config["val_fraction"],
+                    "test_fraction": candidate_config["test_fraction"],
+                    "output": str(Path(tmp) / "rival"),
+                    "device": settings.device,
+                    "progress": False,
+                }
+            )
+        except (ConfigError, TypeError) as err:
+            gate["rival_error"] = str(err)
+            return (
+                True,
+                f"the active model's recipe cannot be refit ({err}); the new one wins",
+                gate,
+            )
+        rival = train(rival_config, frame=frame, source="the service's labels (gate)")
+        rival_rows = pd.read_csv(rival.path / ROWS_FILE, dtype={"paper_id": str})
+    rows = pd.read_csv(candidate_dir / ROWS_FILE, dtype={"paper_id": str})
+    test = rows[rows["split"] == "test"].merge(
+        rival_rows[rival_rows["split"] == "test"][["paper_id", "score"]],
+        on="paper_id",
+        suffixes=("", "_rival"),
+    )
+    labels = test.merge(frame[["paper_id", "interest"]], on="paper_id")["interest"]
+    new_ap = _average_precision(labels, test["score"])
+    rival_ap = _average_precision(labels, test["score_rival"])
+    gate.update(
+        rows=len(test),
+        positives=int(labels.sum()),
+        new_average_precision=new_ap,
+        active_average_precision=rival_ap,
+        tolerance=tolerance,
+    )
+    if new_ap is None or rival_ap is None:
+        return True, "the test split holds one class only; the new recipe replaces the old", gate
+    if new_ap >= rival_ap - tolerance:
+        return (
+            True,
+            f"the new recipe's test AP {new_ap:.4f} is not worse than the active recipe's "
+            f"{rival_ap:.4f}, both fit on the same {len(frame)} labels",
+            gate,
+        )
+    return (
+        False,
+        f"kept the active model: the new recipe's test AP {new_ap:.4f} is worse than the active "
+        f"recipe's {rival_ap:.4f}, both fit on the same {len(frame)} labels (tolerance "
+        f"{tolerance})",
+        gate,
+    )
+
+
+def _unseen_rows_gate(
+    *,
+    frame: pd.DataFrame,
+    candidate_dir: Path,
+    candidate_method: str,
+    active_dir: str,
+    active_method: str,
+    settings: Settings,
+    tolerance: float,
+) -> tuple[bool, str, dict[str, Any]]:
+    """For an active model whose recipe is not recorded (trained elsewhere, or before recipes
+    were saved): compare the candidate's split model with it on rows neither was fit on."""
     from training.layout import paper_inputs
     from training.predictor import load_predictor, score_papers
 

@@ -23,7 +23,14 @@ from app.retrain import last_retrain, nightly_retrain, retrain
 from app.scheduler import DailyJob
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
-from training.artifact import LEGACY_FILES, TFIDF_PIPELINE_FILE, ModelMeta, compose_text
+from training.artifact import (
+    LEGACY_FILES,
+    ROWS_FILE,
+    TFIDF_PIPELINE_FILE,
+    TRAIN_CONFIG_FILE,
+    ModelMeta,
+    compose_text,
+)
 from training.layout import data_hash, load_labelled_csv
 
 
@@ -47,10 +54,9 @@ def test_the_first_retrain_is_activated_and_a_second_equal_one_too(labelled, set
     assert _active_id(labelled) == first.version_id
     second = retrain(labelled, settings)
     assert second.active_version_id == first.version_id
-    # The active model was refit on every label: no row is new to it, so the gate cannot compare
-    # the two, and the same method refit on the labels replaces it.
-    assert second.gate["unseen_rows"] == 0 and second.gate["on"] is None
-    assert second.activated and "the same method refit on 300 labels" in second.reason
+    # The same recipe refit on the labels: like with like, it replaces the active model.
+    assert second.gate["kind"] == "same recipe" and "broken" not in second.gate
+    assert second.activated and "the same recipe refit on 300 labels" in second.reason
     assert _active_id(labelled) == second.version_id
 
 
@@ -65,7 +71,7 @@ def test_a_retrain_reads_the_stored_authors_and_comments(sessions, settings, tmp
     assert outcome.activated and meta.method == "tfidf"
     assert meta.meta_fields == ["authors", "comment"]
     again = retrain(sessions, settings)
-    assert again.activated and again.gate["test_rows"] == 60
+    assert again.activated and again.gate["kind"] == "same recipe"
 
 
 def test_a_worse_retrain_is_kept_but_not_activated_and_rollback_restores(
@@ -97,7 +103,7 @@ def test_a_worse_retrain_is_kept_but_not_activated_and_rollback_restores(
         assert len(list_models(session)) == 3
 
 
-def test_the_gate_compares_both_models_on_labels_the_active_one_never_saw(
+def test_without_a_recorded_recipe_the_gate_compares_on_labels_the_active_one_never_saw(
     sessions, settings, tmp_path
 ):
     frame = load_labelled_csv(LABELS_CSV)
@@ -105,11 +111,14 @@ def test_the_gate_compares_both_models_on_labels_the_active_one_never_saw(
     with session_scope(sessions) as session:
         import_labels_csv(session, write_labels_csv(older, tmp_path / "older.csv"))
     first = retrain(sessions, settings)
+    # A model from before recipes were recorded (or trained elsewhere).
+    (Path(_path_of(sessions, first.version_id)) / TRAIN_CONFIG_FILE).unlink()
     with session_scope(sessions) as session:
         import_labels_csv(session, write_labels_csv(newer, tmp_path / "newer.csv"))
     second = retrain(sessions, settings, tolerance=1.0)
     gate = second.gate
     # The newest split is exactly the 60 new labels, none of which the active model saw.
+    assert gate["kind"] == "unseen rows"
     assert (gate["test_rows"], gate["unseen_rows"]) == (60, 60)
     assert gate["unseen_positives"] == int(newer["interest"].sum()) >= 5
     assert gate["on"] == "labels the active model was not fit on"
@@ -224,7 +233,7 @@ def test_a_rollback_holds_and_a_refused_candidate_is_not_retrained_every_night(l
         assert session.scalar(select(func.count(RetrainRun.id))) == runs
 
 
-def test_a_change_of_method_needs_labels_the_active_model_never_saw(
+def test_without_recipes_a_change_of_method_needs_labels_the_active_model_never_saw(
     labelled, settings, tiny_model_dir
 ):
     first = retrain(labelled, settings)
@@ -235,6 +244,7 @@ def test_a_change_of_method_needs_labels_the_active_model_never_saw(
     # how to switch anyway.
     from app.retrain import _gate
 
+    (Path(_path_of(labelled, switched.version_id)) / TRAIN_CONFIG_FILE).unlink()
     activate, reason, gate = _gate(
         frame=load_labelled_csv(LABELS_CSV),
         candidate_dir=Path(_path_of(labelled, switched.version_id)),
@@ -261,3 +271,50 @@ def _path_of(sessions, version_id):
 
     with sessions() as session:
         return session.get_one(ModelVersion, version_id).path
+
+
+def test_a_different_recipe_is_compared_with_the_active_one_fit_on_the_same_labels(
+    labelled, settings
+):
+    first = retrain(labelled, settings)
+    chars = settings.model_copy(update={"retrain_tfidf_char_ngrams": True})
+    second = retrain(labelled, chars, tolerance=1.0)
+    gate = second.gate
+    assert gate["kind"] == "head to head" and gate["on"] == "the same test split"
+    assert gate["rows"] == 60 and gate["positives"] >= 5
+    assert 0 < gate["new_average_precision"] <= 1 and 0 < gate["active_average_precision"] <= 1
+    assert second.activated and "both fit on the same 300 labels" in second.reason
+    assert second.active_version_id == first.version_id
+    # The rival fit leaves nothing behind in the model directory.
+    assert not list(settings.resolved_model_dir.glob(".gate-*"))
+
+
+@pytest.mark.parametrize("breakage", ["constant", "collapsed"])
+def test_a_same_recipe_refit_that_is_broken_is_not_activated(labelled, settings, breakage):
+    from app.retrain import _gate
+
+    first = retrain(labelled, settings)
+    second = retrain(labelled, settings)
+    candidate = Path(_path_of(labelled, second.version_id))
+    if breakage == "constant":
+        rows = pd.read_csv(candidate / ROWS_FILE)
+        rows["score"] = 0.3
+        rows.to_csv(candidate / ROWS_FILE, index=False)
+    else:
+        meta = ModelMeta.load(candidate)
+        meta.metrics["test"]["average_precision"] = 0.01
+        meta.save(candidate)
+    activate, reason, gate = _gate(
+        frame=load_labelled_csv(LABELS_CSV),
+        candidate_dir=candidate,
+        candidate_method="tfidf",
+        active_dir=_path_of(labelled, first.version_id),
+        active_method="tfidf",
+        settings=settings,
+        tolerance=0.0,
+    )
+    assert not activate and gate["kind"] == "same recipe" and reason.startswith("kept")
+    assert (
+        gate["broken"]
+        == {"constant": "constant scores", "collapsed": "average precision collapsed"}[breakage]
+    )

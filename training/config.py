@@ -26,6 +26,34 @@ DEFAULT_META_FIELDS = ("authors", "comment")
 RUN_ONLY_FIELDS = frozenset({"resume", "progress", "overwrite"})
 
 
+# Fields that say where and how a run goes, not what it trains: two models whose configurations
+# differ only in these were trained by the same recipe (the retrain gate compares recipes). The
+# early model's fields do not touch a measured model.
+NOT_RECIPE_FIELDS = frozenset(
+    {
+        *RUN_ONLY_FIELDS,
+        "output",
+        "data",
+        "device",
+        "eval_batch_size",
+        "int8_check",
+        "checkpoint_dir",
+        "keep_checkpoints",
+        "weak_negative_weight",
+        "weak_negatives",
+        "pseudo_positives",
+        "pseudo_positive_weight",
+        "early_c",
+        "daily_picks",
+    }
+)
+
+
+def recipe(config: dict[str, Any]) -> dict[str, Any]:
+    """What a saved training configuration says about the model it trains."""
+    return {k: v for k, v in config.items() if k not in NOT_RECIPE_FIELDS}
+
+
 class ConfigError(ValueError):
     """A training argument that cannot work; the message names the argument and its value."""
 
