@@ -1,8 +1,9 @@
 """Why this paper: a few reasons beside each recommendation, from the served model.
 
-A tfidf model names the terms, authors and comment words that raised the paper's score most
-(``training.explain``). The encoder methods have no such sum: they are explained by the reader's
-interesting papers most like this one (TF-IDF cosine over titles and abstracts).
+A tfidf model names the phrases, authors and comment facts (code on GitHub, the venue) that raised
+the paper's score most (``training.explain``), or, where none is clear, the reader's closest ✓
+paper. The encoder methods have no such sum: they are explained by the reader's interesting
+papers most like this one (TF-IDF cosine over titles and abstracts).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def reasons_for(
         return {}
     if explains(model.predictor):
         found = tfidf_reasons(model.predictor, [paper_input(p) for p in papers], top=top)
+        # Where nothing clear raised the score, the reader's closest ✓ paper says why.
+        bare = [i for i, reasons in enumerate(found) if not reasons]
+        if bare:
+            similar = similar_interesting(session, [papers[i] for i in bare], top=1)
+            for i, reasons in zip(bare, similar, strict=True):
+                found[i] = reasons
     else:
         found = similar_interesting(session, papers, top=min(top, 3))
     return {p.id: [r.describe() for r in rs] for p, rs in zip(papers, found, strict=True)}

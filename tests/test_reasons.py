@@ -11,7 +11,7 @@ from app.retrain import retrain
 from app.scheduler import DailyJob
 from tests.conftest import LABELS_CSV
 from tests.factories import SIGNAL_AUTHOR, activate_model_dir, with_metadata
-from training.explain import tfidf_reasons
+from training.explain import comment_facts, plain_term, tfidf_reasons
 from training.layout import load_labelled_csv, paper_inputs
 from training.predictor import load_predictor
 
@@ -31,11 +31,12 @@ def test_tfidf_reasons_name_terms_authors_and_comment_words_of_the_paper(tfidf_m
             kinds.add(reason.kind)
             assert reason.weight > 0
             if reason.kind == "term":
-                assert all(word in text for word in reason.text.split()), reason
+                assert all(word.lower() in text for word in reason.text.split()), reason
+                assert plain_term(reason.text.lower()), reason
             elif reason.kind == "author":
                 assert reason.text in paper.authors
             else:
-                assert reason.kind == "comment" and reason.text in (paper.comment or "").lower()
+                assert (reason.kind, reason.text) in comment_facts(paper.comment), reason
     assert {"term", "author"} <= kinds
     signal = [r for rs in found for r in rs if r.kind == "author"]
     assert any(r.text == SIGNAL_AUTHOR for r in signal)
@@ -56,7 +57,7 @@ def test_recommendations_and_papers_carry_their_reasons(client, sessions, settin
     first = recommended[0]
     words = [r.strip("“”") for r in first["reasons"] if r.startswith("“")]
     assert words and all(
-        w.split()[0] in (first["title"] + " " + first["abstract"]).lower() for w in words
+        w.split()[0].lower() in (first["title"] + " " + first["abstract"]).lower() for w in words
     )
     plain = client.get("/recommendations", params={"date": "2025-03-19"}).json()
     assert all(p["reasons"] is None for p in plain["papers"])
@@ -76,4 +77,28 @@ def test_an_encoder_model_is_explained_by_the_readers_similar_papers(
     with session_scope(sessions) as session:
         set_label(session, paper_id=liked["id"], interest=1, source="web")
     detail = client.get(f"/papers/{other['id']}").json()
-    assert detail["reasons"] == [f"like “{liked['title']}”"]
+    assert detail["reasons"] == [f"like your ✓ paper “{liked['title']}”"]
+
+
+def test_comment_words_are_said_as_what_they_stand_for():
+    assert comment_facts("Accepted to ACL 2025 main. Code: https://github.com/x/y") == [
+        ("link", "code on GitHub"),
+        ("venue", "accepted at ACL 2025"),
+    ]
+    assert comment_facts("Project page: https://a.github.io/b; 18 pages, 5 figures") == [
+        ("link", "project page")
+    ]
+    assert comment_facts("data: https://huggingface.co/datasets/a/b") == [
+        ("link", "dataset on Hugging Face")
+    ]
+    assert comment_facts("NeurIPS 2024 Workshop on X") == [("venue", "at NeurIPS 2024")]
+    assert comment_facts("18 pages, 5 figures") == []
+
+
+def test_stop_word_phrases_and_numbers_are_no_reasons():
+    assert [
+        t for t in ("to the", "how", "in the", "18", "network", "of language") if plain_term(t)
+    ] == [
+        "network",
+        "of language",
+    ]

@@ -1,18 +1,22 @@
-"""Why a model likes a paper: the few inputs that raised its score the most.
+"""Why a model likes a paper: the few inputs that raised its score the most, in a reader's words.
 
 For a tfidf model that is exact: the logistic regression's score is a sum over the paper's
-features (TF-IDF weight times coefficient), so the largest positive terms are its reasons: words
-and phrases of the text, author names, words of the arXiv comment. Other methods have no such
-sum; the service explains them by the reader's most similar interesting papers instead.
+features (TF-IDF weight times coefficient), so the largest positive terms are its reasons. They
+are said as a reader would: a phrase of the text in the paper's own spelling (never a stop-word
+phrase or a number alone), an author's name, and for the arXiv comment what its words stand for
+("code on GitHub", "accepted at ACL 2025"), never a URL fragment. Other methods have no such sum;
+the service explains them by the reader's most similar interesting papers instead.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from training.artifact import TEXT_COLUMN, PaperInput, compose_text, metadata_frame
 from training.predictor import Predictor, TfidfPredictor
@@ -22,18 +26,70 @@ KINDS = {TEXT_COLUMN: "term", "authors": "author", "comment": "comment", "catego
 
 @dataclass(frozen=True)
 class Reason:
-    kind: str  # term | author | comment | category | similar
+    kind: str  # term | author | link | venue | category | similar
     text: str
     weight: float  # its share of the score's log-odds
 
     def describe(self) -> str:
         if self.kind == "term":
             return f"“{self.text}”"
-        if self.kind == "comment":
-            return f"comment: {self.text}"
+        if self.kind == "author":
+            return f"by {self.text}"
+        if self.kind in ("link", "venue"):
+            return self.text
         if self.kind == "similar":
-            return f"like “{self.text}”"
+            return f"like your ✓ paper “{self.text}”"
         return f"{self.kind} {self.text}"
+
+
+# What a link in an arXiv comment stands for, by its host (and path), first match wins.
+_LINKS = (
+    (re.compile(r"huggingface\.co/datasets/", re.I), "dataset on Hugging Face"),
+    (re.compile(r"huggingface\.co/spaces/", re.I), "demo on Hugging Face"),
+    (re.compile(r"huggingface\.co/", re.I), "model on Hugging Face"),
+    (re.compile(r"(?<![\w.])github\.com/", re.I), "code on GitHub"),
+    (re.compile(r"gitlab\.com/", re.I), "code on GitLab"),
+    (re.compile(r"zenodo\.org/", re.I), "data on Zenodo"),
+    (re.compile(r"(youtube\.com|youtu\.be)/", re.I), "video"),
+)
+_URL = re.compile(
+    r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:github\.io|com|org|io|ai)/\S*", re.I
+)
+# A venue: a name in capitals (ACL, NeurIPS, ICLR, EMNLP Findings...) and a year.
+_VENUE = re.compile(
+    r"\b((?:[A-Z][A-Za-z]*[A-Z][A-Za-z]*|[A-Z]{2,})(?:[ -](?:Findings|Workshop|Main))?)"
+    r"[ '’]*((?:19|20)\d\d|'\d\d)\b"
+)
+_ACCEPTED = re.compile(r"\b(accepted|to appear|published|camera[- ]ready|oral|spotlight)\b", re.I)
+
+
+def comment_facts(comment: str | None) -> list[tuple[str, str]]:
+    """What an arXiv comment says that a reader cares about, as (kind, phrase): where the code,
+    data or project page is ("link"), and the venue ("venue": "accepted at ACL 2025")."""
+    if not comment:
+        return []
+    facts: list[tuple[str, str]] = []
+    for url in _URL.findall(comment):
+        name = next((name for pattern, name in _LINKS if pattern.search(url)), "project page")
+        facts.append(("link", name))
+    accepted = bool(_ACCEPTED.search(comment))
+    for name, year in _VENUE.findall(_URL.sub(" ", comment)):
+        year = "20" + year[1:] if year.startswith(("'", "’")) else year
+        facts.append(("venue", f"{'accepted at' if accepted else 'at'} {name} {year}"))
+    return list(dict.fromkeys(facts))
+
+
+def plain_term(term: str) -> bool:
+    """A phrase a reader can use: some word in it is not a stop word, and it has a letter."""
+    words = term.split()
+    return any(w not in ENGLISH_STOP_WORDS for w in words) and any(c.isalpha() for c in term)
+
+
+def own_spelling(term: str, paper: PaperInput) -> str:
+    """The phrase as the paper writes it ("LLMs", not "llms"), where the paper has it."""
+    pattern = r"(?<!\w)" + r"\W+".join(re.escape(w) for w in term.split()) + r"(?!\w)"
+    found = re.search(pattern, f"{paper.title or ''}\n{paper.abstract}", re.I)
+    return found.group(0) if found else term
 
 
 def explains(predictor: Predictor) -> bool:
@@ -69,14 +125,55 @@ def tfidf_reasons(
         columns, values = matrix.indices[start:end], matrix.data[start:end]
         contributions = values * coef[columns]
         order = np.argsort(-contributions)
-        found = [
+        raw = [
             _reason(str(names[columns[i]]), float(contributions[i]), prefixed)
             for i in order
             if contributions[i] > 0
         ]
-        # Character n-grams ("ing d") explain nothing to a reader; words and names do.
-        reasons.append([r for r in found if r.kind != "chars"][:top])
+        reasons.append(_in_plain_words(raw, papers[row], top))
     return reasons
+
+
+def _in_plain_words(raw: list[Reason], paper: PaperInput, top: int) -> list[Reason]:
+    """The strongest reasons a reader can use, each once: character n-grams ("ing d"),
+    stop-word phrases and bare numbers left out, comment words said as what they stand for."""
+    found: list[Reason] = []
+    comment_said = False
+    for reason in raw:
+        if reason.kind == "chars":
+            continue
+        if reason.kind == "comment":
+            if comment_said:  # the comment's facts are said once, at its strongest word
+                continue
+            comment_said = True
+            said = [
+                Reason(kind, text, reason.weight) for kind, text in comment_facts(paper.comment)
+            ]
+        elif reason.kind == "term":
+            if not plain_term(reason.text):
+                continue
+            said = [Reason("term", own_spelling(reason.text, paper), reason.weight)]
+        else:
+            said = [reason]
+        for item in said:
+            if not _repeats(item, found):
+                found.append(item)
+    return found[:top]
+
+
+def _repeats(item: Reason, found: list[Reason]) -> bool:
+    """Said already: the same phrase, or a term inside one said ("language" after "language
+    models") or holding one ("language models" after "language")."""
+    key = item.text.lower()
+    for other in found:
+        said = other.text.lower()
+        if key == said:
+            return True
+        if item.kind == other.kind == "term":
+            words, other_words = key.split(), said.split()
+            if set(words) <= set(other_words) or set(other_words) <= set(words):
+                return True
+    return False
 
 
 def _reason(name: str, weight: float, prefixed: bool) -> Reason:
