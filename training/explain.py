@@ -85,11 +85,12 @@ def plain_term(term: str) -> bool:
     return any(w not in ENGLISH_STOP_WORDS for w in words) and any(c.isalpha() for c in term)
 
 
-def own_spelling(term: str, paper: PaperInput) -> str:
-    """The phrase as the paper writes it ("LLMs", not "llms"), where the paper has it."""
+def own_spelling(term: str, paper: PaperInput) -> str | None:
+    """The phrase as the paper writes it ("LLMs", not "llms"), outside its links; None where
+    the paper has it only inside a link ("github", "com")."""
     pattern = r"(?<!\w)" + r"\W+".join(re.escape(w) for w in term.split()) + r"(?!\w)"
-    found = re.search(pattern, f"{paper.title or ''}\n{paper.abstract}", re.I)
-    return found.group(0) if found else term
+    found = re.search(pattern, _URL.sub(" ", f"{paper.title or ''}\n{paper.abstract}"), re.I)
+    return found.group(0) if found else None
 
 
 def explains(predictor: Predictor) -> bool:
@@ -150,9 +151,10 @@ def _in_plain_words(raw: list[Reason], paper: PaperInput, top: int) -> list[Reas
                 Reason(kind, text, reason.weight) for kind, text in comment_facts(paper.comment)
             ]
         elif reason.kind == "term":
-            if not plain_term(reason.text):
+            spelt = own_spelling(reason.text, paper) if plain_term(reason.text) else None
+            if spelt is None:
                 continue
-            said = [Reason("term", own_spelling(reason.text, paper), reason.weight)]
+            said = [Reason("term", spelt, reason.weight)]
         else:
             said = [reason]
         for item in said:
