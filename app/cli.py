@@ -222,8 +222,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     # The same lock as the service's daily job: never two ingestions of one database at once.
     if job.is_running():
         raise SystemExit(
-            "an ingestion is already running (the service's daily job, or another backfill); "
-            "try again when it is done (see /status)"
+            f"nothing ingested: {job.lock_holder()} is already running (the service's or another "
+            "command's); try again when it is done (see /status)"
         )
     if args.date is None:
         reports = job.run(trigger="manual")
@@ -383,18 +383,30 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ml.serving import ModelHolder
     from app.retrain import retrain
+    from app.scheduler import CLI_RETRAIN, PROBE_GRACE_SECONDS, DailyJob, JobBusy
     from training.config import ConfigError
     from training.layout import DataError
 
+    sessions = _database(settings).sessions
+    # The job's one lock, as the service's retrains and ingestions take it: never two retrains
+    # activating their models side by side.
+    job = DailyJob(sessions, settings, ModelHolder.from_settings(sessions, settings))
     try:
-        outcome = retrain(
-            _database(settings).sessions,
-            settings,
-            method=args.method,
-            tolerance=args.tolerance,
-            force=args.force,
-        )
+        with job.held(CLI_RETRAIN, wait=PROBE_GRACE_SECONDS):
+            outcome = retrain(
+                sessions,
+                settings,
+                method=args.method,
+                tolerance=args.tolerance,
+                force=args.force,
+            )
+    except JobBusy as busy:
+        raise SystemExit(
+            f"not retrained: {busy} (the service's or another command's); "
+            "retrain again when it is done (see /status)"
+        ) from None
     except (DataError, ConfigError) as err:
         raise SystemExit(f"retrain refused: {err}") from None
     print(

@@ -21,8 +21,7 @@ from app.core.access import Access, HostCheckMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database, DatabaseGone
 from app.ml.serving import ModelHolder
-from app.retrain import RetrainRunner
-from app.scheduler import DailyJob, start_scheduler
+from app.scheduler import DailyJob, LockedRetrainRunner, start_scheduler
 from app.services import Services
 from app.web import PAGES_AT_API_URLS, STATIC_DIR
 from app.web import ROUTERS as WEB_ROUTERS
@@ -47,13 +46,14 @@ def start_services(settings: Settings, access: Access | None = None) -> Services
             threading.Thread(target=services.job.rescore, name="rescore", daemon=True).start()
 
     holder = ModelHolder.from_settings(database.sessions, settings, on_change=rescore_every_day)
+    job = DailyJob(database.sessions, settings, holder, isolated=settings.job_process)
     services = Services(
         settings=settings,
         access=access or Access.for_settings(settings),
         database=database,
         holder=holder,
-        job=DailyJob(database.sessions, settings, holder, isolated=settings.job_process),
-        retrainer=RetrainRunner(database.sessions, settings),
+        job=job,
+        retrainer=LockedRetrainRunner(database.sessions, settings, job),
         response_cache=ResponseCache.for_engine(
             database.engine, max_entries=settings.response_cache_entries
         ),

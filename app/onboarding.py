@@ -38,6 +38,7 @@ from app.labels import set_label
 from app.ml.serving import LoadedModel
 from app.models import Label, OnboardingSkip, Paper, Score
 from app.retrain import label_progress, retrain
+from app.scheduler import ONBOARDING_RETRAIN, PROBE_GRACE_SECONDS, DailyJob, JobBusy
 from app.scoring import current_score, paper_input, score_inputs
 from training.layout import DataError
 from training.regime import MEASURED
@@ -385,10 +386,11 @@ RETRAIN_WAIT_SECONDS = 300.0
 
 
 def retrain_on_answers(
-    sessions: sessionmaker[Session], settings: Settings, *, changed: int
+    sessions: sessionmaker[Session], settings: Settings, *, changed: int, job: DailyJob
 ) -> RetrainReport:
     """Retrain on every label after ``changed`` labels were given here (none: nothing to
-    learn), through the service's gated retrain, and say what came of it in plain words."""
+    learn), through the service's gated retrain under the job's one lock (``job``: never beside
+    an ingestion or another retrain), and say what came of it in plain words."""
     if changed == 0:
         return RetrainReport(
             "nothing_new", "Nothing new to learn from (no label changed): the model stays."
@@ -400,7 +402,15 @@ def retrain_on_answers(
             "waits for the next batch.",
         )
     try:
-        outcome = retrain(sessions, settings, trigger="onboarding")
+        with job.held(ONBOARDING_RETRAIN, wait=PROBE_GRACE_SECONDS):
+            outcome = retrain(sessions, settings, trigger="onboarding")
+    except JobBusy as busy:
+        logger.info("onboarding retrain not started: %s", busy)
+        return RetrainReport(
+            "failed",
+            f"Your answers are saved; {busy.plain()}, so the model learns from them with a "
+            "later batch.",
+        )
     except DataError as err:
         logger.info("onboarding retrain refused: %s", err)
         return RetrainReport("not_trained", _why_no_model(sessions))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import multiprocessing
 import os
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +27,7 @@ from app.core.priority import lower_thread_priority
 from app.ingest.service import CancelFlag, IngestReport, ingest_range
 from app.ml.serving import ModelHolder
 from app.models import IngestRun, RetrainRun
-from app.retrain import RetrainOutcome, nightly_retrain
+from app.retrain import RetrainOutcome, RetrainRunner, nightly_retrain
 from app.scoring import score_pending
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,53 @@ RESCORE_WAIT_SECONDS = 3600.0
 # How long a job about to start waits for the lock, so that a probe (is_running, from /health
 # or a CLI) holding it for an instant never makes it skip.
 PROBE_GRACE_SECONDS = 2.0
+
+
+# What holds the job's one lock, in the words a refusal names it by (DailyJob.lock_holder).
+DAILY_JOB = "the daily job (the ingestion, then the nightly retrain)"
+RESCORING = "the re-scoring of the stored days with a new model"
+PAGE_RETRAIN = "a retrain started on the page"
+CLI_RETRAIN = "a retrain started from the command line"
+ONBOARDING_RETRAIN = "the onboarding's retrain"
+RETRAINS = (PAGE_RETRAIN, CLI_RETRAIN, ONBOARDING_RETRAIN)
+# The daily job waits this long for a retrain that holds the lock (it is bounded, and the day
+# should not be skipped for it); beside another ingestion it is skipped at once.
+JOB_WAITS_FOR_RETRAIN_SECONDS = 2 * 3600.0
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """What holds the job's lock, as its taker recorded it (``DailyJob.lock_holder``)."""
+
+    what: str
+    pid: int | None = None
+    since: dt.datetime | None = None
+
+    def describe(self, *, process: bool = True) -> str:
+        """``what (process 12, since 2025-03-19 02:00 UTC)``; ``process=False`` for a page."""
+        details = [f"process {self.pid}"] if process and self.pid is not None else []
+        if self.since is not None:
+            details.append(f"since {self.since:%Y-%m-%d %H:%M} UTC")
+        return self.what + (f" ({', '.join(details)})" if details else "")
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+UNKNOWN_HOLDER = LockHolder("another job (an ingestion, a re-scoring or a retrain)")
+
+
+class JobBusy(RuntimeError):
+    """The job's one lock is held: an ingestion, a re-scoring or a retrain runs, in this process
+    or another. The message names what holds it."""
+
+    def __init__(self, holder: LockHolder):
+        super().__init__(f"{holder} is running")
+        self.holder = holder
+
+    def plain(self) -> str:
+        """The message for a page: what holds the lock and since when, no process id."""
+        return f"{self.holder.describe(process=False)} is running"
 
 
 def utc_today() -> dt.date:
@@ -50,7 +99,9 @@ def lookback_days(settings: Settings, today: dt.date | None = None) -> list[dt.d
 
 
 class DailyJob:
-    """Never two ingestions at once, in this process or another (a lock file in the data dir).
+    """Never two ingestions at once, in this process or another (a lock file in the data dir);
+    every retrain takes the same lock (``hold``/``held``), so that two never activate models
+    side by side and none runs beside an ingestion.
 
     ``isolated`` runs each ingestion and scoring in a child process at the background niceness:
     the service does this, so scoring a day never holds the API's interpreter lock (a thread
@@ -72,6 +123,8 @@ class DailyJob:
         # this one holds the thread lock. The file lock is shared by this object's threads (not
         # thread-local), so the thread that takes it may hand it to the thread that runs the job.
         self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"), thread_local=False)
+        # What holds the lock, for a refusal to name: written by whoever takes it for a job.
+        self.holder_file = Path(settings.data_dir) / "ingest.lock.holder"
         self._in_process = threading.Lock()
         self.cancel_flag = CancelFlag(Path(settings.data_dir) / "ingest.cancel")
         self.last_backup_error: str | None = None
@@ -80,8 +133,11 @@ class DailyJob:
         """The daily job: re-ingest the lookback days, then (when the labels changed) retrain,
         gate, activate and re-score every stored day with the new model."""
         days = lookback_days(self.settings, today)
-        if not self._take(wait=PROBE_GRACE_SECONDS):
-            logger.warning("an ingestion is already running; %s run skipped", trigger)
+        if not self._take(wait=PROBE_GRACE_SECONDS, what=DAILY_JOB) and not (
+            self.lock_holder().what in RETRAINS
+            and self._take(wait=JOB_WAITS_FOR_RETRAIN_SECONDS, what=DAILY_JOB)
+        ):
+            logger.warning("%s is running; %s run skipped", self.lock_holder(), trigger)
             return []
         self.cancel_flag.clear()  # a cancel meant for an earlier job; the lock is ours now
         reports = self._run_taken(days[0], days[-1], trigger=trigger, nightly=True)
@@ -119,9 +175,10 @@ class DailyJob:
         else:
             self.last_backup_error = None
 
-    def _take(self, wait: float = 0) -> bool:
+    def _take(self, wait: float = 0, what: str | None = None) -> bool:
         """Take both locks at once, or neither, waiting up to ``wait`` seconds; False when a job
-        runs here or elsewhere."""
+        runs here or elsewhere. ``what`` is recorded for a refusal to name (a probe, which
+        holds the lock for an instant, records nothing)."""
         if not self._in_process.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
             return False
         try:
@@ -129,14 +186,50 @@ class DailyJob:
         except Timeout:
             self._in_process.release()
             return False
+        if what is not None:
+            since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            record = {"what": what, "pid": os.getpid(), "since": since}
+            try:
+                self.holder_file.write_text(json.dumps(record) + "\n", encoding="utf-8")
+            except OSError as err:  # only a refusal's wording depends on it
+                logger.warning("cannot record what holds the job's lock: %s", err)
         return True
 
     def _give(self) -> None:
+        self.holder_file.unlink(missing_ok=True)
         self.lock.release()
         self._in_process.release()
 
+    def hold(self, what: str, *, wait: float = 0) -> None:
+        """Take the job's one lock for ``what`` (a retrain), waiting up to ``wait`` seconds;
+        JobBusy naming what holds it when it stays held. ``release`` gives it back."""
+        if not self._take(wait=wait, what=what):
+            raise JobBusy(self.lock_holder())
+
+    def release(self) -> None:
+        self._give()
+
+    @contextmanager
+    def held(self, what: str, *, wait: float = 0) -> Iterator[None]:
+        """``hold`` for the block."""
+        self.hold(what, wait=wait)
+        try:
+            yield
+        finally:
+            self.release()
+
+    def lock_holder(self) -> LockHolder:
+        """What holds the job's lock, its process and since when, as its taker recorded it."""
+        try:
+            record = json.loads(self.holder_file.read_text(encoding="utf-8"))
+            return LockHolder(
+                str(record["what"]), int(record["pid"]), dt.datetime.fromisoformat(record["since"])
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return UNKNOWN_HOLDER
+
     def run_range(self, first: dt.date, last: dt.date, *, trigger: str) -> list[IngestReport]:
-        if not self._take():
+        if not self._take(what=_ingestion(first, last)):
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
         self.cancel_flag.clear()
@@ -155,7 +248,7 @@ class DailyJob:
         followed ones), for a newly followed category's recent days."""
         # A short grace: long enough for a probe, short enough that a request for a running
         # job is answered 409 at once.
-        if not self._take(wait=0.25):
+        if not self._take(wait=0.25, what=_ingestion(first, last)):
             return False
         self.cancel_flag.clear()  # before the thread starts, so a cancel from now on holds
         threading.Thread(
@@ -240,7 +333,7 @@ class DailyJob:
         running job (which scores with the new model itself) rather than racing it."""
         if self.holder.get() is None:
             return 0
-        if not self._take(wait=wait):
+        if not self._take(wait=wait, what=RESCORING):
             logger.warning("re-scoring skipped: a job held the lock for %.0f s", wait)
             return 0
         try:
@@ -268,6 +361,37 @@ class DailyJob:
                 .limit(1)
             )
         return done is None
+
+
+def _ingestion(first: dt.date, last: dt.date) -> str:
+    return f"an ingestion of {first}" + (f" to {last}" if last != first else "")
+
+
+class LockedRetrainRunner(RetrainRunner):
+    """The page's retrain (``POST /retrain``) under the job's one lock, from the start until
+    its thread ends: JobBusy, naming what holds the lock, when an ingestion, a re-scoring or
+    another retrain runs, in this process or another."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, job: DailyJob):
+        super().__init__(sessions, settings)
+        self.job = job
+
+    def start(self) -> bool:
+        self.job.hold(PAGE_RETRAIN, wait=0.25)
+        try:
+            started = super().start()
+        except BaseException:
+            self.job.release()
+            raise
+        if not started:
+            self.job.release()
+        return started
+
+    def _run(self) -> None:
+        try:
+            super()._run()
+        finally:
+            self.job.release()
 
 
 T = TypeVar("T")
@@ -380,22 +504,15 @@ INTERRUPTED = (
     "interrupted: the process running it stopped (killed, out of memory, or the disk full) "
     "before it could finish; the next run completes the day"
 )
-# A retrain runs outside the job's lock (the page's button, the CLI): one still "running" after
-# this long is taken for dead.
-RETRAIN_STALE = dt.timedelta(hours=6)
 
 
 def mark_interrupted(sessions: sessionmaker[Session]) -> int:
+    """Called only while no one holds the job's lock: every ingestion and retrain (each runs
+    under it) still ``running`` then was left so by a process that died."""
     now = dt.datetime.now(dt.timezone.utc)
     with session_scope(sessions) as session:
         runs = list(session.scalars(select(IngestRun).where(IngestRun.status == "running")))
-        retrains = list(
-            session.scalars(
-                select(RetrainRun).where(
-                    RetrainRun.status == "running", RetrainRun.started_at < now - RETRAIN_STALE
-                )
-            )
-        )
+        retrains = list(session.scalars(select(RetrainRun).where(RetrainRun.status == "running")))
         for run in runs:
             run.status, run.error, run.finished_at = "interrupted", INTERRUPTED, now
         for retrain in retrains:

@@ -44,6 +44,7 @@ from app.core.db import Database, session_scope
 from app.ml.serving import ModelHolder
 from app.models import Label, Paper, utcnow
 from app.onboarding import next_batch, retrain_on_answers, store_answers
+from app.scheduler import DailyJob
 from bench._shared import listing_paper
 from bench.coldstart import (
     DEFAULT_DATA,
@@ -94,6 +95,7 @@ def run(
         with session_scope(database.sessions) as session:
             session.execute(Paper.__table__.insert(), rows)
         holder = ModelHolder(database.sessions, device="cpu", batch_size=16)
+        job = DailyJob(database.sessions, settings, holder)
         found = 0
         for number in range(1, rounds + 1):
             started = time.perf_counter()
@@ -111,7 +113,7 @@ def run(
                 changed = store_answers(
                     session, [(pid, truth[pid]) for pid in asked], now=utcnow()
                 ).labelled
-            report = retrain_on_answers(database.sessions, settings, changed=changed)
+            report = retrain_on_answers(database.sessions, settings, changed=changed, job=job)
             loaded = holder.get()
             row: dict[str, Any] = {
                 "strategy": strategy,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -162,7 +163,7 @@ def test_a_backfill_from_the_cli_waits_for_no_one_and_says_why(sessions, setting
     job = DailyJob(sessions, settings, holder=None)  # type: ignore[arg-type]
     assert job._take()
     try:
-        with pytest.raises(SystemExit, match="an ingestion is already running"):
+        with pytest.raises(SystemExit, match="nothing ingested: another job .* is already running"):
             main(["ingest", "--date", "2025-03-19"])
     finally:
         job._give()
@@ -227,3 +228,117 @@ def test_a_lock_probe_at_the_scheduled_instant_does_not_skip_the_daily_run(
     threading.Timer(0.3, job._give).start()
     reports = job.run(trigger="schedule", today=MONDAY)
     assert [r.status for r in reports] == ["success"] * settings.lookback_days
+
+
+def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
+    sessions, settings, holder, standin, monkeypatch
+):
+    """Issue 17: a retrain from the page and one from the CLI ran together in two processes
+    and each activated its own model. Now every retrain (page, CLI, onboarding, the nightly one
+    inside the job) holds the job's one lock while it runs; one that finds it held is refused
+    with what holds it, and the daily job waits for a retrain rather than skip its day."""
+    import pytest
+
+    import app.onboarding
+    import app.retrain
+    from app.cli import main
+    from app.ingest.service import ingest_day
+    from app.labels import import_labels_csv
+    from app.main import create_app
+    from app.scheduler import CLI_RETRAIN, PAGE_RETRAIN, JobBusy
+    from tests.conftest import LABELS_CSV
+    from tests.factories import local_client
+
+    monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setattr("app.scheduler.PROBE_GRACE_SECONDS", 0.0)  # refusals at once
+    with session_scope(sessions) as session:
+        import_labels_csv(session, LABELS_CSV)
+    ingest_day(sessions, dt.date(2025, 3, 19), settings)
+    with sessions() as session:
+        unlabelled = session.scalar(
+            select(Paper.id).where(Paper.submitted_on == dt.date(2025, 3, 19)).limit(1)
+        )
+    elsewhere = DailyJob(sessions, settings, holder)  # another process's job, on the same file
+    held_while_retraining: list[str] = []
+
+    def spy(real):
+        def retrain(*args, **kwargs):
+            held_while_retraining.append(elsewhere.lock_holder().what)
+            with pytest.raises(JobBusy):
+                elsewhere.hold(CLI_RETRAIN)
+            return real(*args, **kwargs)
+
+        return retrain
+
+    monkeypatch.setattr(app.retrain, "retrain", spy(app.retrain.retrain))
+    monkeypatch.setattr(app.onboarding, "retrain", spy(app.onboarding.retrain))
+    with local_client(create_app(settings)) as client:
+        job = client.app.state.services.job
+
+        # A retrain from the command line holds the lock: the page's, the onboarding's and a
+        # backfill are refused, each naming it.
+        with elsewhere.held(CLI_RETRAIN):
+            refused = client.post("/retrain")
+            assert refused.status_code == 409
+            assert re.fullmatch(
+                r"A retrain started from the command line \(since "
+                r"\d{4}-\d\d-\d\d \d\d:\d\d UTC\) is running; retrain when it is done\.",
+                refused.json()["detail"],
+            )
+            answered = client.post(
+                "/onboarding/answers", json=[{"paper_id": unlabelled, "interest": 1}]
+            ).json()["retrain"]
+            assert answered["status"] == "failed"
+            assert answered["message"].startswith(
+                "Your answers are saved; a retrain started from the command line (since "
+            )
+            busy = client.post("/ingest", params={"date": "2025-03-20"})
+            assert (
+                busy.status_code == 409
+                and "a retrain started from the command line" in (busy.json()["detail"])
+            )
+        assert held_while_retraining == []
+
+        # The page's retrain holds it from the request until its thread ends; meanwhile the
+        # command line's is refused, naming it and its process.
+        assert client.post("/retrain").status_code == 202
+        with job.held(PAGE_RETRAIN, wait=60):  # taken once the page's retrain gave it back
+            assert held_while_retraining == [PAGE_RETRAIN]
+            assert client.get("/retrain").json()["state"] == "done"
+            with pytest.raises(
+                SystemExit,
+                match=rf"not retrained: a retrain started on the page \(process {os.getpid()}, "
+                r"since .* UTC\) is running \(the service's or another command's\); retrain "
+                r"again when it is done",
+            ):
+                main(["retrain"])
+
+        # The command line's and the onboarding's retrains hold it too; afterwards it is free.
+        assert main(["retrain"]) == 0
+        assert held_while_retraining == [PAGE_RETRAIN, CLI_RETRAIN]
+        answered = client.post(
+            "/onboarding/answers", json=[{"paper_id": unlabelled, "interest": 0}]
+        ).json()["retrain"]
+        assert answered["status"] in ("activated", "kept")
+        assert held_while_retraining[-1] == "the onboarding's retrain"
+        # The new model's re-scoring of the stored days takes the lock next, then gives it back.
+        deadline = time.monotonic() + 60
+        while job.is_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not job.is_running() and not job.holder_file.exists()
+
+
+def test_the_daily_job_waits_for_a_retrain_but_not_for_another_ingestion(
+    sessions, settings, holder, standin, monkeypatch
+):
+    from app.scheduler import PAGE_RETRAIN
+
+    monkeypatch.setattr("app.scheduler.PROBE_GRACE_SECONDS", 0.0)
+    elsewhere = DailyJob(sessions, settings, holder)
+    elsewhere.hold(PAGE_RETRAIN)
+    threading.Timer(0.5, elsewhere.release).start()
+    reports = DailyJob(sessions, settings, holder).run(trigger="schedule", today=MONDAY)
+    assert [r.status for r in reports] == ["success"] * 3
+    with elsewhere.lock.acquire(timeout=0):  # an ingestion in another process
+        assert DailyJob(sessions, settings, holder).run(trigger="schedule", today=MONDAY) == []

@@ -16,6 +16,7 @@ from app.ml.registry import (
     version_threshold,
 )
 from app.models import ModelVersion
+from app.scheduler import JobBusy
 
 router = APIRouter(tags=["models"], route_class=JSONRoute)
 
@@ -92,12 +93,24 @@ def rollback(session: SessionDep, settings: SettingsDep) -> ModelVersionDetail:
     "/retrain",
     status_code=202,
     dependencies=[WriterDep],
-    responses=error_responses(*WRITE_ERRORS, 409, notes={409: "A retrain is already running"}),
+    responses=error_responses(
+        *WRITE_ERRORS,
+        409,
+        notes={409: "A retrain, an ingestion or a re-scoring is running; the detail names it"},
+    ),
 )
 def start_retrain(services: ServicesDep, response: Response) -> dict[str, Any]:
-    """Train on every stored label in the background; poll GET /retrain for the outcome."""
-    if not services.retrainer.start():
-        raise HTTPException(409, "a retrain is already running")
+    """Train on every stored label in the background; poll GET /retrain for the outcome. Under
+    the daily job's one lock, so never beside an ingestion or another retrain (CLI included)."""
+    try:
+        started = services.retrainer.start()
+    except JobBusy as busy:  # the page shows it after "Retrain refused: "
+        sentence = busy.plain()
+        raise HTTPException(
+            409, f"{sentence[0].upper()}{sentence[1:]}; retrain when it is done."
+        ) from None
+    if not started:
+        raise HTTPException(409, "A retrain is already running; wait for its outcome.")
     return services.retrainer.state
 
 

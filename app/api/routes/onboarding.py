@@ -123,7 +123,9 @@ def onboarding_answers(
         now=utcnow(),
     )
     session.commit()
-    report = retrain_on_answers(services.sessions, services.settings, changed=stored.labelled)
+    report = retrain_on_answers(
+        services.sessions, services.settings, changed=stored.labelled, job=services.job
+    )
     return OnboardingAnswered(
         labelled=stored.labelled,
         skipped=stored.skipped,

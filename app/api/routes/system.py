@@ -109,7 +109,9 @@ def status(
     "/ingest",
     status_code=202,
     dependencies=[WriterDep],
-    responses=error_responses(*WRITE_ERRORS, 409, notes={409: "An ingestion is already running"}),
+    responses=error_responses(
+        *WRITE_ERRORS, 409, notes={409: "A job (an ingestion, a retrain) is running"}
+    ),
 )
 def start_ingest(
     services: ServicesDep,
@@ -128,7 +130,8 @@ def start_ingest(
     except RangeError as err:
         raise validation_error(("query", "to" if to else "date"), str(err)) from None
     if not services.job.start_range(first, last, trigger="api"):
-        raise HTTPException(409, "an ingestion is already running; see /status for its runs")
+        holder = services.job.lock_holder().describe(process=False)
+        raise HTTPException(409, f"not started: {holder} is already running; see /status")
     return IngestStarted(status="started", first=first, last=last)
 
 
