@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from app.core.access import OWN_FETCH_SITES, loopback_client
+from app.core.access import loopback_client
 from app.core.arxiv_ids import ARXIV_ID_PATTERN
 from app.core.config import Settings
 from app.ingest.arxiv_source import ArxivClient
@@ -101,10 +101,10 @@ def require_writer(
     """Writes never come from another site, and need the API token, or, when the service has
     none (it listens on loopback), a client on this machine (``app.core.access``)."""
     access = services.access
-    origin = request.headers.get("origin")
-    fetch_site = request.headers.get("sec-fetch-site")
-    if (fetch_site is not None and fetch_site not in OWN_FETCH_SITES) or (
-        origin is not None and not access.origin_allowed(origin, request.headers.get("host", ""))
+    if access.from_another_site(
+        origin=request.headers.get("origin"),
+        fetch_site=request.headers.get("sec-fetch-site"),
+        host_header=request.headers.get("host", ""),
     ):
         raise HTTPException(403, "cross-site requests may not change data")
     if access.token is None:

@@ -97,6 +97,15 @@ class Access:
     def host_allowed(self, header: str) -> bool:
         return self.allowed_hosts is None or host_name(header) in self.allowed_hosts
 
+    def from_another_site(
+        self, *, origin: str | None, fetch_site: str | None, host_header: str
+    ) -> bool:
+        """A write sent by another page (another site, or another port of localhost), by its
+        ``Sec-Fetch-Site`` or its ``Origin``; a request without either (a script, curl) is not."""
+        if fetch_site is not None and fetch_site not in OWN_FETCH_SITES:
+            return True
+        return origin is not None and not self.origin_allowed(origin, host_header)
+
     def origin_allowed(self, origin: str, host_header: str) -> bool:
         """A write's ``Origin`` must be this service: exactly the host and port it was sent to,
         or a configured public name (a reverse proxy may rewrite Host, but the page's origin is

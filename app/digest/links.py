@@ -1,10 +1,12 @@
 """The digest's one-click label links: signed, expiring, and good for one paper and one answer.
 
-A link names a paper, an interest (1 interesting, 0 not) and an expiry (Unix seconds), and
-carries an HMAC-SHA256 of the three under the digest secret. The link opens a confirmation page
-(GET, which stores nothing: mail scanners fetch links to check them), and the page's button
-POSTs the same signed fields, which store the label without the API token: the signature is the
-permission, for that paper and that answer only, until the expiry.
+A link names a paper, an interest (1 interesting, 0 not), when it was issued and its expiry
+(Unix seconds), and carries an HMAC-SHA256 of the four under the digest secret. The link opens a
+confirmation page (GET, which stores nothing: mail scanners fetch links to check them), and the
+page's button POSTs the same signed fields, which store the label without the API token: the
+signature is the permission, for that paper and that answer only, until the expiry. A label
+given after the link was issued (on the page, say) is never overridden by it: a click on an old
+email does not undo what the reader decided since.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ logger = logging.getLogger(__name__)
 SECRET_FILE = "digest_secret"
 LABEL_PATH = "/email/label"
 # What the signature is for: a key for another purpose never makes a label link.
-_PURPOSE = b"arxiv-reco email label v1"
+# v2: with the issue time (v1 links, without it, are refused: they could undo a later label).
+_PURPOSE = b"arxiv-reco email label v2"
 
 
 class LinkRefused(ValueError):
@@ -49,6 +52,7 @@ class LabelLink:
     paper_id: str  # without a version suffix
     interest: int
     expires: int  # Unix seconds
+    issued: int  # Unix seconds: when the digest that carries it was made
 
     def signature(self, key: bytes) -> str:
         message = b"\n".join(
@@ -57,13 +61,19 @@ class LabelLink:
                 self.paper_id.encode(),
                 str(self.interest).encode(),
                 str(self.expires).encode(),
+                str(self.issued).encode(),
             ]
         )
         return hmac.new(key, message, hashlib.sha256).hexdigest()
 
     def query(self, key: bytes) -> str:
         return urlencode(
-            {"interest": self.interest, "expires": self.expires, "sig": self.signature(key)}
+            {
+                "interest": self.interest,
+                "issued": self.issued,
+                "expires": self.expires,
+                "sig": self.signature(key),
+            }
         )
 
     def url(self, base_url: str, key: bytes) -> str:
@@ -72,6 +82,15 @@ class LabelLink:
     @property
     def expires_at(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.expires, tz=dt.timezone.utc)
+
+    @property
+    def issued_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.issued, tz=dt.timezone.utc)
+
+    def predates(self, labelled_at: dt.datetime) -> bool:
+        """A label given at ``labelled_at`` came after this link was issued (within the same
+        second counts as after), so the link must not override it."""
+        return labelled_at.timestamp() >= self.issued
 
     def check(self, signature: str, key: bytes, *, now: dt.datetime | None = None) -> None:
         """LinkRefused unless ``signature`` is this link's and it has not expired. The signature
@@ -92,4 +111,9 @@ class LabelLink:
 def label_link(paper_id: str, interest: int, *, settings: Settings, now: dt.datetime) -> LabelLink:
     """A link that stays valid ``digest_link_days`` days from ``now``."""
     expires = now + dt.timedelta(days=settings.digest_link_days)
-    return LabelLink(paper_id=paper_id, interest=interest, expires=int(expires.timestamp()))
+    return LabelLink(
+        paper_id=paper_id,
+        interest=interest,
+        expires=int(expires.timestamp()),
+        issued=int(now.timestamp()),
+    )

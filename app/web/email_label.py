@@ -1,7 +1,8 @@
 """The digest's label links (``app.digest.links``): a GET shows what the link would do and stores
 nothing (mail clients and link scanners fetch links on their own), and the page's button POSTs
 the same signed link, which stores the label without the API token, for that paper and answer
-only. A changed, expired or another paper's link is refused with 403 and stores nothing."""
+only. A changed, expired or another paper's link is refused with 403 and stores nothing, as is a
+POST sent by another site; a label given after the link was issued stays (409)."""
 
 from __future__ import annotations
 
@@ -11,39 +12,64 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app import crud
-from app.api.deps import PaperIdPath, SessionDep, SettingsDep
+from app.api.deps import PaperIdPath, ServicesDep, SessionDep, SettingsDep
 from app.core.arxiv_ids import split_version
 from app.core.config import Settings
 from app.digest.compose import day_url
 from app.digest.links import LABEL_PATH, LabelLink, LinkRefused, digest_key
 from app.labels import set_label
+from app.models import Label
 from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
 
 EMAIL_SOURCE = "email"
-# The signed link is in the URL: no cache keeps the page, and no page it links to learns it.
+# The signed link is in the URL: no cache keeps the page, and no other site it links to learns
+# it. (same-origin, not no-referrer: with no-referrer a browser sends its button's POST with
+# "Origin: null", which the cross-site check cannot tell from another site's.)
 _HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Robots-Tag": "noindex",
 }
 
 InterestQuery = Annotated[int, Query(ge=0, le=1, description="1 interesting, 0 not")]
 ExpiresQuery = Annotated[int, Query(ge=0, le=2**53, description="Unix seconds")]
+IssuedQuery = Annotated[int | None, Query(ge=0, le=2**53, description="Unix seconds")]
 SignatureQuery = Annotated[str, Query(max_length=128, description="HMAC-SHA256, hex")]
+
+OLD_LINK = (
+    "this link comes from an older digest, which did not say when it was sent; label the "
+    "paper on the page instead"
+)
+CROSS_SITE = (
+    "this confirmation was sent by another site, not by the page the email's link opens; "
+    "open the link from the email and press its button"
+)
 
 
 def _checked_link(
-    settings: Settings, paper_id: str, interest: int, expires: int, sig: str
+    settings: Settings, paper_id: str, interest: int, expires: int, issued: int | None, sig: str
 ) -> LabelLink | str:
     """The link, or why it is refused."""
-    link = LabelLink(paper_id=split_version(paper_id)[0], interest=interest, expires=expires)
+    if issued is None:
+        return OLD_LINK
+    link = LabelLink(
+        paper_id=split_version(paper_id)[0], interest=interest, expires=expires, issued=issued
+    )
     try:
         link.check(sig, digest_key(settings))
     except LinkRefused as err:
         return str(err)
     return link
+
+
+def _later_label(label: Label | None, link: LabelLink) -> Label | None:
+    """The paper's label when it was given after the link was issued: the link must not
+    override it."""
+    if label is not None and link.predates(label.updated_at):
+        return label
+    return None
 
 
 def _page(request: Request, settings: Settings, status: int, **context: object) -> HTMLResponse:
@@ -52,6 +78,7 @@ def _page(request: Request, settings: Settings, status: int, **context: object) 
         "link": None,
         "refused": None,
         "stored": False,
+        "later": None,
         "home_url": settings.public_url + "/",
     }
     return TEMPLATES.TemplateResponse(
@@ -72,22 +99,25 @@ def confirm_email_label(
     interest: InterestQuery,
     expires: ExpiresQuery,
     sig: SignatureQuery,
+    issued: IssuedQuery = None,
 ) -> HTMLResponse:
-    """The page a digest's label link opens: the paper and one button that stores the label."""
-    link = _checked_link(settings, paper_id, interest, expires, sig)
+    """The page a digest's label link opens: the paper and one button that stores the label
+    (none when the reader labelled the paper after the email was sent)."""
+    link = _checked_link(settings, paper_id, interest, expires, issued, sig)
     if isinstance(link, str):
         return _page(request, settings, 403, refused=link)
     paper = crud.get_paper(session, paper_id=link.paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {link.paper_id} is not in the database")
-    label = crud.labels_of(session, paper_ids=[paper.id]).get(paper.id)
+    label = session.get(Label, paper.id)
     return _page(
         request,
         settings,
         200,
         paper=paper,
         link=link,
-        current=label,
+        current=None if label is None else label.interest,
+        later=_later_label(label, link),
         day_url=day_url(settings, paper.submitted_on),
     )
 
@@ -96,19 +126,41 @@ def confirm_email_label(
 def store_email_label(
     request: Request,
     paper_id: PaperIdPath,
+    services: ServicesDep,
     session: SessionDep,
     settings: SettingsDep,
     interest: InterestQuery,
     expires: ExpiresQuery,
     sig: SignatureQuery,
+    issued: IssuedQuery = None,
 ) -> HTMLResponse:
-    """The confirmation page's button: stores the link's label (source ``email``)."""
-    link = _checked_link(settings, paper_id, interest, expires, sig)
+    """The confirmation page's button: stores the link's label (source ``email``), unless the
+    POST comes from another site or the reader labelled the paper after the link was issued."""
+    if services.access.from_another_site(
+        origin=request.headers.get("origin"),
+        fetch_site=request.headers.get("sec-fetch-site"),
+        host_header=request.headers.get("host", ""),
+    ):
+        return _page(request, settings, 403, refused=CROSS_SITE)
+    link = _checked_link(settings, paper_id, interest, expires, issued, sig)
     if isinstance(link, str):
         return _page(request, settings, 403, refused=link)
     paper = crud.get_paper(session, paper_id=link.paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {link.paper_id} is not in the database")
+    label = session.get(Label, paper.id)
+    later = _later_label(label, link)
+    if later is not None and later.interest != link.interest:
+        return _page(
+            request,
+            settings,
+            409,
+            paper=paper,
+            link=link,
+            current=later.interest,
+            later=later,
+            day_url=day_url(settings, paper.submitted_on),
+        )
     set_label(session, paper_id=paper.id, interest=link.interest, source=EMAIL_SOURCE)
     session.commit()
     return _page(

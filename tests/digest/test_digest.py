@@ -92,7 +92,7 @@ def test_a_label_link_labels_its_paper_only_after_the_confirmation(
         assert client.post(f"/papers/{first}/label", json={"interest": 1}).status_code == 401
         page = client.get(interesting)  # what a mail scanner fetching the link does
         assert page.status_code == 200 and '<form method="post">' in page.text
-        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["referrer-policy"] == "same-origin"
         assert "Mark this paper interesting?" in page.text
         assert _label(sessions, first) is None
         stored = client.post(interesting)  # the page's button
@@ -103,11 +103,21 @@ def test_a_label_link_labels_its_paper_only_after_the_confirmation(
 
 
 def _link(paper_id: str, interest: int, expires: int, key: bytes) -> str:
-    return LabelLink(paper_id, interest, expires).url("http://127.0.0.1:8000", key)
+    issued = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    return LabelLink(paper_id, interest, expires, issued).url("http://127.0.0.1:8000", key)
 
 
 @pytest.mark.parametrize(
-    "case", ["interest changed", "expiry changed", "another paper", "expired", "no signature"]
+    "case",
+    [
+        "interest changed",
+        "expiry changed",
+        "issue time changed",
+        "an older digest's (no issue time)",
+        "another paper",
+        "expired",
+        "no signature",
+    ],
 )
 def test_a_changed_expired_or_another_papers_link_labels_nothing(case, sessions, settings, friday):
     with sessions() as session:
@@ -120,6 +130,8 @@ def test_a_changed_expired_or_another_papers_link_labels_nothing(case, sessions,
     url = {
         "interest changed": good.replace("interest=1", "interest=0"),
         "expiry changed": good.replace(f"expires={later}", f"expires={later + 86400}"),
+        "issue time changed": re.sub(r"issued=(\d+)", lambda m: f"issued={int(m[1]) + 60}", good),
+        "an older digest's (no issue time)": re.sub(r"&issued=\d+", "", good),
         "another paper": good.replace(f"/email/label/{first}?", f"/email/label/{other}?"),
         "expired": _link(first, 1, later - 4 * 86400, key),
         "no signature": good.split("&sig=")[0] + "&sig=" + "0" * 64,
@@ -130,6 +142,41 @@ def test_a_changed_expired_or_another_papers_link_labels_nothing(case, sessions,
             assert answer.status_code == 403
             assert "This link cannot label anything" in answer.text
     assert _label(sessions, first) is None and _label(sessions, other) is None
+
+
+def test_a_link_never_undoes_a_later_label_and_its_button_takes_no_cross_site_post(
+    sessions, digest_settings, holder, tfidf_model, inbox
+):
+    """Issue 17: a digest's ✓ clicked after the reader marked the paper ✕ on the page made it
+    ✓ again (the older answer won), and the confirming POST was taken from any site."""
+    DailyJob(sessions, digest_settings, holder).run(trigger="schedule", today=SATURDAY)
+    links = label_links(parts(inbox.messages[0])[1])
+    interesting, not_interesting = links[0], links[1]  # the first paper's ✓ and ✕
+    paper_id = urlsplit(interesting).path.removeprefix("/email/label/")
+    with _remote_client(digest_settings) as client:
+        for cross_site in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            refused = client.post(interesting, headers=cross_site)
+            assert refused.status_code == 403 and "sent by another site" in refused.text
+        assert _label(sessions, paper_id) is None
+        own_page = {"Origin": "http://127.0.0.1:8000", "Sec-Fetch-Site": "same-origin"}
+        assert client.post(interesting, headers=own_page).status_code == 200
+        assert _label(sessions, paper_id) == (1, "email")
+
+        # The reader changes their mind on the page: the digest's links no longer undo it.
+        page = {"Authorization": "Bearer " + "t" * 32}
+        relabelled = client.post(f"/papers/{paper_id}/label", json={"interest": 0}, headers=page)
+        assert relabelled.status_code == 200
+        shown = client.get(interesting)
+        assert shown.status_code == 200 and '<form method="post">' not in shown.text
+        assert "You marked it not interesting on " in shown.text
+        assert "after this email was sent, so this link leaves it as it is" in shown.text
+        replayed = client.post(interesting)
+        assert replayed.status_code == 409 and "after this email was sent" in replayed.text
+        assert _label(sessions, paper_id) == (0, "web")
+        # The link that agrees with the later label changes nothing and says it is saved.
+        agreeing = client.post(not_interesting)
+        assert agreeing.status_code == 200 and "Saved: not interesting" in agreeing.text
+        assert _label(sessions, paper_id)[0] == 0
 
 
 def _digest_problems(client) -> list[str]:

@@ -16,8 +16,11 @@ NOW = dt.datetime(2025, 3, 22, 1, 30, tzinfo=dt.timezone.utc)
 KEY = b"k" * 32
 
 
+ISSUED = int(NOW.timestamp())
+
+
 def _link(paper_id: str = "2503.15855", interest: int = 1, days: int = 14) -> LabelLink:
-    return LabelLink(paper_id, interest, int((NOW + dt.timedelta(days=days)).timestamp()))
+    return LabelLink(paper_id, interest, int((NOW + dt.timedelta(days=days)).timestamp()), ISSUED)
 
 
 def test_a_link_is_good_for_its_paper_and_answer_until_it_expires():
@@ -27,7 +30,8 @@ def test_a_link_is_good_for_its_paper_and_answer_until_it_expires():
     for other in (
         _link(interest=0),
         _link(paper_id="2503.15952"),
-        LabelLink(link.paper_id, 1, link.expires + 1),
+        LabelLink(link.paper_id, 1, link.expires + 1, ISSUED),
+        LabelLink(link.paper_id, 1, link.expires, ISSUED + 86400),  # issued later
     ):
         with pytest.raises(LinkRefused, match="changed, or it is not the link"):
             other.check(signature, KEY, now=NOW)
@@ -36,10 +40,13 @@ def test_a_link_is_good_for_its_paper_and_answer_until_it_expires():
     with pytest.raises(LinkRefused, match="expired on 2025-04-05 01:30 UTC"):
         link.check(signature, KEY, now=NOW + dt.timedelta(days=14, seconds=1))
     assert link.url("https://reco.example.org", KEY) == (
-        f"https://reco.example.org/email/label/2503.15855?interest=1&expires={link.expires}"
-        f"&sig={signature}"
+        f"https://reco.example.org/email/label/2503.15855?interest=1&issued={ISSUED}"
+        f"&expires={link.expires}&sig={signature}"
     )
-    old_style = LabelLink("hep-th/9901001", 0, link.expires)
+    # A label given after the link was issued, in the same second included, is not its to undo.
+    assert link.predates(NOW) and link.predates(NOW + dt.timedelta(hours=1))
+    assert not link.predates(NOW - dt.timedelta(seconds=1))
+    old_style = LabelLink("hep-th/9901001", 0, link.expires, ISSUED)
     assert "/email/label/hep-th/9901001?" in old_style.url("http://h", KEY)
 
 
