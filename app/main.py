@@ -43,7 +43,13 @@ def start_services(settings: Settings, access: Access | None = None) -> Services
         if services.scheduler is not None:
             services.scheduler.add_job(services.job.rescore, id="rescore", replace_existing=True)
         else:
-            threading.Thread(target=services.job.rescore, name="rescore", daemon=True).start()
+            threading.Thread(target=rescore_logged, name="rescore", daemon=True).start()
+
+    def rescore_logged() -> None:
+        try:
+            services.job.rescore()
+        except Exception:  # a background thread's failure is logged, never lost
+            logger.exception("re-scoring with the new model failed")
 
     holder = ModelHolder.from_settings(database.sessions, settings, on_change=rescore_every_day)
     job = DailyJob(database.sessions, settings, holder, isolated=settings.job_process)

@@ -54,3 +54,14 @@ def test_the_day_page_renders_math_and_an_iso_date_field(client, sessions, setti
     assert 'type="date"' not in page
     assert 'name="date" value="2025-03-19"' in page
     assert 'pattern="[0-9]{4}-[0-9]{2}-[0-9]{2}"' in page
+
+
+def test_the_page_names_no_command_line_flag(client, sessions, settings):
+    """A day not fetched yet offers a button, not `arxiv-reco ingest --date`; nothing stored
+    yet leads to the categories page."""
+    empty = client.get("/").text
+    assert "--" not in empty.replace("<!--", "").replace("-->", "")
+    assert 'href="/settings/categories"' in empty
+    ingest_day(sessions, dt.date(2025, 3, 19), settings)
+    page = client.get("/?date=2025-03-18").text
+    assert 'id="fetch-day" data-day="2025-03-18"' in page and "ingest --date" not in page

@@ -271,6 +271,29 @@
     }
   }
 
+  // A day the service has not fetched: fetch it (POST /ingest), then show it.
+  const fetchDay = document.getElementById("fetch-day");
+  if (fetchDay) {
+    fetchDay.addEventListener("click", async () => {
+      const said = document.getElementById("fetch-status");
+      fetchDay.disabled = true;
+      said.textContent = "Fetching…";
+      const response = await write("POST", "/ingest?date=" + encodeURIComponent(fetchDay.dataset.day));
+      if (!response || !response.ok) {
+        const detail = response ? (await response.json().catch(() => ({}))).detail : null;
+        said.textContent = "Not fetched: " + (Array.isArray(detail) ? detail.map((d) => d.msg).join(" ") : detail || "no answer");
+        fetchDay.disabled = false;
+        return;
+      }
+      const poll = async () => {
+        const status = await (await fetch("/status")).json();
+        if ((status.last_runs || []).some((run) => run.status === "running")) { setTimeout(poll, 1500); return; }
+        location.reload();
+      };
+      setTimeout(poll, 1500);
+    });
+  }
+
   const retrain = document.getElementById("retrain");
   const status = document.getElementById("retrain-status");
   if (retrain) {
