@@ -1,7 +1,7 @@
 """Cold start: what a new reader gets from a few interesting papers and nothing else.
 
     .venv/bin/python -m bench.coldstart --data CSV --from DATE --positives 1 3 5 10 20 50 \\
-        --seeds 5 [--negatives 0] [--json FILE] [--listings DIR]
+        --seeds 5 [--negatives 0 | M per N] [--measured-min P N] [--json FILE] [--listings DIR]
 
 For each N and seed: every paper of the CSV listed before ``--from`` is stored as ingestion
 stores it (title, abstract, authors, comment and categories from the real listing files); N of
@@ -42,6 +42,7 @@ from app.labels import set_label
 from app.models import Paper
 from app.retrain import retrain
 from bench._shared import listing_paper
+from training import regime
 from training.layout import AUTHOR_JOINER, load_labelled_csv, paper_inputs
 from training.predictor import load_predictor, score_papers
 from training.train import library_versions
@@ -234,7 +235,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"first scored day (default: the CSV's last {DEFAULT_LAST_DAYS} listing days)",
     )
     parser.add_argument("--positives", type=int, nargs="+", default=[1, 3, 5, 10, 20, 50])
-    parser.add_argument("--negatives", type=int, default=0, help="random ✕ labels besides")
+    parser.add_argument(
+        "--negatives", type=int, nargs="+", default=[0], help="random ✕ labels besides (per N)"
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument(
         "--set",
@@ -244,6 +247,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="NAME=VALUE",
         help="a service setting for every run, e.g. early_daily_picks=5",
+    )
+    parser.add_argument(
+        "--measured-min",
+        type=int,
+        nargs=2,
+        metavar=("POSITIVES", "NEGATIVES"),
+        help="the labels a measured model needs instead of the service's (training.regime): "
+        "'6 3' measures whenever the date split can, '1000000 0' keeps the early model",
     )
     parser.add_argument("--json", type=Path, help="write the settings and figures here")
     parser.add_argument("--work-dir", type=Path, help="where the runs' databases go (temporary)")
@@ -269,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if too_many:
         raise SystemExit(f"--positives {too_many}: the stored days hold {most} interesting papers")
     overrides = dict(args.overrides)
+    if args.measured_min:
+        # A benchmark's lever, not a service setting: where the early regime ends.
+        regime.MEASURED_MIN_POSITIVES, regime.MEASURED_MIN_NEGATIVES = args.measured_min
     work_dir = args.work_dir or Path(tempfile.gettempdir())
     work_dir.mkdir(parents=True, exist_ok=True)
     logger.info(
@@ -279,6 +293,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         len(period),
         period["submission_date"].dt.date.nunique(),
     )
+    if len(args.negatives) not in (1, len(args.positives)):
+        raise SystemExit(
+            f"--negatives: give one count, or one per --positives ({len(args.positives)})"
+        )
+    negatives_of = dict(
+        zip(args.positives, args.negatives * len(args.positives), strict=False)
+        if len(args.negatives) == 1
+        else zip(args.positives, args.negatives, strict=True)
+    )
     runs = []
     for positives in args.positives:
         for seed in range(args.seeds):
@@ -287,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 entries=entries,
                 period=period,
                 positives=positives,
-                negatives=args.negatives,
+                negatives=negatives_of[positives],
                 seed=seed,
                 work_dir=work_dir,
                 settings_overrides=overrides,
@@ -324,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scored_papers": len(period),
             "seeds": args.seeds,
             "settings": overrides,
+            "measured_min": [regime.MEASURED_MIN_POSITIVES, regime.MEASURED_MIN_NEGATIVES],
             "versions": library_versions(),
             "summary": summary,
             "runs": runs,
