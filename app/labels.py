@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,33 @@ from training.layout import (
 )
 
 logger = logging.getLogger(__name__)
+
+# OWASP's CSV injection: a spreadsheet runs a cell that starts with one of = + - @ (or a tab or
+# a carriage return before one) as a formula, and an arXiv title or comment is the author's to
+# write. Such a cell is exported behind a quote ('), which spreadsheets show as text; so is one
+# that already starts with quotes before such a character, so that taking one quote off on
+# import gives every cell back as it was.
+_FORMULA_LIKE = re.compile(r"'*[=+\-@\t\r]")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet shows as text rather than runs (``from_spreadsheet_safe`` undoes
+    it exactly)."""
+    return "'" + cell if _FORMULA_LIKE.match(cell) else cell
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    """A cell as it was before ``spreadsheet_safe``."""
+    return cell[1:] if cell.startswith("'") and _FORMULA_LIKE.match(cell, 1) else cell
+
+
+def _text_cells(frame: pd.DataFrame, convert: Callable[[str], str]) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if any(isinstance(value, str) for value in values):
+            frame[column] = [convert(v) if isinstance(v, str) else v for v in values]
+    return frame
 
 
 class UnknownPaperError(LookupError):
@@ -103,9 +132,11 @@ def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False
 
     A label carries its time: the file's ``labelled_at`` column, else the file's modification
     time. Where the file and a stored label disagree, the newer one wins (``prefer_file``: the
-    file always does), and every such paper is listed in the report's ``conflicts``."""
+    file always does), and every such paper is listed in the report's ``conflicts``. Cells an
+    export made spreadsheet-safe are read back as they were."""
     path = Path(path)
     frame = checked_ids(load_labelled_csv(path, require_both_classes=False), source=str(path))
+    frame = _text_cells(frame, from_spreadsheet_safe)
     file_time = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
     papers = {
         p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(frame["paper_id"])))
@@ -277,11 +308,13 @@ def load_labels(session: Session, *, require_both_classes: bool = True) -> pd.Da
 
 
 def export_labels_frame(session: Session) -> pd.DataFrame:
-    """Every label with its paper in the CSV layout, authors and comment included, oldest first."""
+    """Every label with its paper in the CSV layout, authors and comment included, oldest first,
+    each text cell spreadsheet-safe (``spreadsheet_safe``; the import reads it back)."""
     papers = stored_labels(session)
     if not papers:
         return csv_frame(empty_frame())
-    return csv_frame(labels_frame(papers, source="database labels", require_both_classes=False))
+    frame = csv_frame(labels_frame(papers, source="database labels", require_both_classes=False))
+    return _text_cells(frame, spreadsheet_safe)
 
 
 def labels_csv_text(session: Session) -> str:

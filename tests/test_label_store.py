@@ -10,11 +10,18 @@ import pandas as pd
 import pytest
 
 from app.cli import main
-from app.core.db import session_scope
-from app.labels import export_labels_csv, import_labels_csv, load_labels, set_label
+from app.core.db import Database, session_scope
+from app.labels import (
+    export_labels_csv,
+    from_spreadsheet_safe,
+    import_labels_csv,
+    load_labels,
+    set_label,
+    spreadsheet_safe,
+)
 from app.models import Label, Paper
 from tests.conftest import LABELS_CSV
-from tests.factories import with_metadata, write_labels_csv
+from tests.factories import paper_row, with_metadata, write_labels_csv
 from training.layout import DataError, data_hash, load_labelled_csv, paper_inputs
 
 
@@ -178,3 +185,70 @@ def test_imported_paper_ids_must_be_arxiv_ids_and_versions_are_dropped(sessions,
     twice.loc[twice.index[1], "paper_id"] = f"{twice['paper_id'].iloc[0]}v3"
     with pytest.raises(DataError, match="the same paper in several versions"):
         import_labels_csv(sessions(), write_labels_csv(twice, tmp_path / "twice.csv"))
+
+
+# What an arXiv author may write into a title, an abstract, a name or a comment (issue 17).
+FORMULA_LIKE = {
+    "2501.00001": {"title": "=cmd|' /C calc'!A0", "comment": "=cmd|' /C calc'!A0"},
+    "2501.00002": {"title": "'=already quoted", "abstract": "-1 is the answer."},
+    "2501.00003": {"authors": ["@handle", "Common Author"], "comment": "+49 30 1234"},
+    "2501.00004": {"abstract": "@SUM(1+1) in an abstract.", "title": "A-OK: plain"},
+}
+
+
+def test_formula_like_cells_are_exported_spreadsheet_safe_and_imported_back_unchanged(
+    client, sessions, tmp_path: Path
+) -> None:
+    """A spreadsheet opening the export runs a cell starting with = + - @ (OWASP's CSV
+    injection): such cells are exported behind a quote, and the import takes it off again."""
+    with session_scope(sessions) as session:
+        for index, (paper_id, fields) in enumerate(FORMULA_LIKE.items()):
+            session.add(paper_row(paper_id, **fields))
+            set_label(session, paper_id=paper_id, interest=index % 2, source="web")
+    exported = tmp_path / "labels.csv"
+    with sessions() as session:
+        assert export_labels_csv(session, exported) == 4
+    assert client.get("/labels.csv").text == exported.read_text(encoding="utf-8")
+    with exported.open(newline="", encoding="utf-8") as handle:
+        cells = {row["paper_id"]: row for row in csv.DictReader(handle)}
+    assert cells["2501.00001"]["title"] == cells["2501.00001"]["comment"] == ("'=cmd|' /C calc'!A0")
+    assert cells["2501.00002"]["title"] == "''=already quoted"
+    assert cells["2501.00002"]["abstract"] == "'-1 is the answer."
+    assert cells["2501.00003"]["authors"] == "'@handle; Common Author"
+    assert cells["2501.00003"]["comment"] == "'+49 30 1234"
+    assert cells["2501.00004"]["abstract"] == "'@SUM(1+1) in an abstract."
+    assert cells["2501.00004"]["title"] == "A-OK: plain"
+    for row in cells.values():
+        assert not row["title"].startswith(("=", "+", "-", "@", "\t", "\r"))
+
+    # Imported into another database, every cell is as it was, and exports the same again.
+    with Database(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        with session_scope(other.sessions) as session:
+            assert import_labels_csv(session, exported).new_papers == 4
+        with other.sessions() as session:
+            for paper_id, fields in FORMULA_LIKE.items():
+                paper = session.get_one(Paper, paper_id)
+                for name, value in fields.items():
+                    assert getattr(paper, name) == value, (paper_id, name)
+            again = tmp_path / "again.csv"
+            export_labels_csv(session, again)
+    assert again.read_text(encoding="utf-8") == exported.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@A1", "'@A1"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("'=1", "''=1"),
+        ("'quoted", "'quoted"),
+        ("plain = text", "plain = text"),
+        ("", ""),
+    ],
+)
+def test_a_spreadsheet_safe_cell_reads_back_exactly(cell, safe):
+    assert spreadsheet_safe(cell) == safe and from_spreadsheet_safe(safe) == cell
