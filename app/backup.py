@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.db import sqlite_file
+from app.core.private_files import create_private_file, private_directory, private_file
 from app.labels import labels_csv_text
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,13 @@ def take_backup(
     labels = directory / f"{LABELS_PREFIX}{stamp}.csv"
     partial = database.with_suffix(".db.partial")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        # Copies of the reader's data, as private as the database (app.core.private_files).
+        # (one in the data directory is ours to close; one elsewhere only when made here)
+        private_directory(
+            directory, close_existing=directory.parent == settings.data_dir.absolute()
+        )
+        partial.unlink(missing_ok=True)  # left by a backup that was stopped
+        create_private_file(partial)
         with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(partial)) as dst:
             src.backup(dst)
             (verdict,) = dst.execute("PRAGMA quick_check").fetchone()
@@ -80,6 +87,7 @@ def take_backup(
         with sessions() as session:
             text = labels_csv_text(session)
         labels_partial = labels.with_suffix(".csv.partial")
+        create_private_file(labels_partial)
         labels_partial.write_text(text, encoding="utf-8")
         os.replace(partial, database)
         os.replace(labels_partial, labels)
@@ -89,6 +97,8 @@ def take_backup(
         raise BackupError(f"backup into {directory} failed: {err}") from err
     keep = settings.backup_keep if keep is None else keep
     removed = rotate(directory, keep) if keep > 0 else ()
+    for kept in (*directory.glob(f"{DATABASE_PREFIX}*.db"), *directory.glob(f"{LABELS_PREFIX}*")):
+        private_file(kept)  # taken before backups were made private
     logger.info("backed up %s to %s (and the labels to %s)", source, database, labels.name)
     return Backup(database=database, labels=labels, removed=removed)
 

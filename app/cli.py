@@ -71,9 +71,12 @@ def _setup_logging(settings: Settings) -> None:
 
 
 def _database(settings: Settings) -> Database:
-    """The command's one database, brought up to date."""
+    """The command's one database, brought up to date, in a data directory for its owner
+    only."""
     from app.core.db import Database
+    from app.core.private_files import private_directory
 
+    private_directory(settings.data_dir, close_existing=True)
     return Database(settings.resolved_database_url)
 
 

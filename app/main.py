@@ -20,6 +20,7 @@ from app.api.routes.docs import DOCS_ASSETS_DIR, DOCS_ASSETS_URL
 from app.core.access import Access, HostCheckMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database, DatabaseGone
+from app.core.private_files import private_directory
 from app.ml.serving import ModelHolder
 from app.scheduler import DailyJob, LockedRetrainRunner, start_scheduler
 from app.services import Services
@@ -34,6 +35,7 @@ ROUTERS = [*PAGES_AT_API_URLS, *API_ROUTERS, *WEB_ROUTERS]
 
 
 def start_services(settings: Settings, access: Access | None = None) -> Services:
+    private_directory(settings.data_dir, close_existing=True)
     database = Database(settings.resolved_database_url)
     services: Services
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import Database, session_scope
 from app.core.priority import lower_thread_priority
+from app.core.private_files import private_directory
 from app.ingest.service import CancelFlag, IngestReport, ingest_range
 from app.ml.serving import ModelHolder
 from app.models import IngestRun, RetrainRun
@@ -118,7 +119,7 @@ class DailyJob:
     ):
         self.sessions, self.settings, self.holder = sessions, settings, holder
         self.isolated = isolated
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
         # Another process (a CLI backfill, a second server) holds the file lock; another thread of
         # this one holds the thread lock. The file lock is shared by this object's threads (not
         # thread-local), so the thread that takes it may hand it to the thread that runs the job.

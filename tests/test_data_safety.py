@@ -4,7 +4,10 @@ file are refused, and backups restore."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import stat
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -162,3 +165,48 @@ def test_a_postgresql_database_is_not_backed_up_here_and_says_how(settings, sess
     elsewhere = settings.model_copy(update={"database_url": "postgresql+psycopg://db/reco"})
     with pytest.raises(BackupError, match="pg_dump"):
         take_backup(elsewhere, sessions)
+
+
+def _modes(directory: Path) -> dict[str, int]:
+    return {
+        str(path.relative_to(directory.parent)): stat.S_IMODE(path.stat().st_mode)
+        for path in [directory, *directory.rglob("*")]
+        if path.name != "ingest.lock" and not path.name.startswith("ingest.")
+    }
+
+
+def test_the_database_its_backups_and_secrets_are_the_owners_alone(settings, standin):
+    """Issue 17: the database and the backups were world-readable (0644) under a usual umask.
+    Now every file of them is 0600 in a 0700 data directory, and an older data directory's
+    files are closed to others at the next start."""
+    from app.core.access import stored_token
+    from app.digest.links import digest_key
+
+    wanted = {"data": 0o700, "data/backups": 0o700}
+    umask = os.umask(0o022)
+    try:
+        for start in ("new", "made by an earlier version"):
+            with local_client(create_app(settings)) as client:
+                services = client.app.state.services
+                ingest_day(services.sessions, WEDNESDAY, settings)
+                paper = sorted(
+                    e.id for e in standin.catalog.on_day(WEDNESDAY, settings.categories)
+                )[0]
+                assert (
+                    client.post(f"/papers/{paper}/label", json={"interest": 1}).status_code == 200
+                )
+                services.job.backup()
+                stored_token(settings.data_dir), digest_key(settings)
+                modes = _modes(settings.data_dir)
+            names = set(modes)
+            assert {"data/arxiv_reco.db-wal", "data/arxiv_reco.db-shm"} <= names, start
+            assert {"data/api_token", "data/digest_secret", "data/arxiv_reco.db.created"} <= names
+            assert any(name.startswith("data/backups/labels-") for name in names)
+            assert modes == {name: wanted.get(name, 0o600) for name in names}, start
+            # What an earlier version left (its secrets were 0600 already: a loose one is
+            # refused, since others may have read it).
+            for path in [settings.data_dir, *settings.data_dir.rglob("*")]:
+                if path.name not in ("api_token", "digest_secret"):
+                    path.chmod(0o755 if path.is_dir() else 0o644)
+    finally:
+        os.umask(umask)

@@ -23,11 +23,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
+from app.core.private_files import create_private_file, private_directory, private_file
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 CREATED_SUFFIX = ".created"
+# SQLite's companions of a database file, as private as the file itself.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", CREATED_SUFFIX)
 
 
 class DatabaseMissing(RuntimeError):
@@ -68,7 +71,18 @@ def _record_creation(path: Path) -> None:
     marker = path.with_name(path.name + CREATED_SUFFIX)
     if path.exists() and not marker.exists():
         stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        create_private_file(marker)
         marker.write_text(json.dumps({"database": path.name, "created_at": stamp}) + "\n")
+
+
+def private_database(path: Path) -> None:
+    """The SQLite file and its companions for the owner only (``app.core.private_files``): a
+    new one is made empty with that mode before SQLite opens it, whose -wal and -shm files then
+    take the same; files of an older database are closed to others."""
+    private_directory(path.parent)
+    create_private_file(path)
+    for suffix in SQLITE_COMPANIONS:
+        private_file(path.with_name(path.name + suffix))
 
 
 class Database:
@@ -83,6 +97,7 @@ class Database:
         self.path = sqlite_file(url)
         if self.path is not None:
             check_not_lost(self.path)
+            private_database(self.path)
         if migrate:
             self.migrate()
         self.engine = make_engine(url)
