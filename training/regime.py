@@ -16,10 +16,12 @@ from training.split import split_by_date
 
 EARLY, MEASURED = "early", "measured"
 # The measured regime needs these many explicit labels of each kind, and a date split that holds
-# MIN_POSITIVES interesting papers in each of train, validation and test. Fewer measure nothing
-# worth having: on the shared benchmark's last 16 days (bench/README.md, "coldstart.py"), with
-# random labels, a measured model ranked below the early one at 8/16, 15/30, 20/40 and 30/60 (✓/✕)
-# (AP 0.258 against 0.296 at 20/40) and drew level only at 40/80 (0.344 against 0.345).
+# MIN_POSITIVES interesting papers in each of train, validation and test. With fewer, a measured
+# model is worth less than the early one: on the shared benchmark's last 16 days (random labels,
+# 3 seeds; bench/README.md, "When a model is measured"), it ranked level at 15/30 and 30/60 (✓/✕)
+# and worse at 20/40 (AP 0.258 against 0.291), with a threshold a split of a few interesting
+# papers chose badly (13 to 44 papers a day at 16-30% precision, against the early model's 8 at
+# 34-37%), and overtook it at 40/80 (AP 0.344 against 0.335, P@10 0.329 against 0.308).
 MEASURED_MIN_POSITIVES = 40
 MEASURED_MIN_NEGATIVES = 80
 
