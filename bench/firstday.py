@@ -130,7 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report.raise_for_status()
                 steps["import"] = time.perf_counter() - mark
                 mark = time.perf_counter()
-                client.post("/retrain").raise_for_status()
+                # As the page does: while another job holds the lock (409), wait and ask again.
+                _wait(
+                    "the retrain to start",
+                    lambda: client.post("/retrain").status_code != 409,
+                    300,
+                    1.0,
+                )
                 state = _wait(
                     "the retrain",
                     lambda: (s := client.get("/retrain").json())["state"] != "running" and s,

@@ -301,7 +301,15 @@
       retrain.disabled = true;
       retrain.dataset.running = "true";
       status.textContent = "Retraining…";
-      const response = await write("POST", "/retrain");
+      let response = await write("POST", "/retrain");
+      // Another job holds the lock (the daily fetch, a backfill): wait for it, then train.
+      const patience = Date.now() + 10 * 60 * 1000;
+      while (response && response.status === 409 && Date.now() < patience) {
+        const detail = (await response.json().catch(() => ({}))).detail;
+        status.textContent = "Waiting for the running job to finish, then retraining… (" + (detail || "busy") + ")";
+        await new Promise((r) => setTimeout(r, 3000));
+        response = await write("POST", "/retrain");
+      }
       if (!response || !response.ok) {
         status.textContent = "Retrain refused: " + (response ? (await response.json()).detail : "no answer");
         retrain.disabled = false;
