@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.categories import BACKFILL_TRIGGER
 from app.core.arxiv_ids import split_version
 from app.models import IngestRun, Label, Paper, Score
-from app.scoring import current_score, is_recommended
+from app.scoring import LISTED_RUN, current_score, is_recommended
 
 
 @dataclass
@@ -22,9 +22,7 @@ class DayRecommendations:
     pending: int
 
 
-# A listing day: one that ingestion fetched papers for. Papers that only arrived with a label
-# import carry a date too, but they never make a day of their own.
-_LISTED = (IngestRun.status == "success", IngestRun.fetched > 0)
+_LISTED = LISTED_RUN  # app.scoring: a listing day
 
 
 def latest_day(session: Session) -> dt.date | None:

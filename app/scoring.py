@@ -18,7 +18,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 from app.core.db import session_scope
 from app.ml.registry import version_threshold
 from app.ml.serving import LoadedModel
-from app.models import ModelVersion, Paper, Score, utcnow
+from app.models import IngestRun, ModelVersion, Paper, Score, utcnow
 from training.artifact import PaperInput
 from training.predictor import score_papers
 
@@ -26,6 +26,16 @@ logger = logging.getLogger(__name__)
 
 # Scored papers are committed in chunks so a crash loses at most one chunk of work.
 SCORE_COMMIT_CHUNK = 256
+
+
+# A listing day: one that ingestion fetched papers for. Papers that only arrived with a label
+# import carry a date too, but they never make a day of their own.
+LISTED_RUN = (IngestRun.status == "success", IngestRun.fetched > 0)
+
+
+def on_a_listing_day() -> ColumnElement[bool]:
+    """A paper submitted on a listing day: one a day's list shows and ingestion scores."""
+    return Paper.submitted_on.in_(select(IngestRun.day).where(*LISTED_RUN))
 
 
 def is_recommended(probability: float | None, threshold: float) -> bool:
@@ -78,10 +88,17 @@ def list_model(session: Session, *, day: dt.date, active: LoadedModel) -> ListMo
 
 
 def rescoring_progress(session: Session, *, active: LoadedModel) -> dict[str, int]:
-    """Stored papers and how many the active model has scored in their current version."""
-    papers = session.scalar(select(func.count(Paper.id))) or 0
+    """The papers of the listing days and how many the active model has scored in their current
+    version. Papers that only came with imported labels are on no day's list: they are scored
+    with the rest when a new model re-scores everything (search shows their scores), but never
+    counted as pending, since ingestion, which scores each day it fetches, never reaches them."""
+    papers = session.scalar(select(func.count(Paper.id)).where(on_a_listing_day())) or 0
     scored = (
-        session.scalar(select(func.count(Score.id)).join(Paper, current_score(active.version_id)))
+        session.scalar(
+            select(func.count(Score.id))
+            .join(Paper, current_score(active.version_id))
+            .where(on_a_listing_day())
+        )
         or 0
     )
     return {"papers": papers, "scored": scored}

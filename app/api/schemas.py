@@ -146,7 +146,9 @@ class RetrainPublic(BaseModel):
 
 
 class RescoringStatus(BaseModel):
-    papers: int = Field(description="Stored papers")
+    papers: int = Field(
+        description="Papers of the listing days (not those that only came with imported labels)"
+    )
     scored: int = Field(description="Papers the active model has scored in their current version")
 
 

@@ -71,9 +71,9 @@ def status(
     progress = rescoring_progress(session, active=loaded) if loaded is not None else None
     if progress is not None and progress["scored"] < progress["papers"]:
         warnings.append(
-            f"model {loaded.name if loaded else ''} has scored {progress['scored']} of "
-            f"{progress['papers']} stored papers; days it has not reached keep the previous "
-            "model's scores"
+            f"model {loaded.name if loaded else ''} has scored {progress['scored']} of the "
+            f"{progress['papers']} papers of the listed days; days it has not reached keep the "
+            "previous model's scores"
         )
     return StatusResponse(
         last_retrain=RetrainPublic.model_validate(retrain_run) if retrain_run else None,
