@@ -1,7 +1,9 @@
 """`arxiv-reco demo`: the whole product, offline, on a small bundled sample of real papers.
 
-It imports the sample labels, trains the ``tfidf`` model, replays real listing days through the
-real ingestion code against the local arXiv stand-in, and serves the page.
+It imports the sample labels (every paper of eight listing days, as a reader who labelled each
+day has them), trains the ``tfidf`` model through the service's own retrain (the same recipe,
+threshold and calibration as any retrain), replays real listing days through the real ingestion
+code against the local arXiv stand-in, and serves the page.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ from pathlib import Path
 from app.core.config import Settings
 from app.core.db import Database
 from app.ingest.service import IngestReport, ingest_day
-from app.labels import import_labels_csv, load_labels
-from app.ml.registry import register_trained
+from app.labels import import_labels_csv
 from app.ml.serving import ModelHolder
-from training.config import TrainConfig
-from training.train import train
+from app.models import ModelVersion
+from app.retrain import retrain
+from app.scheduler import DailyJob
+from training.artifact import ModelMeta
 
 logger = logging.getLogger(__name__)
 
 DATA = Path(__file__).parent / "data"
 LABELS = DATA / "labels.csv"
 LISTINGS = DATA / "listings"
+DEMO_RETRAIN = "the demo's retrain"
 
 
 @dataclass
@@ -46,17 +50,14 @@ def prepare_demo(settings: Settings) -> DemoReport:
     sessions = database.sessions
     with database.session() as session:
         imported = import_labels_csv(session, LABELS)
-    with sessions() as session:
-        frame = load_labels(session)
-    model_dir = settings.resolved_model_dir / "demo-tfidf"
-    result = train(
-        TrainConfig(output=str(model_dir), method="tfidf", overwrite=True, progress=False),
-        frame=frame,
-        source="the demo's labels",
-        name="demo-tfidf",
-    )
-    register_trained(sessions, result.path, result.meta, name="demo-tfidf", activate=True)
     holder = ModelHolder(sessions, device="cpu", batch_size=settings.score_batch_size)
+    # The service's retrain, under the job's lock like every retrain: what the demo shows is
+    # what a reader's own labels would give.
+    with DailyJob(sessions, settings, holder).held(DEMO_RETRAIN):
+        outcome = retrain(sessions, settings, method="tfidf", trigger="demo")
+    with sessions() as session:
+        model_dir = Path(session.get_one(ModelVersion, outcome.version_id).path)
+    metrics = ModelMeta.load(model_dir).metrics
     reports = []
     with ArxivStandIn(catalog_from_listings(LISTINGS)) as standin:
         replay = settings.model_copy(
@@ -69,8 +70,8 @@ def prepare_demo(settings: Settings) -> DemoReport:
     database.dispose()
     return DemoReport(
         labels=imported.rows,
-        model_name=result.meta.info.get("name", model_dir.name),
-        test_average_precision=result.metrics["test"]["average_precision"],
+        model_name=outcome.name,
+        test_average_precision=(metrics.get("test") or {}).get("average_precision"),
         days=reports,
         seconds=time.perf_counter() - started,
     )
