@@ -211,3 +211,17 @@ def test_status_and_page_say_it_is_an_early_model_and_what_makes_a_measured_one(
     page = client.get("/").text
     assert "an early model, about 10 papers a day" in page
     assert f"{MEASURED_MIN_POSITIVES - 3} more ✓ and {MEASURED_MIN_NEGATIVES} more ✕" in page
+
+
+def test_a_small_database_keeps_its_negatives(sessions, settings):
+    """Pseudo-positives never take the few stored papers a new reader has: 17 papers, one ✓."""
+    with session_scope(sessions) as session:
+        import_labels_csv(session, LABELS_CSV)
+        session.execute(delete(Label))
+        keep = set(FRAME["paper_id"].iloc[:18])
+        for paper in session.scalars(select(Paper)).all():
+            if paper.id not in keep:
+                session.delete(paper)
+    _label(sessions, positives=[FRAME["paper_id"].iloc[0]])
+    outcome = retrain(sessions, settings)
+    assert outcome.activated and _active_meta(sessions).info["regime"] == EARLY

@@ -63,6 +63,10 @@ _PRIOR_BOUNDS = (0.005, 0.25)
 _DAY_SIZE_FACTOR = 2
 
 
+# At most this share of the stored papers become pseudo-positives (30 of the benchmark's 2,668).
+PSEUDO_SHARE = 0.02
+
+
 @dataclass(frozen=True)
 class EarlyResult:
     path: Path
@@ -163,11 +167,13 @@ def fit_early_pipeline(
     weight[positives] = weight[~positives].sum() / positives.sum()
     train_x = sparse.vstack([labels_x, weak_x]).tocsr()
     logreg = _logreg(config).fit(train_x, y, sample_weight=weight)
-    if config.pseudo_positives and len(pool):
-        # Pseudo-relevance feedback: the stored papers the first fit likes most join the
-        # interesting ones at a small weight, so a handful of ✓ reach their neighbours' words.
+    # Pseudo-relevance feedback: the stored papers the first fit likes most join the interesting
+    # ones at a small weight, so a handful of ✓ reach their neighbours' words. Never more than
+    # a small share of the stored papers: the rest must stay negatives.
+    pseudo = min(config.pseudo_positives, int(len(pool) * PSEUDO_SHARE))
+    if pseudo:
         scores = logreg.decision_function(pool_x)
-        top = np.argsort(-scores, kind="stable")[: config.pseudo_positives]
+        top = np.argsort(-scores, kind="stable")[:pseudo]
         keep = ~np.isin(np.arange(len(y)), len(labels) + np.flatnonzero(np.isin(in_sample, top)))
         positive_weight = float(weight[positives][0])
         train_x = sparse.vstack([train_x[keep], pool_x[top]]).tocsr()
