@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, NoReturn
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Discriminator, Tag
 
 WRITE_ERRORS = (401, 403)
 
@@ -102,6 +102,33 @@ class _JSONRequest(Request):
         return self._json
 
 
+# The shapes of a body that is one object or a list of them (``one_or_many``); an error's loc
+# names the shape only until JSONRoute takes it out.
+_ONE, _MANY = "(one)", "(many)"
+
+
+def _shape(value: Any) -> str:
+    return _MANY if isinstance(value, list) else _ONE
+
+
+def one_or_many(model: type[BaseModel]) -> Any:
+    """The body type of a route that takes one ``model`` or a list of them. With a plain union,
+    pydantic tries both and a body missing a field is refused twice ("Field required" and "Input
+    should be a valid list"); here the body's shape picks the one to check, and its errors read
+    as the route's own checks do (``["body", "abstract"]``, ``["body", 1, "abstract"]``)."""
+    return Annotated[
+        Annotated[model, Tag(_ONE)] | Annotated[list[model], Tag(_MANY)],  # type: ignore[valid-type]
+        Discriminator(_shape),
+    ]
+
+
+def _without_shape(errors: Sequence[Any]) -> list[Any]:
+    return [
+        {**error, "loc": tuple(part for part in error["loc"] if part not in (_ONE, _MANY))}
+        for error in errors
+    ]
+
+
 class JSONRoute(APIRoute):
     """A route whose JSON body is parsed by ``parse_json``; every API router uses it
     (``APIRouter(route_class=JSONRoute)``)."""
@@ -110,6 +137,9 @@ class JSONRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def strict_json_handler(request: Request) -> Response:
-            return await handler(_JSONRequest(request.scope, request.receive))
+            try:
+                return await handler(_JSONRequest(request.scope, request.receive))
+            except RequestValidationError as err:
+                raise RequestValidationError(_without_shape(err.errors()), body=err.body) from None
 
         return strict_json_handler

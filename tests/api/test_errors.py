@@ -56,6 +56,23 @@ def test_bad_score_input_is_422_even_without_a_model(client, body):
     _validation_errors(client.post("/score", json=body))
 
 
+@pytest.mark.parametrize(
+    ("body", "error_type", "loc"),
+    [
+        ({"title": "no abstract"}, "missing", ["body", "abstract"]),
+        ({"abstract": 5}, "string_type", ["body", "abstract"]),
+        ([{"abstract": "ok"}, {"title": "x"}], "missing", ["body", 1, "abstract"]),
+        ({"abstract": "ok", "extra": 1}, "extra_forbidden", ["body", "extra"]),
+        ("an abstract", "model_attributes_type", ["body"]),
+    ],
+)
+def test_a_score_body_is_refused_once_for_what_it_lacks(client, body, error_type, loc):
+    """A missing abstract was refused twice, once as a paper and once as 'Input should be a
+    valid list' (issue 17): the body's shape says which of the two it is."""
+    (error,) = _validation_errors(client.post("/score", json=body))
+    assert (error["type"], error["loc"]) == (error_type, loc)
+
+
 def test_good_score_input_without_a_model_is_503(client):
     response = client.post("/score", json={"abstract": "Graphs."})
     assert response.status_code == 503 and "arxiv-reco train" in response.json()["detail"]

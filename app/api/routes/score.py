@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 from fastapi import APIRouter, Body
 
 from app.api.deps import HolderDep, SettingsDep, require_model
-from app.api.errors import JSONRoute, error_responses, validation_error
+from app.api.errors import JSONRoute, error_responses, one_or_many, validation_error
 from app.api.schemas import (
     BatchScoreResponse,
     ModelVersionPublic,
@@ -18,6 +18,11 @@ from training.artifact import PaperInput
 
 router = APIRouter(tags=["scoring"], route_class=JSONRoute)
 
+if TYPE_CHECKING:
+    ScoreBody: TypeAlias = ScoreRequest | list[ScoreRequest]
+else:  # one paper or a list, each refused once when wrong
+    ScoreBody = one_or_many(ScoreRequest)
+
 
 @router.post(
     "/score",
@@ -28,7 +33,7 @@ def score(
     settings: SettingsDep,
     holder: HolderDep,
     body: Annotated[
-        ScoreRequest | list[ScoreRequest],
+        ScoreBody,
         Body(
             description="One paper, or a list of them (up to the configured cap): its abstract "
             "and optionally title, authors, categories and comment"
