@@ -8,7 +8,10 @@ papers most like this one (TF-IDF cosine over titles and abstracts).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
@@ -32,7 +35,7 @@ def reasons_for(
     if not papers:
         return {}
     if explains(model.predictor):
-        found = tfidf_reasons(model.predictor, [paper_input(p) for p in papers], top=top)
+        found = _cached_tfidf_reasons(model, papers, top)
         # Where nothing clear raised the score, the reader's closest ✓ paper says why.
         bare = [i for i, reasons in enumerate(found) if not reasons]
         if bare:
@@ -42,6 +45,33 @@ def reasons_for(
     else:
         found = similar_interesting(session, papers, top=min(top, 3))
     return {p.id: [r.describe() for r in rs] for p, rs in zip(papers, found, strict=True)}
+
+
+# A served model's reasons for a paper version never change: kept per model (a new model starts
+# afresh), at most this many papers, so a day's page or digest is explained once.
+REASONS_CACHED = 20_000
+_reasons_cache: weakref.WeakKeyDictionary[Any, dict[tuple[str, int, int], list[Reason]]] = (
+    weakref.WeakKeyDictionary()
+)
+_cache_lock = threading.Lock()
+
+
+def _cached_tfidf_reasons(
+    model: LoadedModel, papers: Sequence[Paper], top: int
+) -> list[list[Reason]]:
+    with _cache_lock:
+        cache = _reasons_cache.setdefault(model.predictor, {})
+        found = [cache.get((p.id, p.version, top)) for p in papers]
+    missing = [i for i, reasons in enumerate(found) if reasons is None]
+    if missing:
+        fresh = tfidf_reasons(model.predictor, [paper_input(papers[i]) for i in missing], top=top)
+        with _cache_lock:
+            if len(cache) + len(missing) > REASONS_CACHED:
+                cache.clear()
+            for i, reasons in zip(missing, fresh, strict=True):
+                found[i] = reasons
+                cache[(papers[i].id, papers[i].version, top)] = reasons
+    return [list(reasons or []) for reasons in found]
 
 
 def similar_interesting(

@@ -102,3 +102,26 @@ def test_stop_word_phrases_and_numbers_are_no_reasons():
         "network",
         "of language",
     ]
+
+
+def test_a_models_reasons_for_a_paper_are_worked_out_once(sessions, settings, holder, monkeypatch):
+    import app.reasons as reasons_module
+    from app.models import Paper
+
+    with session_scope(sessions) as session:
+        import_labels_csv(session, LABELS_CSV)
+    retrain(sessions, settings)
+    with sessions() as session:
+        papers = list(session.query(Paper).limit(20))
+        first = reasons_module.reasons_for(session, holder.get(), papers)
+        calls = []
+        real = reasons_module.tfidf_reasons
+        monkeypatch.setattr(
+            reasons_module, "tfidf_reasons", lambda *a, **k: calls.append(a) or real(*a, **k)
+        )
+        again = reasons_module.reasons_for(session, holder.get(), papers)
+    assert again == first and calls == []
+    retrain(sessions, settings)  # a new model explains afresh
+    with sessions() as session:
+        reasons_module.reasons_for(session, holder.get(), papers[:3])
+    assert len(calls) == 1
