@@ -143,19 +143,25 @@ def score_pending(
     if days is not None:
         query = query.where(Paper.submitted_on.in_(list(days)))
     with sessions() as session:
-        # Newest day first: a re-scoring reaches the days a reader opens first.
-        pending = session.execute(query.order_by(Paper.submitted_on.desc(), Paper.id)).all()
-    if not pending:
+        waiting = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if not waiting:
         return 0
-    logger.info("scoring %d papers with model version %d", len(pending), loaded.version_id)
-    total = 0
-    for start in range(0, len(pending), SCORE_COMMIT_CHUNK):
-        chunk = pending[start : start + SCORE_COMMIT_CHUNK]
+    logger.info("scoring %d papers with model version %d", waiting, loaded.version_id)
+    # Newest day first, a committed chunk at a time: a re-scoring reaches the days a reader opens
+    # first, and never holds every pending abstract in memory. A scored paper leaves the query.
+    ordered = query.order_by(Paper.submitted_on.desc(), Paper.id).limit(SCORE_COMMIT_CHUNK)
+    total, previous = 0, None
+    while total < waiting:
+        with sessions() as session:
+            chunk = session.execute(ordered).all()
+        ids = [row.id for row in chunk]
+        if not chunk or ids == previous:  # nothing left, or a chunk that did not store
+            break
         probabilities = score_inputs(loaded, [paper_input(row) for row in chunk], progress=progress)
         with session_scope(sessions) as session:
             _store_scores(session, loaded.version_id, chunk, probabilities.tolist())
-        total += len(chunk)
-        logger.info("scored %d/%d", total, len(pending))
+        total, previous = total + len(chunk), ids
+        logger.info("scored %d/%d", total, waiting)
     return total
 
 

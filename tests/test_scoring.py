@@ -1,0 +1,35 @@
+"""Re-scoring every stored day, a committed chunk at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+import app.scoring as scoring
+from app.ingest.service import ingest_day
+from app.models import Paper, Score
+from tests.factories import activate_model_dir
+
+
+def test_re_scoring_reads_and_scores_one_chunk_at_a_time(
+    sessions, settings, holder, tfidf_meta_model_dir, monkeypatch
+):
+    for day in (dt.date(2025, 3, 19), dt.date(2025, 3, 20)):
+        ingest_day(sessions, day, settings)
+    activate_model_dir(sessions, tfidf_meta_model_dir)
+    monkeypatch.setattr(scoring, "SCORE_COMMIT_CHUNK", 7)
+    sizes: list[int] = []
+    real = scoring.score_inputs
+    monkeypatch.setattr(
+        scoring,
+        "score_inputs",
+        lambda model, inputs, **k: sizes.append(len(inputs)) or real(model, inputs, **k),
+    )
+    total = scoring.score_pending(sessions, holder.get(), days=None)
+    with sessions() as session:
+        papers = session.scalar(select(func.count()).select_from(Paper))
+        scored = session.scalar(select(func.count()).select_from(Score))
+    assert total == papers == scored and papers > 14
+    assert max(sizes) == 7 and sum(sizes) == papers
+    assert scoring.score_pending(sessions, holder.get(), days=None) == 0  # nothing left
