@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 from app.core.db import session_scope
@@ -148,19 +148,27 @@ def score_pending(
         return 0
     logger.info("scoring %d papers with model version %d", waiting, loaded.version_id)
     # Newest day first, a committed chunk at a time: a re-scoring reaches the days a reader opens
-    # first, and never holds every pending abstract in memory. A scored paper leaves the query.
-    ordered = query.order_by(Paper.submitted_on.desc(), Paper.id).limit(SCORE_COMMIT_CHUNK)
-    total, previous = 0, None
-    while total < waiting:
+    # first, and never holds every pending abstract in memory. Each chunk starts after the last
+    # one's (day, id), so the query never walks the papers already done again.
+    ordered = query.add_columns(Paper.submitted_on).order_by(Paper.submitted_on.desc(), Paper.id)
+    total = 0
+    after: tuple[dt.date, str] | None = None
+    while True:
+        page = ordered
+        if after is not None:
+            day, last_id = after
+            page = page.where(
+                or_(Paper.submitted_on < day, and_(Paper.submitted_on == day, Paper.id > last_id))
+            )
         with sessions() as session:
-            chunk = session.execute(ordered).all()
-        ids = [row.id for row in chunk]
-        if not chunk or ids == previous:  # nothing left, or a chunk that did not store
+            chunk = session.execute(page.limit(SCORE_COMMIT_CHUNK)).all()
+        if not chunk:
             break
         probabilities = score_inputs(loaded, [paper_input(row) for row in chunk], progress=progress)
         with session_scope(sessions) as session:
             _store_scores(session, loaded.version_id, chunk, probabilities.tolist())
-        total, previous = total + len(chunk), ids
+        total += len(chunk)
+        after = (chunk[-1].submitted_on, chunk[-1].id)
         logger.info("scored %d/%d", total, waiting)
     return total
 
