@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.arxiv_ids import is_arxiv_id, split_version
+from app.core.config import split_subject_classes
 from app.models import Label, Paper, utcnow
 from training.layout import (
     LABEL_TIME_COLUMN,
@@ -150,6 +151,7 @@ def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False
     for row in frame.itertuples(index=False):
         if row.paper_id not in papers:
             submitted: dt.datetime = row.submission_date.to_pydatetime()
+            categories, subject_classes = split_subject_classes(split_categories(row.categories))
             session.add(
                 Paper(
                     id=row.paper_id,
@@ -157,8 +159,9 @@ def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False
                     title=row.title,
                     abstract=row.abstract,
                     authors=list(split_authors(row.authors)),
-                    categories=split_categories(row.categories),
-                    primary_category=next(iter(split_categories(row.categories)), ""),
+                    categories=categories,
+                    subject_classes=subject_classes,
+                    primary_category=next(iter(categories), ""),
                     submitted_at=submitted,
                     submitted_on=submitted.date(),
                     comment=row.comment or None,
@@ -267,6 +270,7 @@ def stored_labels(session: Session) -> list[LabelledPaper]:
             Paper.authors,
             Paper.comment,
             Label.updated_at,
+            Paper.subject_classes,
         ).join(Label, Label.paper_id == Paper.id)
     ).all()
     # Ordered here, not in SQL: collations differ between databases, and the date split (and so
@@ -277,7 +281,9 @@ def stored_labels(session: Session) -> list[LabelledPaper]:
             paper_id=paper_id,
             title=title,
             abstract=abstract,
-            categories=categories or [],
+            # arXiv's category terms as they came, subject classes too: an export imports back
+            # whole (the import splits them again), and the data hash stays what it was.
+            categories=[*(categories or []), *(subject_classes or [])],
             submission_date=submitted_on,
             interest=interest,
             authors=authors or [],
@@ -294,6 +300,7 @@ def stored_labels(session: Session) -> list[LabelledPaper]:
             authors,
             comment,
             labelled_at,
+            subject_classes,
         ) in rows
     ]
 

@@ -58,6 +58,9 @@ class Paper(Base):
     abstract: Mapped[str] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Mathematics Subject and ACM classes ("68T07 (Primary)", "I.2.7"), which arXiv's API lists
+    # among the category terms (app.core.config.split_subject_classes).
+    subject_classes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     primary_category: Mapped[str] = mapped_column(String(32), default="")
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # The UTC day of the first version: the day a recommendation list is keyed by.

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, select
+from sqlalchemy import column, insert, inspect, select, table
 
 from app.categories import (
     BACKFILL_TRIGGER,
@@ -19,7 +19,7 @@ from app.categories import (
     store_change,
     taxonomy,
 )
-from app.core.config import arxiv_categories
+from app.core.config import arxiv_categories, split_subject_classes
 from app.core.db import Database, alembic_config, session_scope
 from app.health import service_problems
 from app.ingest.service import ingest_day
@@ -184,3 +184,41 @@ def test_the_migration_stores_categories_and_skips_and_downgrades_cleanly(databa
         command.upgrade(config, "head")
         with database.session() as session:
             assert session.scalars(select(FollowedCategory)).all() == []
+
+
+MIXED = ["cs.CL", "cs.AI", "68T50 (Primary) 68T07, 68Q32 (Secondary)", "I.2.6; I.2.7"]
+
+
+def test_subject_classes_are_told_from_arxiv_categories():
+    """arXiv's API lists MSC and ACM classes among a paper's category terms (issue 17)."""
+    assert split_subject_classes([*MIXED, "hep-th", "cond-mat.mes-hall", "cs.CL"]) == (
+        ["cs.CL", "cs.AI", "hep-th", "cond-mat.mes-hall"],
+        ["68T50 (Primary) 68T07, 68Q32 (Secondary)", "I.2.6; I.2.7"],
+    )
+
+
+def test_the_migration_moves_stored_subject_classes_out_of_the_categories(database_url):
+    config = alembic_config(database_url)
+    command.upgrade(config, "0006")
+    command.downgrade(config, "0006")  # PostgreSQL's test database comes migrated to the head
+    with Database(database_url, migrate=False) as database:
+        before = [c for c in Paper.__table__.columns if c.name != "subject_classes"]
+        papers = table("papers", *(column(c.name, c.type) for c in before))
+        with database.session() as session:
+            for paper in (paper_row("2601.00050", categories=MIXED), paper_row("2601.00051")):
+                session.execute(
+                    insert(papers).values({c.name: getattr(paper, c.key) for c in before})
+                )
+        command.upgrade(config, "head")
+        with database.session() as session:
+            mixed, plain = (
+                session.get_one(Paper, "2601.00050"),
+                session.get_one(Paper, "2601.00051"),
+            )
+            assert (mixed.categories, mixed.subject_classes) == (["cs.CL", "cs.AI"], MIXED[2:])
+            assert (plain.categories, plain.subject_classes) == (["cs.LG"], [])
+        command.downgrade(config, "0006")
+        with database.session() as session:
+            terms = session.execute(select(papers.c.categories).where(papers.c.id == "2601.00050"))
+            assert terms.scalar_one() == MIXED
+        command.upgrade(config, "head")

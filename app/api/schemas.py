@@ -28,7 +28,11 @@ class PaperPublic(BaseModel):
     title: str
     authors: list[str]
     abstract: str
-    categories: list[str]
+    categories: list[str] = Field(description="arXiv categories, e.g. cs.CL")
+    subject_classes: list[str] = Field(
+        default_factory=list,
+        description='Mathematics Subject and ACM classes, e.g. "68T07 (Primary)", "I.2.7"',
+    )
     primary_category: str
     submitted_on: dt.date
     abs_url: str

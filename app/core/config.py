@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -30,6 +31,25 @@ def arxiv_categories() -> dict[str, str]:
     """arXiv's active categories (``cs.LG``, ``hep-th``, ...) and their names."""
     rows = TAXONOMY_FILE.read_text(encoding="utf-8").splitlines()
     return dict(row.split("\t", 1) for row in rows if row and not row.startswith("#"))
+
+
+# An arXiv category's name (cs.LG, hep-th, cond-mat.mes-hall, retired ones too). arXiv's API
+# lists a paper's Mathematics Subject and ACM classes ("68T07 (Primary)", "I.2.7; K.4.1") among
+# its category terms as well: those never match.
+_CATEGORY_NAME = re.compile(r"[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?")
+
+
+def split_subject_classes(terms: Iterable[str]) -> tuple[list[str], list[str]]:
+    """arXiv's category terms of a paper as its arXiv categories and its subject classes (MSC,
+    ACM), each in order and once."""
+    categories: list[str] = []
+    classes: list[str] = []
+    for term in terms:
+        term = " ".join(str(term).split())
+        into = categories if _CATEGORY_NAME.fullmatch(term) else classes
+        if term and term not in into:
+            into.append(term)
+    return categories, classes
 
 
 def unknown_category(name: str) -> str | None:

@@ -22,7 +22,7 @@ import urllib3.exceptions
 from tenacity import RetryCallState, retry, retry_if_exception, wait_exponential
 
 from app.core.arxiv_ids import split_version
-from app.core.config import Settings
+from app.core.config import Settings, split_subject_classes
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ArxivPaper:
     title: str
     abstract: str
     authors: list[str]
-    categories: list[str]
+    categories: list[str]  # arXiv's categories only
     primary_category: str
     submitted_at: dt.datetime
     updated_at: dt.datetime
@@ -60,6 +60,7 @@ class ArxivPaper:
     doi: str | None
     abs_url: str
     pdf_url: str | None
+    subject_classes: list[str] = field(default_factory=list)  # MSC and ACM classes
 
 
 # Ids in one id_list request: a short URL, and one page at the default page size.
@@ -94,15 +95,16 @@ def day_query(categories: Sequence[str], day: dt.date) -> str:
 def to_paper(result: arxiv.Result) -> ArxivPaper:
     paper_id, version = split_version(result.get_short_id())
     abs_url = next((link.href for link in result.links if link.rel == "alternate"), "")
+    categories, subject_classes = split_subject_classes(result.categories)
     return ArxivPaper(
         id=paper_id,
         version=version,
         title=" ".join(result.title.split()),
         abstract=" ".join(result.summary.split()),
         authors=[author.name for author in result.authors],
-        categories=list(result.categories),
-        primary_category=result.primary_category
-        or (result.categories[0] if result.categories else ""),
+        categories=categories,
+        subject_classes=subject_classes,
+        primary_category=result.primary_category or (categories[0] if categories else ""),
         submitted_at=result.published,
         updated_at=result.updated,
         comment=result.comment or None,

@@ -141,6 +141,7 @@ def _fields(item: ArxivPaper) -> dict[str, object]:
         "abstract": item.abstract,
         "authors": item.authors,
         "categories": item.categories,
+        "subject_classes": item.subject_classes,
         "primary_category": item.primary_category,
         "submitted_at": item.submitted_at,
         "submitted_on": item.submitted_at.astimezone(dt.timezone.utc).date(),

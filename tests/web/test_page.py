@@ -65,3 +65,20 @@ def test_the_page_names_no_command_line_flag(client, sessions, settings):
     ingest_day(sessions, dt.date(2025, 3, 19), settings)
     page = client.get("/?date=2025-03-18").text
     assert 'id="fetch-day" data-day="2025-03-18"' in page and "ingest --date" not in page
+
+
+def test_subject_classes_are_stored_and_shown_apart_from_the_categories(client, sessions, settings):
+    """arXiv's API lists a paper's MSC and ACM classes among its categories: they showed as
+    category chips ("68T50 (Primary) ...") and were offered as categories (issue 17)."""
+    ingest_day(sessions, dt.date(2025, 3, 21), settings)
+    paper = client.get("/papers/2503.15983").json()
+    assert paper["categories"] == ["cs.CL", "cs.AI", "cs.LG"]
+    assert paper["subject_classes"] == [
+        "68T50 (Primary) 68T07, 68Q32 (Secondary)",
+        "I.2.6; I.2.7; I.5.1",
+    ]
+    page = client.get("/?date=2025-03-21").text
+    card = page[page.index('data-paper-id="2503.15983"') :]
+    card = card[: card.index("</li>")]
+    assert card.count('class="cat"') == 3 and '<span class="cat">68T50' not in card
+    assert "68T50 (Primary) 68T07, 68Q32 (Secondary); I.2.6; I.2.7; I.5.1</span>" in card
