@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
@@ -15,9 +15,16 @@ from app.ml.registry import active_model
 from app.reasons import reasons_for
 from app.retrain import label_progress, last_retrain
 from app.scoring import is_recommended, list_model, rescoring_progress
-from app.web.templating import TEMPLATES
+from app.web.templating import STATIC_DIR, TEMPLATES
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The icon every page links (static/favicon.svg), also where browsers look by themselves:
+    the API's documentation, a JSON answer opened in a tab."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -57,7 +57,9 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 _VARY = {"Vary": "Accept"}
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+def html_page(
+    request: Request, name: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status, headers=_VARY)
 
 
@@ -83,7 +85,7 @@ def _utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _form(
+def search_form(
     categories: list[str],
     *,
     q: str = "",
@@ -128,7 +130,7 @@ def search_page(
     followed = followed_categories(session, settings)
     only_unlabelled = unlabelled.lower() in ("true", "1", "on", "yes")
     context: dict[str, Any] = {
-        "form": _form(followed, q=q, category=category, unlabelled=only_unlabelled),
+        "form": search_form(followed, q=q, category=category, unlabelled=only_unlabelled),
         "since_time": None,
         "model": loaded,
         "token_required": services.access.token is not None,
@@ -138,7 +140,7 @@ def search_page(
         "limit": RESULTS,
     }
     if not q.strip():
-        return _page(request, "search.html", context)
+        return html_page(request, "search.html", context)
     try:
         parsed = parse_query(q)
         problem = unknown_category(category) if category else None
@@ -146,7 +148,7 @@ def search_page(
             raise QueryError(problem)
         since_time = _since(since)
         context["since_time"] = since_time
-        context["form"] = _form(
+        context["form"] = search_form(
             followed,
             q=q,
             category=category,
@@ -164,12 +166,12 @@ def search_page(
         )
     except ValueError as err:  # QueryError too
         context["error"] = str(err)
-        return _page(request, "search.html", context, status=422)
+        return html_page(request, "search.html", context, status=422)
     except SearchUnavailable as err:
         context["error"] = str(err)
-        return _page(request, "search.html", context, status=503)
+        return html_page(request, "search.html", context, status=503)
     context["items"] = _items(with_labels_and_scores(session, papers, model=loaded))
-    return _page(request, "search.html", context)
+    return html_page(request, "search.html", context)
 
 
 @router.get("/papers/{paper_id:path}/similar", response_class=HTMLResponse)
@@ -188,19 +190,19 @@ def similar_page(
         "paper_id": paper_id,
         "paper_item": None,
         "items": [],
-        "form": _form(followed_categories(session, settings)),
+        "form": search_form(followed_categories(session, settings)),
         "model": loaded,
         "token_required": services.access.token is not None,
         "labels": crud.label_count(session),
         "error": None,
     }
     if paper is None:
-        return _page(request, "similar.html", context, status=404)
+        return html_page(request, "similar.html", context, status=404)
     (context["paper_item"],) = _items(with_labels_and_scores(session, [paper], model=loaded))
     try:
         similar = similar_papers(session, paper=paper, limit=SIMILAR)
     except SearchUnavailable as err:
         context["error"] = str(err)
-        return _page(request, "similar.html", context, status=503)
+        return html_page(request, "similar.html", context, status=503)
     context["items"] = _items(with_labels_and_scores(session, similar, model=loaded))
-    return _page(request, "similar.html", context)
+    return html_page(request, "similar.html", context)

@@ -12,6 +12,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 DOCS_ASSETS_URL = "/docs-assets"
+# The service's own icon (app.web.page serves it there for every page).
+FAVICON_URL = "/favicon.ico"
 DOCS_ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +33,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
         title=f"{request.app.title} - API",
         swagger_js_url=f"{assets}/swagger-ui-bundle.js",
         swagger_css_url=f"{assets}/swagger-ui.css",
-        swagger_favicon_url=f"{assets}/favicon.png",
+        swagger_favicon_url=FAVICON_URL,
         # Swagger UI would otherwise send the schema's URL to validator.swagger.io for a badge.
         swagger_ui_parameters={"validatorUrl": None},
     )
@@ -44,6 +46,6 @@ def redoc(request: Request) -> HTMLResponse:
         openapi_url=openapi_url,
         title=f"{request.app.title} - API",
         redoc_js_url=f"{assets}/redoc.standalone.js",
-        redoc_favicon_url=f"{assets}/favicon.png",
+        redoc_favicon_url=FAVICON_URL,
         with_google_fonts=False,
     )
