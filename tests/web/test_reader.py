@@ -202,3 +202,39 @@ def test_screenshots_of_the_day_on_desktop_and_phone(served_url, browser):
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(SCREENSHOTS / f"reader-day-{name}.png"))
         page.close()
+
+
+def test_a_phone_never_scrolls_sideways_after_a_retrain(served_url, sessions, browser):
+    """The status line's last retrain did not wrap: after any retrain the day page was 463-484
+    px wide on a 390 px phone (issue 17). Nor do the paper and status pages."""
+    from app.core.db import session_scope
+    from app.models import RetrainRun, utcnow
+
+    with session_scope(sessions) as session:
+        session.add(
+            RetrainRun(
+                trigger="onboarding",
+                method="tfidf",
+                labels=694,
+                data_hash="sha256:0",
+                status="success",
+                activated=False,
+                reason="the same recipe refit on 694 labels replaces the active model",
+                finished_at=utcnow(),
+            )
+        )
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    for path, shot in (
+        ("/?date=2025-03-19", None),
+        ("/papers/2503.13778", "paper"),
+        ("/status", "status"),
+    ):
+        page.goto(f"{served_url}{path}")
+        expect(page.locator("#status-line")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        if shot:
+            page.screenshot(path=str(SCREENSHOTS / f"{shot}-phone-390.png"), full_page=True)
+    page.goto(f"{served_url}/?date=2025-03-19")
+    expect(page.locator(".retrain-line")).to_contain_text("kept the active model")
+    page.screenshot(path=str(SCREENSHOTS / "reader-day-phone-390-retrained.png"))
+    page.close()
