@@ -63,8 +63,8 @@ def test_writes_into_a_deleted_database_file_are_refused_loudly(settings, sessio
         assert health.status_code == 503 and "deleted" in health.json()["detail"]
 
 
-# Pages that read nothing stored: the API's documentation.
-NO_DATABASE = {"/docs", "/redoc"}
+# Pages that read nothing stored: the API's documentation, the icon.
+NO_DATABASE = {"/docs", "/redoc", "/favicon.ico"}
 QUERIES = {"/search": "?q=model", "/seed/author": "?name=Kim"}
 
 
