@@ -1,25 +1,8 @@
 // The reader's page: labels, abstracts, the keys, the retrain button. Any page whose papers are
 // `.paper[data-paper-id]` cards with `.vote[data-interest]` buttons (app/web/templates/_card.html)
-// gets the same labelling and keys. Writes send the API token when the service has one; the page
-// asks for it once and keeps it in this browser.
+// gets the same labelling and keys. Writes go through write.js (the API token, asked once).
 (function () {
-  const TOKEN_KEY = "arxiv-reco-token";
-
-  async function write(method, url, body) {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const headers = { "Content-Type": "application/json" };
-      const token = localStorage.getItem(TOKEN_KEY);
-      if (token) headers["Authorization"] = "Bearer " + token;
-      const response = await fetch(url, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (response.status !== 401) return response;
-      const given = window.prompt("This service needs its API token to save changes (`arxiv-reco token` on the server prints it):");
-      if (!given) return response;
-      localStorage.setItem(TOKEN_KEY, given.trim());
-    }
-    return null;
-  }
+  const write = window.arxivRecoWrite;  // write.js, loaded before this file
 
   const papers = Array.from(document.querySelectorAll(".paper[data-paper-id]"));
 

@@ -1,23 +1,8 @@
 // Labels from what the reader has: the "Getting started" form (pasted ids or URLs, or a BibTeX /
 // Zotero / CSV file) and the ticked papers of /seed both go to POST /labels/import, and the
-// report is shown in plain words. Writes send the API token when the service has one (the same
-// key as app.js keeps it under).
+// report is shown in plain words. Writes go through write.js (the API token, asked once).
 (function () {
-  const TOKEN_KEY = "arxiv-reco-token";
-
-  async function post(url, data) {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const headers = {};
-      const token = localStorage.getItem(TOKEN_KEY);
-      if (token) headers["Authorization"] = "Bearer " + token;
-      const response = await fetch(url, { method: "POST", headers, body: data });
-      if (response.status !== 401) return response;
-      const given = window.prompt("This service needs its API token to save changes (`arxiv-reco token` on the server prints it):");
-      if (!given) return response;
-      localStorage.setItem(TOKEN_KEY, given.trim());
-    }
-    return null;
-  }
+  const post = (url, data) => window.arxivRecoWrite("POST", url, data);  // write.js
 
   function show(box, text, failed) {
     box.hidden = false;

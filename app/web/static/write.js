@@ -1,17 +1,18 @@
-// A write to the API from the setup pages (onboarding, categories): JSON, with the API token
-// when the service has one; on a 401 the page asks for the token once and keeps it in this
-// browser (the same key as the day page's app.js).
+// The one write to the API from any page: JSON (or a FormData upload, sent as it is), with the
+// API token when the service has one; on a 401 the page asks for the token once and keeps it in
+// this browser. app.js, import.js, the onboarding and categories pages all write through it.
 window.arxivRecoWrite = async function (method, url, body) {
   const TOKEN_KEY = "arxiv-reco-token";
+  const form = body instanceof FormData;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const headers = { "Content-Type": "application/json" };
+    const headers = form ? {} : { "Content-Type": "application/json" };
     const token = localStorage.getItem(TOKEN_KEY);
     if (token) headers["Authorization"] = "Bearer " + token;
     const response = await fetch(url, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, body: body === undefined || form ? body : JSON.stringify(body),
     });
     if (response.status !== 401) return response;
-    const given = window.prompt("This service needs its API token to save changes:");
+    const given = window.prompt("This service needs its API token to save changes (`arxiv-reco token` on the server prints it):");
     if (!given) return response;
     localStorage.setItem(TOKEN_KEY, given.trim());
   }
