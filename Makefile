@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/arxiv-reco demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3
 
 lint: setup
 	$(BIN)/ruff check app training tests bench migrations
