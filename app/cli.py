@@ -94,7 +94,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         update={"host": args.host or settings.host, "port": args.port or settings.port}
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, settle_heap=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

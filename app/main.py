@@ -17,6 +17,7 @@ from app.api.body_limit import BodySizeLimit
 from app.api.cache import ResponseCache
 from app.api.routes import ROUTERS as API_ROUTERS
 from app.api.routes.docs import DOCS_ASSETS_DIR, DOCS_ASSETS_URL
+from app.core import heap
 from app.core.access import Access, HostCheckMiddleware
 from app.core.config import Settings, get_settings
 from app.core.db import Database, DatabaseGone
@@ -34,7 +35,9 @@ logger = logging.getLogger(__name__)
 ROUTERS = [*PAGES_AT_API_URLS, *API_ROUTERS, *WEB_ROUTERS]
 
 
-def start_services(settings: Settings, access: Access | None = None) -> Services:
+def start_services(
+    settings: Settings, access: Access | None = None, *, settle_heap: bool = False
+) -> Services:
     private_directory(settings.data_dir, close_existing=True)
     database = Database(settings.resolved_database_url)
     services: Services
@@ -53,7 +56,12 @@ def start_services(settings: Settings, access: Access | None = None) -> Services
         except Exception:  # a background thread's failure is logged, never lost
             logger.exception("re-scoring with the new model failed")
 
-    holder = ModelHolder.from_settings(database.sessions, settings, on_change=rescore_every_day)
+    def model_loaded(loaded: object) -> None:
+        if settle_heap:  # app.core.heap: the model's objects are long-lived
+            heap.settle()
+        rescore_every_day(loaded)
+
+    holder = ModelHolder.from_settings(database.sessions, settings, on_change=model_loaded)
     job = DailyJob(database.sessions, settings, holder, isolated=settings.job_process)
     services = Services(
         settings=settings,
@@ -80,17 +88,23 @@ def stop_services(services: Services) -> None:
     services.database.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, settle_heap: bool = False) -> FastAPI:
+    """The service. ``settle_heap`` (``arxiv-reco serve``) keeps the garbage collector off the
+    long-lived objects (``app.core.heap``); a process that makes many apps keeps the defaults."""
     settings = settings or get_settings()
     access = Access.for_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = start_services(settings, access)
+        app.state.services = start_services(settings, access, settle_heap=settle_heap)
+        if settle_heap:
+            heap.settle()
         try:
             yield
         finally:
             stop_services(app.state.services)
+            if settle_heap:
+                heap.release()
 
     app = FastAPI(
         title="arxiv-reco",

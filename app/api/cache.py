@@ -76,6 +76,16 @@ class ResponseCache:
         with self._lock:
             return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
 
+    def stats(self) -> dict[str, int | bool]:
+        with self._lock:
+            return {
+                "enabled": self.enabled,
+                "entries": len(self._entries),
+                "hits": self.hits,
+                "misses": self.misses,
+                "renders": self.renders,
+            }
+
     def get(self, key: Hashable) -> CachedBody | None:
         version = self.version()
         if version is None:

@@ -182,6 +182,27 @@ class LabelProgress(BaseModel):
     message: str
 
 
+class ResponseCacheStatus(BaseModel):
+    enabled: bool = Field(
+        description="Off on PostgreSQL and with ARXIV_RECO_RESPONSE_CACHE_ENTRIES=0"
+    )
+    entries: int
+    hits: int = Field(description="Requests answered from memory since the process started")
+    misses: int
+    renders: int = Field(description="Lists rendered from the database since the process started")
+
+
+class ProcessStatus(BaseModel):
+    """This web process (each process of a service keeps its own)."""
+
+    pid: int
+    response_cache: ResponseCacheStatus
+    frozen_objects: int = Field(
+        description="Long-lived objects kept out of the garbage collector's scans "
+        "(`arxiv-reco serve` only; see app.core.heap)"
+    )
+
+
 class StatusResponse(BaseModel):
     model: ModelStatus
     labels: LabelProgress
@@ -193,6 +214,7 @@ class StatusResponse(BaseModel):
     counts: dict[str, int]
     last_runs: list[IngestRunPublic]
     warnings: list[str]
+    process: ProcessStatus
 
 
 class HealthResponse(BaseModel):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -17,11 +18,14 @@ from app.api.schemas import (
     LabelProgress,
     ModelStatus,
     ModelVersionPublic,
+    ProcessStatus,
     RescoringStatus,
+    ResponseCacheStatus,
     RetrainPublic,
     StatusResponse,
 )
 from app.categories import followed_categories
+from app.core import heap
 from app.core.db import DatabaseGone
 from app.health import service_problems
 from app.ingest.service import RangeError, check_range
@@ -102,6 +106,11 @@ def status(
         counts=crud.table_counts(session),
         last_runs=[IngestRunPublic.model_validate(r) for r in crud.recent_runs(session)],
         warnings=warnings,
+        process=ProcessStatus(
+            pid=os.getpid(),
+            response_cache=ResponseCacheStatus(**services.response_cache.stats()),
+            frozen_objects=heap.frozen(),
+        ),
     )
 
 
