@@ -342,3 +342,57 @@ def test_the_daily_job_waits_for_a_retrain_but_not_for_another_ingestion(
     assert [r.status for r in reports] == ["success"] * 3
     with elsewhere.lock.acquire(timeout=0):  # an ingestion in another process
         assert DailyJob(sessions, settings, holder).run(trigger="schedule", today=MONDAY) == []
+
+
+def test_the_page_retrain_fits_in_the_job_child_process_and_frees_the_lock(
+    sessions, settings, holder, monkeypatch
+):
+    """Fitting in a thread of the web process held the interpreter lock from the requests
+    (bench/load.py, retrain part); where jobs run in a child process, so does the page's retrain."""
+    import app.retrain
+    from app.labels import import_labels_csv
+    from app.ml.registry import active_model
+    from app.scheduler import LockedRetrainRunner
+    from tests.conftest import LABELS_CSV
+
+    with session_scope(sessions) as session:
+        import_labels_csv(session, LABELS_CSV)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the retrain ran in the web process")
+
+    # The child is a fresh interpreter (spawn): it runs the real retrain, this process cannot.
+    monkeypatch.setattr(app.retrain, "retrain", not_here)
+    monkeypatch.setattr("app.scheduler.retrain", not_here)
+    job = DailyJob(sessions, settings, holder, isolated=True)
+    runner = LockedRetrainRunner(sessions, settings, job)
+    assert runner.start()
+    deadline = time.monotonic() + 240
+    while runner.state["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert runner.state["state"] == "done", runner.state
+    assert runner.state["activated"]
+    with sessions() as session:
+        assert active_model(session).id == runner.state["outcome"]["version_id"]
+    assert not job.is_running()  # the lock is free again
+
+
+def test_a_job_child_whose_parent_ended_while_it_started_exits(tmp_path):
+    """The parent's pid comes from the parent: a child that asked getppid() after its parent
+    was gone watched the reaper (pid 1) and was kept forever, idle (seen after a restart)."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time; from app.scheduler import _child_setup; "
+            f"_child_setup(0, 'WARNING', {gone.pid}); time.sleep(30)",
+        ],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=25,
+    )
+    assert child.returncode == 1
+    assert f"the service process {gone.pid} is gone" in child.stderr
