@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from app.core.db import session_scope
-from app.labels import import_labels_csv, set_label
+from app.labels import import_labels_csv, load_labels, set_label
 from app.ml.registry import active_model
 from app.models import Label, Paper, RetrainRun
 from app.retrain import label_progress, nightly_retrain, retrain
@@ -191,6 +191,10 @@ def test_enough_labels_switch_to_the_measured_regime_on_their_own(stored, settin
     assert meta.calibration["fit_on"] == "validation"
     with stored() as session:
         assert label_progress(session).regime == MEASURED
+        # /status reads only ids, days and labels; the same answer as the full labels give.
+        assert label_progress(session) == readiness(
+            load_labels(session), val_fraction=0.2, test_fraction=0.2
+        )
 
 
 def test_status_and_page_say_it_is_an_early_model_and_what_makes_a_measured_one(
