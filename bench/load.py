@@ -10,7 +10,12 @@
 3. The same two loads on a service started without the response cache and without the niced
    background threads (ARXIV_RECO_RESPONSE_CACHE_ENTRIES=0, ARXIV_RECO_BACKGROUND_NICE=0), scoring
    another real day: what those two buy, measured in the same run.
-4. Scale (--scale-days 0 skips it): a database of N replicated real days (new ids; 250 days x 3
+4. While a retrain and its re-scoring run (--no-retrain skips it): a second database holding the
+   shared benchmark's labelled papers (4,211) and the real listing days, served by a TF-IDF model
+   fit on the labels before the last week; a reader's last week of labels arrives, `POST /retrain`
+   refits on all of them and the new model re-scores every stored paper, while wrk reads a day.
+   The row says how much of the wrk window the retrain and the re-scoring covered.
+5. Scale (--scale-days 0 skips it): a database of N replicated real days (new ids; 250 days x 3
    copies of each real day is about 170,000 papers), `GET /recommendations` over random days, with
    the cache and without it (every request renders: the query path alone), and the database size.
 """
@@ -56,6 +61,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LOADED_DAY = dt.date(2025, 4, 15)  # the day scored under load (207 papers)
 BASELINE_DAY = dt.date(2025, 4, 16)  # the day scored under load by the baseline service
 UNCACHED = {"ARXIV_RECO_RESPONSE_CACHE_ENTRIES": "0", "ARXIV_RECO_BACKGROUND_NICE": "0"}
+# How often the retrain part asks the service what runs (GET /retrain and GET /status), as the
+# page asks while it waits for a retrain or a fetch (every 1.5-2 s).
+WATCH_SECONDS = 2.0
 SERVED_DAYS = [dt.date(2025, 3, 18), dt.date(2025, 3, 19), dt.date(2025, 3, 20)]
 
 
@@ -246,6 +254,82 @@ def score_overhead(base: str, model_dir: Path, catalog, args: argparse.Namespace
     )
 
 
+def retrain_set_up(work: Path, standin_url: str, labels_csv: Path) -> tuple[Settings, Path]:
+    """A reader with the benchmark's labels up to its last five days, served by a TF-IDF model
+    fit on them. Returns the settings and the last five days' labels, to be revealed under load."""
+    import pandas as pd
+
+    from app.labels import import_labels_csv
+    from app.retrain import retrain
+
+    settings = Settings(
+        data_dir=work / "retrain",
+        arxiv_api_url=standin_url,
+        request_delay_seconds=0,
+        scheduler_enabled=False,
+        retrain_method="tfidf",
+        _env_file=None,
+    )
+    sessions = Database(settings.resolved_database_url).sessions
+    for day in SERVED_DAYS:
+        ingest_day(sessions, day, settings)
+    frame = pd.read_csv(labels_csv, dtype={"paper_id": str})
+    cut = sorted(frame["submission_date"].unique())[-5]
+    revealed = work / "last-days.csv"
+    frame.loc[frame["submission_date"] >= cut].to_csv(revealed, index=False)
+    frame.loc[frame["submission_date"] < cut].to_csv(work / "earlier.csv", index=False)
+    with session_scope(sessions) as session:
+        import_labels_csv(session, work / "earlier.csv")
+    first = retrain(sessions, settings, trigger="cli")
+    if not first.activated:
+        raise RuntimeError(f"the first model was not activated: {first.reason}")
+    return settings, revealed
+
+
+def under_retrain(
+    base: str, url: str, settings: Settings, revealed: Path, args: argparse.Namespace
+) -> dict[str, float]:
+    """wrk on ``url`` while ``POST /retrain`` refits on the revealed labels and the new model
+    re-scores every stored paper; how many of wrk's seconds each covered comes back with it."""
+    import threading
+
+    from app.labels import import_labels_csv
+
+    with session_scope(Database(settings.resolved_database_url).sessions) as session:
+        import_labels_csv(session, revealed)
+    seen: list[tuple[bool, bool]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        with httpx.Client(timeout=60) as client:
+            while not stop.wait(WATCH_SECONDS):
+                retraining = client.get(f"{base}/retrain").json()["state"] == "running"
+                progress = client.get(f"{base}/status").json()["rescoring"]
+                rescoring = progress is not None and progress["scored"] < progress["papers"]
+                seen.append((retraining, rescoring))
+
+    deadline = time.monotonic() + 120
+    # 409 while a job holds the lock (a started service re-scores what its model has not).
+    while (started := httpx.post(f"{base}/retrain", timeout=30)).status_code == 409:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    started.raise_for_status()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        during = wrk(url, args.connections, args.retrain_duration)
+    finally:
+        stop.set()
+        watcher.join()
+    state = httpx.get(f"{base}/retrain", timeout=60).json()
+    if state["state"] != "done" or not state["activated"]:
+        raise RuntimeError(f"the retrain under load did not activate a model: {state}")
+    during["retraining_share"] = sum(r for r, _ in seen) / max(1, len(seen))
+    during["rescoring_share"] = sum(p for _, p in seen) / max(1, len(seen))
+    return during
+
+
 def table_header() -> None:
     print("| service | load | requests | req/s | p50 | p99 | errors |")
     print("|---|---|---|---|---|---|---|")
@@ -258,6 +342,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--score-requests", type=int, default=20)
     parser.add_argument("--scale-days", type=int, default=250, help="0 skips the scale part")
+    parser.add_argument("--no-scoring", action="store_true", help="skip parts 1-3")
+    parser.add_argument("--no-retrain", action="store_true", help="skip the retrain part")
+    parser.add_argument(
+        "--retrain-labels",
+        type=Path,
+        default=ROOT.parent / "shared/data/arxiv_interest_2025spring.csv",
+        help="labelled CSV of the retrain part",
+    )
+    parser.add_argument(
+        "--retrain-duration", type=int, default=60, help="wrk seconds of the retrain part"
+    )
     parser.add_argument("--scale-copies", type=int, default=3, help="copies of each real day")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -294,7 +389,7 @@ def main() -> None:
             ("no cache, no nice", UNCACHED, BASELINE_DAY),
         )
         rows: list[tuple[str, str, dict[str, float]]] = []
-        for name, extra_env, day in services:
+        for name, extra_env, day in services if not args.no_scoring else ():
             server = start_server(settings, port, extra_env)
             try:
                 if not rows:
@@ -318,10 +413,30 @@ def main() -> None:
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-        print()
-        table_header()
+        if rows:
+            print()
+            table_header()
         for name, load, result in rows:
             print_row(name, load, result)
+
+        if not args.no_retrain:
+            retrain_settings, revealed = retrain_set_up(work, standin.url, args.retrain_labels)
+            server = start_server(retrain_settings, port)
+            try:
+                idle = wrk(url, args.connections, args.duration)
+                during = under_retrain(base, url, retrain_settings, revealed, args)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            print()
+            table_header()
+            print_row("as shipped", "idle, TF-IDF model", idle)
+            print_row(
+                "as shipped",
+                f"POST /retrain, then re-scoring (retrain {during.pop('retraining_share'):.0%}, "
+                f"re-scoring {during.pop('rescoring_share'):.0%} of the window)",
+                during,
+            )
 
         if args.scale_days:
             added = replicate_days(
