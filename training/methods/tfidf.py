@@ -97,32 +97,39 @@ def usable_meta_fields(
     return kept, dropped
 
 
+def tfidf_features(config: TrainConfig, fields: list[str]) -> Any:
+    """The unfitted features: the text's TF-IDF block, with character n-grams and each metadata
+    field in ``fields`` as blocks beside it (a ColumnTransformer over a metadata frame), or the
+    text vectorizer alone, reading plain strings, when there is nothing beside it."""
+    chars = [(CHARS, char_vectorizer(config), TEXT_COLUMN)] if config.tfidf_char_ngrams else []
+    if not (fields or chars):
+        return text_vectorizer(config)
+    return ColumnTransformer(
+        [(TEXT_COLUMN, text_vectorizer(config), TEXT_COLUMN)]
+        + chars
+        + [(name, metadata_vectorizer(name, config), name) for name in fields],
+        transformer_weights={
+            TEXT_COLUMN: 1.0,
+            **({CHARS: 1.0} if chars else {}),
+            **{name: config.meta_weight for name in fields},
+        },
+    )
+
+
 def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResult:
     wanted = list(config.meta_fields)
     train_x: Any = metadata_frame(
         paper_inputs(split.train), text_fields=config.text_fields, meta_fields=wanted
     )
     fields, dropped = usable_meta_fields(config, train_x, wanted)
-    features: Any
-    chars = [(CHARS, char_vectorizer(config), TEXT_COLUMN)] if config.tfidf_char_ngrams else []
-    if fields or chars:
-        features = ColumnTransformer(
-            [(TEXT_COLUMN, text_vectorizer(config), TEXT_COLUMN)]
-            + chars
-            + [(name, metadata_vectorizer(name, config), name) for name in fields],
-            transformer_weights={
-                TEXT_COLUMN: 1.0,
-                **({CHARS: 1.0} if chars else {}),
-                **{name: config.meta_weight for name in fields},
-            },
-        )
+    features = tfidf_features(config, fields)
+    if isinstance(features, ColumnTransformer):
         train_x = train_x[[TEXT_COLUMN, *fields]]
         val_x: Any = metadata_frame(
             paper_inputs(split.validation), text_fields=config.text_fields, meta_fields=fields
         )
     else:
         # The text alone: the pipeline reads plain strings, as models without metadata always did.
-        features = text_vectorizer(config)
         train_x = texts_of(split.train, config.text_fields)
         val_x = texts_of(split.validation, config.text_fields)
 
