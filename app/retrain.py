@@ -440,6 +440,8 @@ def _retrain(
         tfidf_char_ngrams=settings.retrain_tfidf_char_ngrams,
         progress=False,
     )
+    if settings.retrain_c:  # a fixed C, as the nightly replay chose (bench/recipes.py)
+        config = replace(config, c_grid=[settings.retrain_c])
     ready = readiness(frame, val_fraction=config.val_fraction, test_fraction=config.test_fraction)
     early = ready.regime == EARLY
     if early:

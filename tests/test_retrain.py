@@ -318,3 +318,15 @@ def test_a_same_recipe_refit_that_is_broken_is_not_activated(labelled, settings,
         gate["broken"]
         == {"constant": "constant scores", "collapsed": "average precision collapsed"}[breakage]
     )
+
+
+def test_a_fixed_c_is_what_every_retrain_fits(labelled, settings):
+    """ARXIV_RECO_RETRAIN_C: no choice on the split's validation labels (bench/recipes.py)."""
+    outcome = retrain(labelled, settings.model_copy(update={"retrain_c": 2.5}))
+    meta = ModelMeta.load(Path(_path_of(labelled, outcome.version_id)))
+    hyperparameters = meta.info["hyperparameters"]
+    assert hyperparameters["C"] == 2.5 and hyperparameters["c_grid"] == [2.5]
+    # 0: chosen on the split's validation labels from the grid, as before.
+    chosen = retrain(labelled, settings.model_copy(update={"retrain_c": 0}))
+    grid = ModelMeta.load(Path(_path_of(labelled, chosen.version_id))).info["hyperparameters"]
+    assert len(grid["c_grid"]) > 1 and grid["C"] in grid["c_grid"]

@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         description="A retrain weighs each label by its age, halving every this many days "
         "before the newest label; none weighs all labels alike.",
     )
+    retrain_c: float = Field(
+        1.0,
+        ge=0,
+        description="Logistic regression C of a tfidf or embed retrain. 0: each retrain "
+        "chooses C from a grid on its date split's validation labels, which the nightly replay "
+        "found worse (bench/README.md, recipes.py).",
+    )
     retrain_tfidf_char_ngrams: bool = Field(
         False, description="A tfidf retrain adds character 3-5-grams of the text."
     )
