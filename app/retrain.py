@@ -438,6 +438,7 @@ def _retrain(
         threshold_target=settings.retrain_threshold_target,
         recency_half_life_days=settings.retrain_recency_half_life_days,
         tfidf_char_ngrams=settings.retrain_tfidf_char_ngrams,
+        second_stage=settings.retrain_second_stage and method == "tfidf",
         progress=False,
     )
     if settings.retrain_c:  # a fixed C, as the nightly replay chose (bench/recipes.py)

@@ -320,13 +320,18 @@ def test_a_same_recipe_refit_that_is_broken_is_not_activated(labelled, settings,
     )
 
 
-def test_a_fixed_c_is_what_every_retrain_fits(labelled, settings):
+def test_the_retrain_recipe_fixed_c_and_second_stage_follow_the_settings(labelled, settings):
     """ARXIV_RECO_RETRAIN_C: no choice on the split's validation labels (bench/recipes.py)."""
     outcome = retrain(labelled, settings.model_copy(update={"retrain_c": 2.5}))
     meta = ModelMeta.load(Path(_path_of(labelled, outcome.version_id)))
     hyperparameters = meta.info["hyperparameters"]
     assert hyperparameters["C"] == 2.5 and hyperparameters["c_grid"] == [2.5]
+    # ARXIV_RECO_RETRAIN_SECOND_STAGE (on by default): the replay's winner, training.stack.
+    assert hyperparameters["second_stage"]["folds"] == 5
     # 0: chosen on the split's validation labels from the grid, as before.
     chosen = retrain(labelled, settings.model_copy(update={"retrain_c": 0}))
     grid = ModelMeta.load(Path(_path_of(labelled, chosen.version_id))).info["hyperparameters"]
     assert len(grid["c_grid"]) > 1 and grid["C"] in grid["c_grid"]
+    plain = retrain(labelled, settings.model_copy(update={"retrain_second_stage": False}))
+    plain_meta = ModelMeta.load(Path(_path_of(labelled, plain.version_id)))
+    assert plain_meta.info["hyperparameters"]["second_stage"] is None

@@ -24,6 +24,8 @@ PR_CURVE_FILE = "pr_curve.png"
 # 0.1 s instead of 0.8 s, which a nightly retrain (and its gate) pays several times.
 TFIDF_PIPELINE_FILE = "pipeline.pkl"
 EMBED_CLASSIFIER_FILE = "classifier.pkl"
+# A tfidf model's second stage (training.stack), when it has one.
+SECOND_STAGE_FILE = "second_stage.pkl"
 # What models written before that hold instead; they still load.
 LEGACY_FILES = {TFIDF_PIPELINE_FILE: "pipeline.joblib", EMBED_CLASSIFIER_FILE: "classifier.joblib"}
 ENCODER_DIR = "encoder"

@@ -224,6 +224,14 @@ class TrainConfig:
         default=False,
         metadata=_help("tfidf: add character 3-5-grams of the text as a block of their own."),
     )
+    second_stage: bool = field(
+        default=False,
+        metadata=_help(
+            "tfidf: a second stage weighs the text model's out-of-fold score beside the authors' "
+            "and the primary category's record of ✓ and ✕, links to code or a project page and "
+            "a few counts (training.stack)."
+        ),
+    )
     tfidf_min_df: int = field(default=2, metadata=_help("Ignore n-grams seen in fewer rows."))
     tfidf_max_features: int | None = field(
         default=200_000, metadata=_help("Keep at most this many n-grams (tfidf).")

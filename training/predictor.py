@@ -29,6 +29,7 @@ from transformers import (
 from training.artifact import (
     EMBED_CLASSIFIER_FILE,
     ENCODER_DIR,
+    SECOND_STAGE_FILE,
     TEXT_COLUMN,
     TFIDF_PIPELINE_FILE,
     ArtifactError,
@@ -40,6 +41,7 @@ from training.artifact import (
 )
 from training.calibration import Calibration
 from training.device import pick_device
+from training.stack import SecondStage
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +90,12 @@ def score_papers_raw(
                 f"{predictor.path}: only tfidf models read meta_fields, not {meta.method}"
             )
         frame = metadata_frame(inputs, text_fields=meta.text_fields, meta_fields=meta.meta_fields)
-        return predictor.predict_frame(frame)
-    texts = [compose_text(p.title, p.abstract, meta.text_fields) for p in inputs]
-    return predictor.predict_proba(texts, progress=progress)
+        text_scores = predictor.predict_frame(frame)
+    else:
+        texts = [compose_text(p.title, p.abstract, meta.text_fields) for p in inputs]
+        text_scores = predictor.predict_proba(texts, progress=progress)
+    stage = getattr(predictor, "second_stage", None)
+    return text_scores if stage is None else stage.predict(inputs, text_scores)
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -280,6 +285,11 @@ class TfidfPredictor:
     def __init__(self, path: Path, meta: ModelMeta):
         self.path, self.meta = path, meta
         self.pipeline: Any = load_pickled(path, TFIDF_PIPELINE_FILE)
+        # training.stack: applied to the pipeline's score by score_papers_raw, which has the
+        # papers' metadata; predict_proba and predict_frame give the text model's own score.
+        self.second_stage: SecondStage | None = (
+            load_pickled(path, SECOND_STAGE_FILE) if (path / SECOND_STAGE_FILE).is_file() else None
+        )
         self._feature_names: np.ndarray | None = None
 
     @property

@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         "chooses C from a grid on its date split's validation labels, which the nightly replay "
         "found worse (bench/README.md, recipes.py).",
     )
+    retrain_second_stage: bool = Field(
+        True,
+        description="A tfidf retrain adds a second stage: the text model's score beside the "
+        "authors' and the primary category's record, links to code or a project page and a "
+        "few counts (training.stack; chosen by the nightly replay, bench/README.md).",
+    )
     retrain_tfidf_char_ngrams: bool = Field(
         False, description="A tfidf retrain adds character 3-5-grams of the text."
     )

@@ -11,6 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -19,6 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from training.artifact import (
     AUTHOR_SEPARATOR,
+    SECOND_STAGE_FILE,
     TEXT_COLUMN,
     TFIDF_PIPELINE_FILE,
     metadata_frame,
@@ -29,6 +32,7 @@ from training.layout import paper_inputs, texts_of
 from training.methods import FitResult
 from training.methods.linear import choose_c, recency_weights
 from training.split import DateSplit
+from training.stack import FOLDS, SIGNALS, SecondStage, out_of_fold_scores
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +159,13 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
     )
     pipeline = Pipeline([("tfidf", features), ("logreg", logreg)])
     save_pickle(pipeline, model_dir / TFIDF_PIPELINE_FILE)
+    stage = (
+        fit_second_stage(config, train_features, split.train, chosen_c)
+        if config.second_stage
+        else None
+    )
+    if stage is not None:
+        save_pickle(stage, model_dir / SECOND_STAGE_FILE)
     vocabulary = _vocabulary_sizes(features, fields)
     logger.info("tfidf: vocabulary %s", vocabulary)
     return FitResult(
@@ -173,15 +184,49 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
             "meta_weight": config.meta_weight if fields else None,
             "recency_half_life_days": config.recency_half_life_days,
             "char_ngrams": [3, 5] if config.tfidf_char_ngrams else None,
+            "second_stage": {"folds": FOLDS, "signals": list(SIGNALS)} if stage else None,
         },
         details={
             "validation_ap_by_C": ap_by_c,
             "vocabulary_size": sum(vocabulary.values()),
             "vocabulary_by_field": vocabulary,
             "meta_fields_left_out": dropped,
+            **({"second_stage_weights": stage.weights()} if stage else {}),
         },
         meta_fields=fields,
     )
+
+
+def fit_second_stage(
+    config: TrainConfig, train_x: Any, train: pd.DataFrame, c: float
+) -> SecondStage:
+    """The second stage on ``train``: the text model's out-of-fold scores from five date-ordered
+    folds, then ``SecondStage.fit``. ``train_x`` is ``train`` through the features fit on all of
+    it (their vocabulary and idf saw the held-out fold's words, never its labels). The rows are
+    in date order (``split_by_date``)."""
+    y = train["interest"].to_numpy()
+    weights = recency_weights(list(train["submission_date"]), config.recency_half_life_days)
+
+    def fit_and_score(fit_rows: np.ndarray, score_rows: np.ndarray) -> np.ndarray:
+        if len(set(y[fit_rows])) < 2:  # a fold without both kinds of label: no evidence
+            return np.full(len(score_rows), float(y[fit_rows].mean()))
+        model = LogisticRegression(
+            C=c,
+            class_weight="balanced" if config.class_weights else None,
+            solver=SOLVER,
+            max_iter=5000,
+            random_state=config.seed,
+        ).fit(
+            train_x[fit_rows],
+            y[fit_rows],
+            sample_weight=None if weights is None else weights[fit_rows],
+        )
+        return np.asarray(model.predict_proba(train_x[score_rows])[:, 1])
+
+    scores = out_of_fold_scores(len(train), fit_and_score)
+    stage = SecondStage.fit(paper_inputs(train), y, scores, seed=config.seed)
+    logger.info("second stage weights: %s", stage.weights())
+    return stage
 
 
 def _vocabulary_sizes(features: Any, fields: list[str]) -> dict[str, int]:
