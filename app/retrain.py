@@ -448,7 +448,7 @@ def _retrain(
     if early:
         # An early model is tfidf whatever the configured method: seconds to fit, and no
         # encoder learns more than TF-IDF from a handful of papers.
-        config = replace(config, method="tfidf")
+        config = replace(config, method="tfidf", second_stage=False)
         with sessions() as session:
             pool = unlabelled_papers(session, limit=2 * settings.early_weak_negatives)
         result: Any = train_early(
@@ -550,8 +550,10 @@ def label_progress(session: Session) -> Readiness:
     defaults = TrainConfig(output="-")
     # Only what the date split reads: /status asks on every poll, and reading every label's
     # text there took 0.1 s of the web process per call at 4,000 labels (bench/load.py).
-    # The day as its ISO text (it sorts as the date does): no per-row date parsing.
-    day = cast(Paper.submitted_on, String)
+    # On SQLite the day as its stored ISO text, which sorts as the date does and skips the
+    # per-row date parsing; elsewhere the date itself (a cast would follow PostgreSQL's DateStyle).
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    day = cast(Paper.submitted_on, String) if sqlite else Paper.submitted_on
     rows = sorted(
         session.execute(
             select(day, Paper.id, Label.interest).join(Label, Label.paper_id == Paper.id)
@@ -561,7 +563,7 @@ def label_progress(session: Session) -> Readiness:
     frame = pd.DataFrame(
         {
             "paper_id": pd.Series([row[1] for row in rows], dtype=object),
-            "submission_date": pd.to_datetime([row[0] for row in rows], utc=True),
+            "submission_date": pd.to_datetime([str(row[0]) for row in rows], utc=True),
             "interest": pd.Series([int(row[2]) for row in rows], dtype=int),
         }
     )

@@ -29,6 +29,7 @@ DATA = Path(__file__).parent / "data"
 LABELS = DATA / "labels.csv"
 LISTINGS = DATA / "listings"
 DEMO_RETRAIN = "the demo's retrain"
+DEMO_WAIT_SECONDS = 600
 
 
 @dataclass
@@ -52,8 +53,9 @@ def prepare_demo(settings: Settings) -> DemoReport:
         imported = import_labels_csv(session, LABELS)
     holder = ModelHolder(sessions, device="cpu", batch_size=settings.score_batch_size)
     # The service's retrain, under the job's lock like every retrain: what the demo shows is
-    # what a reader's own labels would give.
-    with DailyJob(sessions, settings, holder).held(DEMO_RETRAIN):
+    # what a reader's own labels would give. A job already running (a served demo re-scoring
+    # with its model) is waited for, as the page's retrain waits, not refused.
+    with DailyJob(sessions, settings, holder).held(DEMO_RETRAIN, wait=DEMO_WAIT_SECONDS):
         outcome = retrain(sessions, settings, method="tfidf", trigger="demo")
     with sessions() as session:
         model_dir = Path(session.get_one(ModelVersion, outcome.version_id).path)

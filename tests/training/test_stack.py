@@ -87,3 +87,18 @@ def test_a_tfidf_model_with_a_second_stage_is_written_served_and_described(
     known = dataclasses.replace(paper, authors=(SIGNAL_AUTHOR,))
     by_stranger, by_signal = score_papers_raw(predictor, [lone, known])
     assert by_signal > by_stranger
+
+
+def test_no_second_stage_when_one_date_fold_holds_every_interesting_paper(sample_frame):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from training.config import TrainConfig
+    from training.methods.tfidf import fit_second_stage
+
+    frame = sample_frame.sort_values("submission_date", kind="stable").reset_index(drop=True)
+    frame["interest"] = [1 if i < len(frame) // 6 else 0 for i in range(len(frame))]
+    x = TfidfVectorizer().fit_transform(frame["abstract"])
+    config = TrainConfig(output="-", method="tfidf", second_stage=True)
+    assert fit_second_stage(config, x, frame, 1.0) is None
+    frame["interest"] = [i % 5 == 0 for i in range(len(frame))]
+    assert fit_second_stage(config, x, frame.astype({"interest": int}), 1.0) is not None

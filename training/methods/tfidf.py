@@ -166,6 +166,8 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
     )
     if stage is not None:
         save_pickle(stage, model_dir / SECOND_STAGE_FILE)
+    else:  # a refit into the split model's folder must not leave the split's stage behind
+        (model_dir / SECOND_STAGE_FILE).unlink(missing_ok=True)
     vocabulary = _vocabulary_sizes(features, fields)
     logger.info("tfidf: vocabulary %s", vocabulary)
     return FitResult(
@@ -197,19 +199,24 @@ def fit_tfidf(config: TrainConfig, split: DateSplit, model_dir: Path) -> FitResu
     )
 
 
+class _OneClassFold(Exception):
+    """The rows a fold model is fit on carry one kind of label."""
+
+
 def fit_second_stage(
     config: TrainConfig, train_x: Any, train: pd.DataFrame, c: float
-) -> SecondStage:
+) -> SecondStage | None:
     """The second stage on ``train``: the text model's out-of-fold scores from five date-ordered
     folds, then ``SecondStage.fit``. ``train_x`` is ``train`` through the features fit on all of
     it (their vocabulary and idf saw the held-out fold's words, never its labels). The rows are
-    in date order (``split_by_date``)."""
+    in date order (``split_by_date``). None, with a warning, when a fold's fitting rows hold one
+    kind of label only."""
     y = train["interest"].to_numpy()
     weights = recency_weights(list(train["submission_date"]), config.recency_half_life_days)
 
     def fit_and_score(fit_rows: np.ndarray, score_rows: np.ndarray) -> np.ndarray:
-        if len(set(y[fit_rows])) < 2:  # a fold without both kinds of label: no evidence
-            return np.full(len(score_rows), float(y[fit_rows].mean()))
+        if len(set(y[fit_rows])) < 2:
+            raise _OneClassFold
         model = LogisticRegression(
             C=c,
             class_weight="balanced" if config.class_weights else None,
@@ -223,7 +230,13 @@ def fit_second_stage(
         )
         return np.asarray(model.predict_proba(train_x[score_rows])[:, 1])
 
-    scores = out_of_fold_scores(len(train), fit_and_score)
+    try:
+        scores = out_of_fold_scores(len(train), fit_and_score)
+    except _OneClassFold:
+        # Every ✓ in one date fold (old liked papers imported, then mostly ✕): that fold's
+        # scores would be a constant, and the stage could learn to invert the text model.
+        logger.warning("no second stage: one date fold holds every interesting paper")
+        return None
     stage = SecondStage.fit(paper_inputs(train), y, scores, seed=config.seed)
     logger.info("second stage weights: %s", stage.weights())
     return stage
