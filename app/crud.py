@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.categories import BACKFILL_TRIGGER
 from app.core.arxiv_ids import split_version
 from app.models import IngestRun, Label, Paper, Score
-from app.scoring import LISTED_RUN, current_score, is_recommended
+from app.store.rules import LISTED_RUN, current_score, is_recommended
 
 
 @dataclass
@@ -22,7 +22,7 @@ class DayRecommendations:
     pending: int
 
 
-_LISTED = LISTED_RUN  # app.scoring: a listing day
+_LISTED = LISTED_RUN  # app.store.rules: a listing day
 
 
 def latest_day(session: Session) -> dt.date | None:

@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodySizeLimit
-from app.api.cache import ResponseCache
 from app.api.routes import ROUTERS as API_ROUTERS
 from app.api.routes.docs import DOCS_ASSETS_DIR, DOCS_ASSETS_URL
 from app.core import heap
 from app.core.access import Access, HostCheckMiddleware
+from app.core.cache import ResponseCache
 from app.core.config import Settings, get_settings
 from app.core.db import Database, DatabaseGone
 from app.core.private_files import private_directory

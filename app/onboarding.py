@@ -39,7 +39,8 @@ from app.ml.serving import LoadedModel
 from app.models import Label, OnboardingSkip, Paper, Score
 from app.retrain import label_progress, retrain
 from app.scheduler import ONBOARDING_RETRAIN, PROBE_GRACE_SECONDS, DailyJob, JobBusy
-from app.scoring import current_score, paper_input, score_inputs
+from app.scoring import paper_input, score_inputs
+from app.store.rules import current_score
 from training.layout import DataError
 from training.regime import MEASURED
 

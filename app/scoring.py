@@ -1,6 +1,6 @@
-"""Scores, in one place: scoring papers with a model and storing the result, a paper's current
-score, and the rule that makes a paper recommended. Ingestion, the job, the routes and the page
-all come here, so none of them writes the join or the comparison again.
+"""Scoring papers with a model and storing the result, and which model a day's list shows.
+Ingestion, the job, the routes and the page all come here. The rules of a stored score (its
+current version, "recommended", listing days) are the store's: ``app.store.rules``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
 from app.ml.registry import version_threshold
 from app.ml.serving import LoadedModel
-from app.models import IngestRun, ModelVersion, Paper, Score, utcnow
+from app.models import ModelVersion, Paper, Score, utcnow
+from app.store.rules import current_score, on_a_listing_day
 from training.artifact import PaperInput
 from training.predictor import score_papers
 
@@ -26,31 +27,6 @@ logger = logging.getLogger(__name__)
 
 # Scored papers are committed in chunks so a crash loses at most one chunk of work.
 SCORE_COMMIT_CHUNK = 256
-
-
-# A listing day: one that ingestion fetched papers for. Papers that only arrived with a label
-# import carry a date too, but they never make a day of their own.
-LISTED_RUN = (IngestRun.status == "success", IngestRun.fetched > 0)
-
-
-def on_a_listing_day() -> ColumnElement[bool]:
-    """A paper submitted on a listing day: one a day's list shows and ingestion scores."""
-    return Paper.submitted_on.in_(select(IngestRun.day).where(*LISTED_RUN))
-
-
-def is_recommended(probability: float | None, threshold: float) -> bool:
-    """Recommended means scored, at or above the model's threshold."""
-    return probability is not None and probability >= threshold
-
-
-def current_score(model_version_id: int | QueryableAttribute[int]) -> ColumnElement[bool]:
-    """Join condition of a paper and its score by a model, for the paper's current version: a
-    newer version of the paper has no score until it is scored again."""
-    return and_(
-        Score.paper_id == Paper.id,
-        Score.model_version_id == model_version_id,
-        Score.paper_version == Paper.version,
-    )
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     ColumnElement,
@@ -54,10 +53,7 @@ from sqlalchemy.orm import Session
 
 from app import crud
 from app.models import Label, Paper, Score
-from app.scoring import current_score, is_recommended
-
-if TYPE_CHECKING:
-    from app.ml.serving import LoadedModel
+from app.store.rules import ScoredBy, current_score, is_recommended
 
 MAX_QUERY_CHARS = 2000
 MAX_QUERY_TERMS = 64
@@ -513,7 +509,7 @@ class FoundPaper:
 
 
 def with_labels_and_scores(
-    session: Session, papers: list[Paper], *, model: LoadedModel | None
+    session: Session, papers: list[Paper], *, model: ScoredBy | None
 ) -> list[FoundPaper]:
     ids = [p.id for p in papers]
     labels = crud.labels_of(session, paper_ids=ids)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.api.cache import ResponseCache
 from app.core.access import Access
+from app.core.cache import ResponseCache
 from app.core.config import Settings
 from app.core.db import Database
 from app.ingest.arxiv_source import ArxivClient

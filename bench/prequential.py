@@ -49,7 +49,7 @@ from app.ml.serving import LoadedModel, ModelHolder
 from app.models import Label, Paper, Score
 from app.retrain import RetrainOutcome, last_retrain
 from app.scheduler import after_ingestion
-from app.scoring import current_score, is_recommended
+from app.store.rules import current_score, is_recommended
 from training.config import TrainConfig
 from training.layout import csv_frame, load_labelled_csv, split_authors, split_categories
 from training.metrics import best_f1_threshold

@@ -32,7 +32,8 @@ def _imports(path: Path) -> set[str]:
 
 def _importers(package: str, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
     found = {}
-    for path in sorted((ROOT / package).rglob("*.py")):
+    root = ROOT / package
+    for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
         bad = sorted(
             name
             for name in _imports(path)
@@ -72,6 +73,27 @@ def test_the_service_starts_without_the_trainer() -> None:
     modules = _loaded_after("import app.main")
     trainer = {"training.train", "training.methods", "training.metrics", "training.report"}
     assert not trainer & modules
+
+
+def test_the_store_never_loads_the_model_stack() -> None:
+    """The shared queries use the store's rules of a score (app.store.rules), not the scoring
+    module that holds a model (issue 18: the data layer depended on the model stack)."""
+    store = ("app/store", "app/crud.py", "app/search.py", "app/models.py")
+    serving = ("app.scoring", "app.ml", "app.reasons", "training", "torch", "transformers")
+    for path in store:
+        found = _importers(path, serving)
+        assert found == {}, found
+    modules = _loaded_after("import app.crud, app.search, app.store.rules, app.models")
+    assert not {m for m in modules if m.split(".")[0] in ("torch", "transformers", "training")}
+    assert not {m for m in modules if m.startswith(("app.scoring", "app.ml", "app.api"))}
+
+
+def test_the_runtime_and_the_data_layer_never_load_the_api_or_the_migrations() -> None:
+    """The response cache lives in app.core; the database finds the migrations' folder without
+    importing them (migrations/env.py imports the database, never the other way round)."""
+    modules = _loaded_after("import app.services, app.health, app.core.cache")
+    assert not {m for m in modules if m.startswith("app.api")}
+    assert "migrations" not in _loaded_after("import app.core.db")
 
 
 def test_test_doubles_and_benches_stay_out_of_the_product() -> None:

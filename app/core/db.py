@@ -8,6 +8,7 @@ URL works; SQLite (the default, WAL mode, foreign keys on) and PostgreSQL are te
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 import logging
 import os
@@ -22,12 +23,16 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-import migrations
 from app.core.private_files import create_private_file, private_directory, private_file
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(migrations.__file__).parent
+# The migrations' folder, found without importing them: migrations/env.py imports this module
+# (the engine and the schema), never the other way round.
+_MIGRATIONS = importlib.util.find_spec("migrations")
+if _MIGRATIONS is None or not _MIGRATIONS.submodule_search_locations:
+    raise ImportError("the migrations package is not installed beside app")
+MIGRATIONS_DIR = Path(next(iter(_MIGRATIONS.submodule_search_locations)))
 CREATED_SUFFIX = ".created"
 # SQLite's companions of a database file, as private as the file itself.
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", CREATED_SUFFIX)

@@ -14,7 +14,8 @@ from app.health import NO_MODEL, service_problems
 from app.ml.registry import active_model
 from app.reasons import reasons_for
 from app.retrain import label_progress, last_retrain
-from app.scoring import is_recommended, list_model, rescoring_progress
+from app.scoring import list_model, rescoring_progress
+from app.store.rules import is_recommended
 from app.web.templating import STATIC_DIR, TEMPLATES
 
 router = APIRouter(include_in_schema=False)

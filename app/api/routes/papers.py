@@ -7,7 +7,8 @@ from app.api.deps import HolderDep, PaperIdPath, SessionDep
 from app.api.errors import JSONRoute, error_responses
 from app.api.schemas import PaperDetail, PaperPublic
 from app.reasons import reasons_for
-from app.scoring import is_recommended, list_model, paper_score
+from app.scoring import list_model, paper_score
+from app.store.rules import is_recommended
 
 router = APIRouter(tags=["papers"], route_class=JSONRoute)
 

@@ -9,13 +9,14 @@ import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from app import crud
-from app.api.cache import CachedBody
 from app.api.deps import ServicesDep, require_model
 from app.api.errors import JSONRoute, error_responses, validation_error
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
+from app.core.cache import CachedBody
 from app.reasons import reasons_for
-from app.scoring import is_recommended, list_model
+from app.scoring import list_model
 from app.services import Services
+from app.store.rules import is_recommended
 
 router = APIRouter(tags=["recommendations"], route_class=JSONRoute)
 
@@ -59,7 +60,7 @@ async def recommendations(
 ) -> Response:
     """A day's papers at or above the active model's threshold, best first.
 
-    The rendered list is kept until the next database commit (see ``app.api.cache``), so repeated
+    The rendered list is kept until the next database commit (see ``app.core.cache``), so repeated
     reads cost no query and no model work; each answer carries an ETag for conditional requests.
     """
     day = _parse_day(date) if date is not None else None

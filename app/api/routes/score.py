@@ -13,7 +13,8 @@ from app.api.schemas import (
     ScoreResponse,
     ScoreResult,
 )
-from app.scoring import is_recommended, score_inputs
+from app.scoring import score_inputs
+from app.store.rules import is_recommended
 from training.artifact import PaperInput
 
 router = APIRouter(tags=["scoring"], route_class=JSONRoute)
