@@ -30,8 +30,8 @@ from app.ml.registry import register_trained
 from app.ml.serving import ModelHolder
 from app.models import IngestRun, Paper, Score
 from app.scheduler import DailyJob
+from bench.tiny import save_tiny_classifier
 from training.artifact import ModelMeta
-from training.tiny import save_tiny_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 

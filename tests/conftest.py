@@ -18,12 +18,12 @@ from app.core.db import Database, migrate
 from app.demo.standin import ArxivStandIn, catalog_from_listings
 from app.main import create_app
 from app.ml.serving import ModelHolder
+from bench.tiny import save_tiny_classifier
 from tests.factories import local_client, with_metadata
 from training.artifact import ModelMeta
 from training.config import TrainConfig
 from training.layout import load_labelled_csv
 from training.predictor import load_predictor, score_papers
-from training.tiny import save_tiny_classifier
 from training.train import train
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

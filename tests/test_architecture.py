@@ -102,6 +102,9 @@ def test_test_doubles_and_benches_stay_out_of_the_product() -> None:
     assert _importers("bench", ("tests",)) == {}
     edits = [p.name for p in (ROOT / "bench").glob("*.py") if "sys.path" in p.read_text()]
     assert edits == []
+    # The tiny random models that tests and benches build are no part of the shipped library.
+    shipped = [*(ROOT / "app").rglob("*.py"), *(ROOT / "training").rglob("*.py")]
+    assert [p.name for p in shipped if "def save_tiny" in p.read_text(encoding="utf-8")] == []
 
 
 def test_only_the_data_layer_builds_an_engine() -> None:

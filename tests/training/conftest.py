@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from bench.tiny import save_tiny_base
 from training.config import TrainConfig
 from training.layout import COLUMNS, load_labelled_csv
-from training.tiny import save_tiny_base
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLE_CSV = FIXTURES / "labels_sample.csv"
