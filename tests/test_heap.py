@@ -21,6 +21,12 @@ def unfrozen():
     heap.release()
 
 
+def _unfrozen(*objects: object) -> int:
+    """How many of ``objects`` the collector still scans."""
+    wanted = {id(o) for o in objects}
+    return sum(id(o) in wanted for o in gc.get_objects())
+
+
 def test_settling_frees_the_garbage_then_freezes_what_lives():
     garbage, kept = Node(), Node()
     gone, alive = weakref.ref(garbage), weakref.ref(kept)
@@ -29,11 +35,14 @@ def test_settling_frees_the_garbage_then_freezes_what_lives():
     assert gone() is None and alive() is not None
     frozen = gc.get_freeze_count()
     assert frozen > 0 and heap.frozen() == frozen
-    # Nothing is left for a full collection to scan (get_objects lists the unfrozen only)...
-    assert len(gc.get_objects()) < 1_000
-    # ...and a later settle (a model loaded) freezes what came since.
+    # What lives is out of a full collection's sight (get_objects lists the unfrozen only)...
+    assert not _unfrozen(kept)
+    # ...and a later settle (a model loaded) freezes what came since. (Counts would race: a
+    # frozen object freed by reference counting leaves the frozen set.)
     model = [Node() for _ in range(100)]
+    assert _unfrozen(*model) == len(model)
     heap.settle()
-    assert gc.get_freeze_count() >= frozen + len(model)
+    assert not _unfrozen(*model)
     heap.release()
+    assert _unfrozen(kept, *model) == len(model) + 1
     assert gc.get_freeze_count() == heap.frozen() == 0
