@@ -15,10 +15,10 @@ Recipes (all on the served features: TF-IDF of the text, authors and arXiv comme
 - ``grid``: what the service does today: a 60/20/20 date split of the night's labels, C chosen
   on validation AP from the grid, then refit on every label with that C.
 - ``C=x``: a fixed C, fit on every label: no split, no choice.
-- ``stack``: a second stage. The text model's out-of-fold score (5 date-ordered folds), the
-  authors' record (how many of an author's other papers the reader marked ✓ and ✕), a link to
-  code (GitHub, GitLab, Hugging Face) or a project page, the primary category's record and a few
-  counts go into a logistic regression fit on the night's labels.
+- ``stack``: the served second stage (``training.stack``): the text model's out-of-fold score
+  (5 date-ordered folds), the authors' record (how many of the reader's other ✓ and ✕ papers
+  share an author), a link to code (GitHub, GitLab, Hugging Face) or a project page, the
+  primary category's record and a few counts in a logistic regression fit on the night's labels.
 - ``embed``: a logistic regression on all-MiniLM-L6-v2 mean-pooled embeddings of title and
   abstract (computed once for every paper, cached in bench/out); ``ensemble``: the mean of its
   probability and ``C=1``'s (both class-balanced).
@@ -29,9 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,20 +39,17 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
-from sklearn.preprocessing import StandardScaler
 
 from training.artifact import TEXT_COLUMN, metadata_frame
 from training.config import TrainConfig
-from training.layout import DataError, load_labelled_csv, paper_inputs, split_authors
+from training.layout import DataError, load_labelled_csv, paper_inputs
 from training.methods.linear import choose_c
-from training.methods.tfidf import SOLVER, tfidf_features, usable_meta_fields
+from training.methods.tfidf import SOLVER, fit_second_stage, tfidf_features, usable_meta_fields
 from training.split import split_by_date
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "bench/out/interest_meta.csv"
 TOP_K = 10
-CODE = re.compile(r"github\.com|gitlab\.com|huggingface\.co|\bcode\b", re.I)
-PROJECT = re.compile(r"github\.io|project page|project website|\bwebsite\b", re.I)
 
 logger = logging.getLogger("bench.recipes")
 
@@ -130,66 +125,18 @@ def grid(past: pd.DataFrame, day: pd.DataFrame) -> np.ndarray:
 # ---- the second stage ----------------------------------------------------------------------
 
 
-def _authors(frame: pd.DataFrame) -> list[list[str]]:
-    return [split_authors(names) for names in frame["authors"].fillna("")]
-
-
-def _record(keys: list[list[str]], past_keys: list[list[str]], labels: np.ndarray, own: bool):  # type: ignore[no-untyped-def]
-    """For each row, the ✓ and ✕ counts of its keys among the past rows (less its own label
-    when the row is itself one of them)."""
-    pos, neg = Counter(), Counter()
-    for row_keys, label in zip(past_keys, labels, strict=True):
-        for key in set(row_keys):
-            (pos if label else neg)[key] += 1
-    out = np.zeros((len(keys), 2))
-    for i, row_keys in enumerate(keys):
-        p = sum(pos[k] for k in set(row_keys))
-        n = sum(neg[k] for k in set(row_keys))
-        if own:  # the row's own label is not evidence about it
-            p -= len(set(row_keys)) * int(labels[i])
-            n -= len(set(row_keys)) * int(1 - labels[i])
-        out[i] = (p, n)
-    return out
-
-
-def dense(frame: pd.DataFrame, text_score: np.ndarray, past: pd.DataFrame, own: bool) -> np.ndarray:
-    labels = past["interest"].to_numpy()
-    authors = _record(_authors(frame), _authors(past), labels, own)
-    primary = [[c.split()[0]] if c else [] for c in frame["categories"].fillna("")]
-    past_primary = [[c.split()[0]] if c else [] for c in past["categories"].fillna("")]
-    category = _record(primary, past_primary, labels, own)
-    text = (frame["abstract"].fillna("") + " " + frame["comment"].fillna("")).tolist()
-    score = np.clip(text_score, 1e-6, 1 - 1e-6)
-    return np.column_stack(
-        [
-            np.log(score / (1 - score)),
-            np.log1p(authors[:, 0]),
-            np.log1p(authors[:, 1]),
-            (authors[:, 0] > 0).astype(float),
-            np.log((category[:, 0] + 1) / (category[:, 0] + category[:, 1] + 2)),
-            [bool(CODE.search(t)) for t in text],
-            [bool(PROJECT.search(t)) for t in text],
-            np.log1p([len(a) for a in _authors(frame)]),
-            np.log1p(frame["abstract"].fillna("").str.len()),
-        ]
-    ).astype(float)
-
-
-def stack(past: pd.DataFrame, day: pd.DataFrame, c: float = 1.0, folds: int = 5) -> np.ndarray:
+def stack(past: pd.DataFrame, day: pd.DataFrame, c: float = 1.0) -> np.ndarray:
+    """The served second stage (``training.methods.tfidf.fit_second_stage``, ``training.stack``)
+    over a C=``c`` text model fit on every past label; the text model alone where it declines."""
     config = served_config()
     ordered = past.sort_values("submission_date", kind="stable").reset_index(drop=True)
-    out_of_fold = np.zeros(len(ordered))
-    bounds = np.linspace(0, len(ordered), folds + 1).astype(int)
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        rest = pd.concat([ordered.iloc[:lo], ordered.iloc[hi:]])
-        out_of_fold[lo:hi] = fit_text(config, rest, c)(ordered.iloc[lo:hi])
-    train_x = dense(ordered, out_of_fold, ordered, own=True)
-    scaler = StandardScaler().fit(train_x)
-    second = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(
-        scaler.transform(train_x), ordered["interest"].to_numpy()
-    )
-    day_x = dense(day, fit_text(config, ordered, c)(day), ordered, own=False)
-    return np.asarray(second.predict_proba(scaler.transform(day_x))[:, 1])
+    train_x, transform = featurize(config, ordered)
+    text = logistic(config, c).fit(train_x, ordered["interest"].to_numpy())
+    text_scores = text.predict_proba(transform(day))[:, 1]
+    stage = fit_second_stage(config, train_x, ordered, c)
+    if stage is None:
+        return np.asarray(text_scores)
+    return np.asarray(stage.predict(paper_inputs(day), text_scores))
 
 
 # ---- embeddings -----------------------------------------------------------------------------
