@@ -22,9 +22,9 @@ from app.core.cache import ResponseCache
 from app.core.config import Settings, get_settings
 from app.core.db import Database, DatabaseGone
 from app.core.private_files import private_directory
-from app.ml.serving import ModelHolder
-from app.scheduler import DailyJob, LockedRetrainRunner, start_scheduler
-from app.services import Services
+from app.jobs.scheduler import DailyJob, LockedRetrainRunner, start_scheduler
+from app.runtime.services import Services
+from app.serving.holder import ModelHolder
 from app.web import PAGES_AT_API_URLS, STATIC_DIR
 from app.web import ROUTERS as WEB_ROUTERS
 

@@ -7,7 +7,7 @@ For each N and seed: every paper of the CSV listed before ``--from`` is stored a
 stores it (title, abstract, authors, comment and categories from the real listing files); N of
 its interesting papers, drawn at random, are labelled ✓ through the service (``set_label``), and
 ``--negatives`` M uninteresting ones ✕; nothing else is labelled. The service's own retrain
-(``app.retrain.retrain``: the early model while the labels cannot be split) makes a model, and
+(``app.jobs.retrain.retrain``: the early model while the labels cannot be split) makes a model, and
 the served predictor scores every paper listed from ``--from`` on. Reported: average precision
 over the period, the mean per-day precision@10, and what the shipped threshold recommends a day
 and how precisely. In the same run, the anchor: arxiv-sanity-lite's recipe, TF-IDF (title and
@@ -38,13 +38,13 @@ from sklearn.svm import LinearSVC
 from app.core.config import Settings
 from app.core.db import Database, session_scope
 from app.demo.standin import listing_files, read_listing
-from app.labels import set_label
-from app.models import Paper
-from app.retrain import retrain
+from app.jobs.retrain import retrain
+from app.store.labels import set_label
+from app.store.schema import Paper
 from bench._shared import listing_paper
 from training import regime
-from training.layout import AUTHOR_JOINER, load_labelled_csv, paper_inputs
-from training.predictor import load_predictor, score_papers
+from training.inference.layout import AUTHOR_JOINER, load_labelled_csv, paper_inputs
+from training.inference.predictor import load_predictor, score_papers
 from training.train import library_versions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +171,7 @@ def one_run(
 
 
 def outcome_path(database: Database, version_id: int) -> Path:
-    from app.models import ModelVersion
+    from app.store.schema import ModelVersion
 
     with database.sessions() as session:
         return Path(session.get_one(ModelVersion, version_id).path)

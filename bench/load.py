@@ -49,12 +49,12 @@ from app.demo.standin import (
     listing_files,
     read_listing,
 )
-from app.ingest.service import ingest_day
-from app.ml.registry import register_model
-from app.models import Paper, Score
+from app.jobs.ingest import ingest_day
+from app.serving.registry import register_model
+from app.store.schema import Paper, Score
 from bench._shared import listing_paper, minilm_dir
-from training.artifact import ModelMeta, compose_text
-from training.predictor import load_predictor
+from training.inference.artifact import ModelMeta, compose_text
+from training.inference.predictor import load_predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -259,8 +259,8 @@ def retrain_set_up(work: Path, standin_url: str, labels_csv: Path) -> tuple[Sett
     fit on them. Returns the settings and the last five days' labels, to be revealed under load."""
     import pandas as pd
 
-    from app.labels import import_labels_csv
-    from app.retrain import retrain
+    from app.jobs.retrain import retrain
+    from app.store.labels import import_labels_csv
 
     settings = Settings(
         data_dir=work / "retrain",
@@ -293,7 +293,7 @@ def under_retrain(
     re-scores every stored paper; how many of wrk's seconds each covered comes back with it."""
     import threading
 
-    from app.labels import import_labels_csv
+    from app.store.labels import import_labels_csv
 
     with session_scope(Database(settings.resolved_database_url).sessions) as session:
         import_labels_csv(session, revealed)

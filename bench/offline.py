@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 
 UNRESOLVABLE = "https://export.arxiv.invalid/api/query"  # .invalid never resolves (RFC 2606)
 

@@ -6,7 +6,7 @@
 A random 80% of the CSV's papers listed before ``--from`` is stored as ingestion stores it (as
 bench/coldstart.py does), a different 80% for each of ``--pools`` replicates, the same for every
 strategy within one; the CSV's labels play the reader, who answers each asked paper with its
-label, ten a round. After each round the service's own retrain (``app.retrain.retrain``:
+label, ten a round. After each round the service's own retrain (``app.jobs.retrain.retrain``:
 the early model while the labels cannot be split) makes the model that the next round asks
 with, and that model scores every paper listed from ``--from`` on. Reported each round: average
 precision over that period (before any model: the period's share of ✓, what an unranked list
@@ -15,7 +15,7 @@ choosing a batch took; the mean over the replicates. The strategies differ from 
 round on (the first has no model: the shipped batch that covers the newest days, or random
 papers for ``random``):
 
-* ``shipped``: ``app.onboarding.next_batch`` as served: the papers nearest the threshold kept
+* ``shipped``: ``app.jobs.onboarding.next_batch`` as served: the papers nearest the threshold kept
   apart by maximal marginal relevance, and 3 of 10 exploring what no label resembles;
 * ``nearest+mmr``: the same without exploring;
 * ``nearest``: the ten nearest the threshold, nothing else (uncertainty sampling);
@@ -41,10 +41,10 @@ from sqlalchemy import select
 
 from app.core.config import Settings
 from app.core.db import Database, session_scope
-from app.ml.serving import ModelHolder
-from app.models import Label, Paper, utcnow
-from app.onboarding import next_batch, retrain_on_answers, store_answers
-from app.scheduler import DailyJob
+from app.jobs.onboarding import next_batch, retrain_on_answers, store_answers
+from app.jobs.scheduler import DailyJob
+from app.serving.holder import ModelHolder
+from app.store.schema import Label, Paper, utcnow
 from bench._shared import listing_paper
 from bench.coldstart import (
     DEFAULT_DATA,
@@ -55,8 +55,8 @@ from bench.coldstart import (
     figures,
     with_listing_metadata,
 )
-from training.layout import load_labelled_csv, paper_inputs
-from training.predictor import score_papers
+from training.inference.layout import load_labelled_csv, paper_inputs
+from training.inference.predictor import score_papers
 
 logger = logging.getLogger("bench.onboarding")
 

@@ -2,15 +2,15 @@
 
     .venv/bin/python -m bench.page [--papers 700] [--runs 7]
 
-Real papers from the shared listings (`../shared/data/listings`) get new ids on one day: every
-paper with TeX in its title or abstract first, then the others in listing order, so the day holds
-far more math than a real one. A tfidf model trained on the demo's 400 labels scores them through
-the service's scorer; its copy with threshold 0 recommends every paper, so each of the 700 cards
-has its reasons from the model (`app.reasons`), as with `explain`. Each run is one `GET /?date=`
-through the app in process (ASGI, no socket), after one warm-up request; the median is printed,
-with the warm-up (first render: the model loaded, no formula cached) and, for comparison, the same
-page with every formula converted afresh (a day's first view), with the math filter replaced by
-plain escaping, and the reasons of the 700 papers alone.
+Real papers from the shared listings (`../shared/data/listings`) get new ids on one day: every paper
+with TeX in its title or abstract first, then the others in listing order, so the day holds far more
+math than a real one. A tfidf model trained on the demo's 400 labels scores them through the
+service's scorer; its copy with threshold 0 recommends every paper, so each of the 700 cards has its
+reasons from the model (`app.serving.reasons`), as with `explain`. Each run is one `GET /?date=`
+through the app in process (ASGI, no socket), after one warm-up request; the median is printed, with
+the warm-up (first render: the model loaded, no formula cached) and, for comparison, the same page
+with every formula converted afresh (a day's first view), with the math filter replaced by plain
+escaping, and the reasons of the 700 papers alone.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ from app.core.config import Settings
 from app.core.db import Database, session_scope
 from app.demo.standin import listing_files, read_listing
 from app.main import create_app
-from app.ml.registry import register_model
-from app.ml.serving import ModelHolder
-from app.models import IngestRun, Paper
-from app.reasons import reasons_for
-from app.scoring import score_pending
+from app.serving.holder import ModelHolder
+from app.serving.reasons import reasons_for
+from app.serving.registry import register_model
+from app.serving.scoring import score_pending
+from app.store.schema import IngestRun, Paper
 from app.web import latex
 from app.web.templating import TEMPLATES
 from bench._shared import listing_paper
-from training.artifact import ModelMeta
 from training.config import TrainConfig
+from training.inference.artifact import ModelMeta
 from training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]

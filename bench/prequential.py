@@ -5,12 +5,12 @@
         [--threshold-target X] [--json FILE] [--no-fixed] [--work-dir DIR]
 
 Each replayed day is what the reader would have lived: the labels before it are the reader's; the
-service runs its nightly part (`app.scheduler.after_ingestion`: retrain when the labels changed,
-gate, activate, re-score every stored day); the day's papers come in through `ingest_day` from
-the local arXiv stand-in and are scored by the active model; the day's recommendations are read
+service runs its nightly part (`app.jobs.scheduler.after_ingestion`: retrain when the labels
+changed, gate, activate, re-score every stored day); the day's papers come in through `ingest_day`
+from the local arXiv stand-in and are scored by the active model; the day's recommendations are read
 with the service's rule; only then are the day's labels revealed, as the reader gives them on the
-page. So every figure is measured on papers whose labels no model had seen when it scored them,
-with the threshold the service shipped.
+page. So every figure is measured on papers whose labels no model had seen when it scored them, with
+the threshold the service shipped.
 
 The same replay with a model trained once before the period and never retrained ("fixed") tells
 what the nightly retrains are worth.
@@ -43,15 +43,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import Database, session_scope
 from app.demo.standin import ArxivStandIn, Catalog, Entry
-from app.ingest.service import ingest_day
-from app.labels import import_labels_csv, set_label
-from app.ml.serving import LoadedModel, ModelHolder
-from app.models import Label, Paper, Score
-from app.retrain import RetrainOutcome, last_retrain
-from app.scheduler import after_ingestion
+from app.jobs.ingest import ingest_day
+from app.jobs.retrain import RetrainOutcome, last_retrain
+from app.jobs.scheduler import after_ingestion
+from app.serving.holder import LoadedModel, ModelHolder
+from app.store.labels import import_labels_csv, set_label
 from app.store.rules import current_score, is_recommended
+from app.store.schema import Label, Paper, Score
 from training.config import TrainConfig
-from training.layout import csv_frame, load_labelled_csv, split_authors, split_categories
+from training.inference.layout import csv_frame, load_labelled_csv, split_authors, split_categories
 from training.metrics import best_f1_threshold
 from training.train import library_versions
 
@@ -145,7 +145,7 @@ class DayResult:
 
 
 def _train_default(name: str) -> Any:
-    """What ``app.retrain`` trains with when the settings say nothing (it builds a TrainConfig)."""
+    """What ``app.jobs.retrain`` trains with when the settings say nothing (its TrainConfig)."""
     return next(f.default for f in dataclasses.fields(TrainConfig) if f.name == name)
 
 

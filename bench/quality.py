@@ -26,7 +26,7 @@ import torch
 
 from bench._shared import minilm_dir
 from training.config import TrainConfig
-from training.layout import load_labelled_csv
+from training.inference.layout import load_labelled_csv
 from training.train import train
 
 REPO = Path(__file__).resolve().parent.parent

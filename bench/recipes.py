@@ -40,9 +40,9 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
-from training.artifact import TEXT_COLUMN, metadata_frame
 from training.config import TrainConfig
-from training.layout import DataError, load_labelled_csv, paper_inputs
+from training.inference.artifact import TEXT_COLUMN, metadata_frame
+from training.inference.layout import DataError, load_labelled_csv, paper_inputs
 from training.methods.linear import choose_c
 from training.methods.tfidf import SOLVER, fit_second_stage, tfidf_features, usable_meta_fields
 from training.split import split_by_date
@@ -57,7 +57,7 @@ Recipe = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
 
 
 def served_config() -> TrainConfig:
-    """The service's tfidf retrain configuration (app.retrain builds it from these defaults)."""
+    """The service's tfidf retrain configuration (``app.jobs.retrain`` builds it from these)."""
     return TrainConfig(output="-", method="tfidf", progress=False)
 
 
@@ -153,8 +153,8 @@ def embeddings(frame: pd.DataFrame, cache: Path) -> dict[str, np.ndarray]:
     from transformers import AutoModel, AutoTokenizer
 
     from bench._shared import minilm_dir
-    from training.artifact import compose_text
-    from training.predictor import embed_texts
+    from training.inference.artifact import compose_text
+    from training.inference.predictor import embed_texts
 
     directory = minilm_dir()
     tokenizer = AutoTokenizer.from_pretrained(directory)

@@ -25,13 +25,13 @@ from app.demo.standin import (
     listing_files,
     read_listing,
 )
-from app.ingest.service import ingest_day
-from app.ml.registry import register_trained
-from app.ml.serving import ModelHolder
-from app.models import IngestRun, Paper, Score
-from app.scheduler import DailyJob
+from app.jobs.ingest import ingest_day
+from app.jobs.scheduler import DailyJob
+from app.serving.holder import ModelHolder
+from app.serving.registry import register_trained
+from app.store.schema import IngestRun, Paper, Score
 from bench.tiny import save_tiny_classifier
-from training.artifact import ModelMeta
+from training.inference.artifact import ModelMeta
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from app.core.config import Settings
 from app.core.db import Database, session_scope
-from app.labels import import_labels_csv
-from app.retrain import retrain
+from app.jobs.retrain import retrain
+from app.store.labels import import_labels_csv
 from bench._shared import minilm_dir
 
 ROOT = Path(__file__).resolve().parents[1]

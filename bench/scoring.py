@@ -28,8 +28,8 @@ import torch
 
 from app.demo.standin import listing_files, read_listing
 from bench._shared import minilm_dir
-from training.artifact import ModelMeta, compose_text
-from training.predictor import INT8_MAX_AP_CHANGE, load_predictor, score_papers
+from training.inference.artifact import ModelMeta, compose_text
+from training.inference.predictor import INT8_MAX_AP_CHANGE, load_predictor, score_papers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -191,7 +191,7 @@ def main() -> None:
     if args.finetuned:
         from sklearn.metrics import average_precision_score
 
-        from training.layout import load_labelled_csv
+        from training.inference.layout import load_labelled_csv
         from training.split import split_by_date
 
         test = split_by_date(load_labelled_csv(args.csv), val_fraction=0.2, test_fraction=0.2).test

@@ -1,4 +1,4 @@
-"""Search and "more like this" on a big database: latency of app.search, and the cost of
+"""Search and "more like this" on a big database: latency of app.store.search, and the cost of
 migration 0005 on a database that already holds the papers.
 
     .venv/bin/python -m bench.search [--papers 170000] [--database-url URL] [--runs 5]
@@ -37,8 +37,8 @@ from sqlalchemy import func, insert, inspect, select
 
 from app.core.db import Database, alembic_config, session_scope
 from app.demo.standin import listing_files, read_listing
-from app.models import Label, Paper
-from app.search import search_papers, similar_papers, with_labels_and_scores
+from app.store.schema import Label, Paper
+from app.store.search import search_papers, similar_papers, with_labels_and_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMILAR_SAMPLE = 100

@@ -13,7 +13,7 @@ how long the service's retrain takes after 50 new labels.
    The tfidf rows differ only in the metadata they read; ``--methods`` adds embed and finetune
    (slow: minutes to an hour on two cores) with the MiniLM encoder of ``bench/quality.py``.
 3. A fresh service database gets every label but the 50 newest (with authors and comment, as
-   ``arxiv-reco labels import`` stores them) and the service's retrain (``app.retrain``) runs
+   ``arxiv-reco labels import`` stores them) and the service's retrain (``app.jobs.retrain``) runs
    with the tfidf method; then the 50 newest labels are imported and the second retrain, the one
    a user waits for, is timed.
 """
@@ -34,10 +34,10 @@ import pandas as pd
 
 from app.core.config import Settings
 from app.core.db import Database, session_scope
-from app.labels import import_labels_csv
-from app.retrain import retrain
+from app.jobs.retrain import retrain
+from app.store.labels import import_labels_csv
 from training.config import TrainConfig
-from training.layout import load_labelled_csv
+from training.inference.layout import load_labelled_csv
 from training.train import TrainResult, train
 
 ROOT = Path(__file__).resolve().parents[1]

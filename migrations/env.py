@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.config import get_settings
 from app.core.db import make_engine
-from app.models import Base
+from app.store.schema import Base
 
 logger = logging.getLogger("migrations")
 

@@ -17,13 +17,13 @@ from app.core.config import Settings
 from app.core.db import Database, migrate
 from app.demo.standin import ArxivStandIn, catalog_from_listings
 from app.main import create_app
-from app.ml.serving import ModelHolder
+from app.serving.holder import ModelHolder
 from bench.tiny import save_tiny_classifier
 from tests.factories import local_client, with_metadata
-from training.artifact import ModelMeta
 from training.config import TrainConfig
-from training.layout import load_labelled_csv
-from training.predictor import load_predictor, score_papers
+from training.inference.artifact import ModelMeta
+from training.inference.layout import load_labelled_csv
+from training.inference.predictor import load_predictor, score_papers
 from training.train import train
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

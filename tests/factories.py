@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
-from app.ml.registry import register_model
-from app.models import Paper, utcnow
-from training.artifact import ModelMeta
-from training.layout import csv_frame
+from app.serving.registry import register_model
+from app.store.schema import Paper, utcnow
+from training.inference.artifact import ModelMeta
+from training.inference.layout import csv_frame
 
 SIGNAL_AUTHOR = "Ada Signal"  # an author of many interesting papers in with_metadata()
 SIGNAL_COMMENT = "Code and models: https://github.com/example/project"

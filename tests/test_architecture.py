@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.core.config import ENV_PREFIX, Settings
+from tests import architecture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,10 +58,70 @@ def test_training_never_imports_the_service_or_a_database() -> None:
 
 
 def test_training_alone_loads_no_database_library() -> None:
-    modules = _loaded_after(
-        "import training.train, training.layout, training.predictor, training.cli"
-    )
+    modules = _loaded_after("import training.train, training.inference.predictor, training.cli")
     assert not {m for m in modules if m.split(".")[0] in ("sqlalchemy", "app", "alembic")}
+
+
+# The rooms of app/, lowest first: each may import only the rooms before it (app/__init__.py).
+APP_ROOMS = (
+    "core",
+    "store",
+    "serving",
+    "digest",
+    "jobs",
+    "label_import",
+    "runtime",
+    "api",
+    "web",
+    "demo",
+)
+ENTRY_POINTS = ("main", "cli")
+# The only rooms that fit models; every other one uses training.inference alone.
+FITTING_ROOMS = ("app.jobs", "app.cli")
+
+
+def test_app_holds_only_its_rooms_and_entry_points() -> None:
+    """No loose module at the root of app/ but the entry points, no package that is not a room,
+    and every room says in its docstring what it owns and may import."""
+    found = architecture.rooms_under(ROOT)
+    app_rooms = {room.split(".", 1)[1] for room in found if room.startswith("app.")}
+    assert app_rooms == {*APP_ROOMS, *ENTRY_POINTS}
+    for room in APP_ROOMS:
+        docstring = ast.get_docstring(ast.parse((ROOT / "app" / room / "__init__.py").read_text()))
+        assert docstring and "import" in docstring.lower(), (
+            f"app/{room}/__init__.py says nothing of it"
+        )
+
+
+@pytest.mark.parametrize("room", APP_ROOMS)
+def test_each_room_imports_only_the_rooms_below_it(room: str) -> None:
+    graph = architecture.room_graph(ROOT)
+    below = {f"app.{name}" for name in APP_ROOMS[: APP_ROOMS.index(room)]}
+    upward = {target for target in graph[f"app.{room}"] if target.startswith("app.")} - below
+    assert upward == set(), f"app.{room} imports {sorted(upward)}, rooms at or above it"
+
+
+def test_only_the_jobs_and_the_command_line_fit_models() -> None:
+    graph = architecture.room_graph(ROOT)
+    fitting = {
+        room: sorted(t for t in targets if t.startswith("training.") and t != "training.inference")
+        for room, targets in graph.items()
+        if room.startswith("app.") and room not in FITTING_ROOMS
+    }
+    assert {room: names for room, names in fitting.items() if names} == {}
+
+
+def test_the_inference_package_never_imports_the_fitting_side() -> None:
+    """What the service imports of training (issue 18, item 2) is a package of its own."""
+    graph = architecture.room_graph(ROOT)
+    assert graph["training.inference"] == set()
+    outside = _importers(
+        "training/inference", ("app", "sqlalchemy", "fastapi", "training.train", "training.methods")
+    )
+    assert outside == {}
+    loaded = _loaded_after("import training.inference.predictor, training.inference.explain")
+    training_loaded = {m for m in loaded if m.startswith("training.")}
+    assert {m for m in training_loaded if not m.startswith("training.inference")} == set()
 
 
 def test_the_api_never_imports_the_page() -> None:
@@ -78,20 +139,17 @@ def test_the_service_starts_without_the_trainer() -> None:
 def test_the_store_never_loads_the_model_stack() -> None:
     """The shared queries use the store's rules of a score (app.store.rules), not the scoring
     module that holds a model (issue 18: the data layer depended on the model stack)."""
-    store = ("app/store", "app/crud.py", "app/search.py", "app/models.py")
-    serving = ("app.scoring", "app.ml", "app.reasons", "training", "torch", "transformers")
-    for path in store:
-        found = _importers(path, serving)
-        assert found == {}, found
-    modules = _loaded_after("import app.crud, app.search, app.store.rules, app.models")
-    assert not {m for m in modules if m.split(".")[0] in ("torch", "transformers", "training")}
-    assert not {m for m in modules if m.startswith(("app.scoring", "app.ml", "app.api"))}
+    serving = ("app.serving", "app.jobs", "torch", "transformers", "training.train")
+    assert _importers("app/store", serving) == {}
+    modules = _loaded_after("import app.store.queries, app.store.search, app.store.labels")
+    assert not {m for m in modules if m.split(".")[0] in ("torch", "transformers")}
+    assert not {m for m in modules if m.startswith(("app.serving", "app.jobs", "app.api"))}
 
 
 def test_the_runtime_and_the_data_layer_never_load_the_api_or_the_migrations() -> None:
     """The response cache lives in app.core; the database finds the migrations' folder without
     importing them (migrations/env.py imports the database, never the other way round)."""
-    modules = _loaded_after("import app.services, app.health, app.core.cache")
+    modules = _loaded_after("import app.runtime.services, app.runtime.health, app.core.cache")
     assert not {m for m in modules if m.startswith("app.api")}
     assert "migrations" not in _loaded_after("import app.core.db")
 

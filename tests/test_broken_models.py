@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
-from app.ml.registry import register_model
-from app.scheduler import _ingest_range_in_child
+from app.jobs.ingest import ingest_day
+from app.jobs.scheduler import _ingest_range_in_child
+from app.serving.registry import register_model
 from tests.factories import activate_model_dir
-from training.artifact import TFIDF_PIPELINE_FILE, ArtifactError, ModelMeta
-from training.predictor import load_predictor
+from training.inference.artifact import TFIDF_PIPELINE_FILE, ArtifactError, ModelMeta
+from training.inference.predictor import load_predictor
 
 
 def _break(directory: Path, how: str) -> None:

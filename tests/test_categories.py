@@ -1,5 +1,6 @@
 """The followed categories: stored in the database, the environment's list until then, read by
-ingestion and health through app.categories.followed_categories; migration 0006 up and down."""
+ingestion and health through ``app.store.categories.followed_categories``; migration 0006 up
+and down."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import pytest
 from alembic import command
 from sqlalchemy import column, insert, inspect, select, table
 
-from app.categories import (
+from app.core.config import arxiv_categories, split_subject_classes
+from app.core.db import Database, alembic_config, session_scope
+from app.jobs.ingest import ingest_day
+from app.main import start_services, stop_services
+from app.runtime.health import service_problems
+from app.store.categories import (
     BACKFILL_TRIGGER,
     CategoryError,
     backfill_days,
@@ -19,12 +25,7 @@ from app.categories import (
     store_change,
     taxonomy,
 )
-from app.core.config import arxiv_categories, split_subject_classes
-from app.core.db import Database, alembic_config, session_scope
-from app.health import service_problems
-from app.ingest.service import ingest_day
-from app.main import start_services, stop_services
-from app.models import FollowedCategory, IngestRun, OnboardingSkip, Paper
+from app.store.schema import FollowedCategory, IngestRun, OnboardingSkip, Paper
 from tests.factories import paper_row
 
 WEDNESDAY, THURSDAY = dt.date(2025, 3, 19), dt.date(2025, 3, 20)

@@ -6,11 +6,11 @@ import pytest
 
 from app.cli import main
 from app.core.db import session_scope
-from app.labels import import_labels_csv
-from app.ml.registry import active_model, version_threshold
+from app.serving.registry import active_model, version_threshold
+from app.store.labels import import_labels_csv
 from tests.conftest import LABELS_CSV
 from tests.processes import run_python
-from training.artifact import ModelMeta
+from training.inference.artifact import ModelMeta
 
 
 @pytest.fixture

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.backup import BackupError, take_backup
 from app.cli import main
 from app.core.db import CREATED_SUFFIX, Database, DatabaseMissing, session_scope
-from app.ingest.service import ingest_day
-from app.labels import import_labels_csv
+from app.jobs.backup import BackupError, take_backup
+from app.jobs.ingest import ingest_day
+from app.jobs.scheduler import DailyJob
 from app.main import ROUTERS, create_app
-from app.models import Label, Paper
-from app.scheduler import DailyJob
+from app.store.labels import import_labels_csv
+from app.store.schema import Label, Paper
 from tests.api.conftest import WEDNESDAY
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, local_client
-from training.layout import load_labelled_csv
+from training.inference.layout import load_labelled_csv
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -7,14 +7,14 @@ import pytest
 from sqlalchemy import delete, select
 
 from app.core.db import session_scope
-from app.labels import import_labels_csv, load_labels, set_label
-from app.ml.registry import active_model
-from app.models import Label, Paper, RetrainRun
-from app.retrain import label_progress, nightly_retrain, retrain
+from app.jobs.retrain import label_progress, nightly_retrain, retrain
+from app.serving.registry import active_model
+from app.store.labels import import_labels_csv, load_labels, set_label
+from app.store.schema import Label, Paper, RetrainRun
 from tests.conftest import LABELS_CSV
-from training.artifact import ModelMeta
-from training.layout import DataError, paper_inputs
-from training.predictor import load_predictor, score_papers
+from training.inference.artifact import ModelMeta
+from training.inference.layout import DataError, paper_inputs
+from training.inference.predictor import load_predictor, score_papers
 from training.regime import (
     EARLY,
     MEASURED,

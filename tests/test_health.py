@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from app.main import create_app, start_services
-from app.models import IngestRun
+from app.store.schema import IngestRun
 from tests.factories import activate_model_dir, local_client
 
 WEDNESDAY, SUNDAY = dt.date(2025, 3, 19), dt.date(2025, 3, 23)

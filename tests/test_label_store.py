@@ -11,7 +11,7 @@ import pytest
 
 from app.cli import main
 from app.core.db import Database, session_scope
-from app.labels import (
+from app.store.labels import (
     export_labels_csv,
     from_spreadsheet_safe,
     import_labels_csv,
@@ -19,10 +19,10 @@ from app.labels import (
     set_label,
     spreadsheet_safe,
 )
-from app.models import Label, Paper
+from app.store.schema import Label, Paper
 from tests.conftest import LABELS_CSV
 from tests.factories import paper_row, with_metadata, write_labels_csv
-from training.layout import DataError, data_hash, load_labelled_csv, paper_inputs
+from training.inference.layout import DataError, data_hash, load_labelled_csv, paper_inputs
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
-from app.labels import import_labels_csv
-from app.models import Paper, Score
-from app.retrain import retrain
-from app.scheduler import DailyJob
+from app.jobs.ingest import ingest_day
+from app.jobs.retrain import retrain
+from app.jobs.scheduler import DailyJob
+from app.store.labels import import_labels_csv
+from app.store.schema import Paper, Score
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, copy_with_threshold
 

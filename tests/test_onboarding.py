@@ -1,4 +1,4 @@
-"""Onboarding's choice of papers (app.onboarding): uncertain ones near the active model's
+"""Onboarding's choice of papers (app.jobs.onboarding): uncertain ones near the active model's
 threshold, kept diverse, a few exploring ones far from the labels, the newest days' topics before
 any model; never a labelled or skipped paper; and the count toward a measured model."""
 
@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
-from app.models import Label, OnboardingSkip, Paper
-from app.onboarding import (
+from app.jobs.ingest import ingest_day
+from app.jobs.onboarding import (
     ONBOARDING_SOURCE,
     UNCERTAIN_POOL,
     Progress,
@@ -26,7 +25,8 @@ from app.onboarding import (
     text_vectors,
     threshold_distance,
 )
-from app.scoring import paper_input, score_inputs
+from app.serving.scoring import paper_input, score_inputs
+from app.store.schema import Label, OnboardingSkip, Paper
 from tests.factories import activate_model_dir, paper_row
 from training.regime import MEASURED_MIN_NEGATIVES, MEASURED_MIN_POSITIVES
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.factories import SIGNAL_AUTHOR, SIGNAL_COMMENT
-from training.artifact import (
+from training.inference.artifact import (
     META_FILE,
     ArtifactError,
     ModelMeta,
@@ -15,8 +15,8 @@ from training.artifact import (
     atomic_directory,
     compose_text,
 )
-from training.device import pick_device
-from training.predictor import (
+from training.inference.device import pick_device
+from training.inference.predictor import (
     INT8_CHECK,
     INT8_SCHEME,
     load_predictor,

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from app.core.db import Database
-from app.models import Label
+from app.store.schema import Label
 from bench import prequential
 from tests.conftest import LABELS_CSV
-from training.layout import load_labelled_csv
+from training.inference.layout import load_labelled_csv
 
 FIRST_DAY = "2025-05-07"  # the fixture's last three listing days: 07, 08, 09 May
 SHARES = (

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
-from app.labels import import_labels_csv, set_label
-from app.retrain import retrain
-from app.scheduler import DailyJob
+from app.jobs.ingest import ingest_day
+from app.jobs.retrain import retrain
+from app.jobs.scheduler import DailyJob
+from app.store.labels import import_labels_csv, set_label
 from tests.conftest import LABELS_CSV
 from tests.factories import SIGNAL_AUTHOR, activate_model_dir, with_metadata
-from training.explain import comment_facts, plain_term, tfidf_reasons
-from training.layout import load_labelled_csv, paper_inputs
-from training.predictor import load_predictor
+from training.inference.explain import comment_facts, plain_term, tfidf_reasons
+from training.inference.layout import load_labelled_csv, paper_inputs
+from training.inference.predictor import load_predictor
 
 WEDNESDAY = dt.date(2025, 3, 19)
 
@@ -105,8 +105,8 @@ def test_stop_word_phrases_and_numbers_are_no_reasons():
 
 
 def test_a_models_reasons_for_a_paper_are_worked_out_once(sessions, settings, holder, monkeypatch):
-    import app.reasons as reasons_module
-    from app.models import Paper
+    import app.serving.reasons as reasons_module
+    from app.store.schema import Paper
 
     with session_scope(sessions) as session:
         import_labels_csv(session, LABELS_CSV)

@@ -12,18 +12,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sqlalchemy import func, select
 
-from app import crud
 from app.cli import main
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
-from app.labels import import_labels_csv, set_label
-from app.ml.registry import active_model, list_models, rollback_model
-from app.models import IngestRun, Label, RetrainRun
-from app.retrain import last_retrain, nightly_retrain, retrain
-from app.scheduler import DailyJob
+from app.jobs.ingest import ingest_day
+from app.jobs.retrain import last_retrain, nightly_retrain, retrain
+from app.jobs.scheduler import DailyJob
+from app.serving.registry import active_model, list_models, rollback_model
+from app.store import queries
+from app.store.labels import import_labels_csv, set_label
+from app.store.schema import IngestRun, Label, RetrainRun
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
-from training.artifact import (
+from training.inference.artifact import (
     LEGACY_FILES,
     ROWS_FILE,
     TFIDF_PIPELINE_FILE,
@@ -31,7 +31,7 @@ from training.artifact import (
     ModelMeta,
     compose_text,
 )
-from training.layout import data_hash, load_labelled_csv
+from training.inference.layout import data_hash, load_labelled_csv
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_the_daily_job_retrains_and_rescores_every_stored_day(labelled, settings
         )
         assert dt.date(2025, 3, 19) in days
         for day in days:
-            result = crud.day_recommendations(
+            result = queries.day_recommendations(
                 session,
                 day=day,
                 model_version_id=active,
@@ -242,7 +242,7 @@ def test_without_recipes_a_change_of_method_needs_labels_the_active_model_never_
     assert switched.activated
     # Another method, and every label is one the active model was refit on: refused, and says
     # how to switch anyway.
-    from app.retrain import _gate
+    from app.jobs.retrain import _gate
 
     (Path(_path_of(labelled, switched.version_id)) / TRAIN_CONFIG_FILE).unlink()
     activate, reason, gate = _gate(
@@ -267,7 +267,7 @@ def test_a_deleted_active_model_is_replaced_by_the_retrain(labelled, settings):
 
 
 def _path_of(sessions, version_id):
-    from app.models import ModelVersion
+    from app.store.schema import ModelVersion
 
     with sessions() as session:
         return session.get_one(ModelVersion, version_id).path
@@ -291,7 +291,7 @@ def test_a_different_recipe_is_compared_with_the_active_one_fit_on_the_same_labe
 
 @pytest.mark.parametrize("breakage", ["constant", "collapsed"])
 def test_a_same_recipe_refit_that_is_broken_is_not_activated(labelled, settings, breakage):
-    from app.retrain import _gate
+    from app.jobs.retrain import _gate
 
     first = retrain(labelled, settings)
     second = retrain(labelled, settings)

@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from app.core.db import session_scope
-from app.models import IngestRun, Paper, Score
-from app.scheduler import DailyJob, lookback_days, previous_fire_time, start_scheduler
+from app.jobs.scheduler import DailyJob, lookback_days, previous_fire_time, start_scheduler
+from app.store.schema import IngestRun, Paper, Score
 from tests.factories import activate_model_dir
 
 MONDAY = dt.date(2025, 3, 24)
@@ -105,8 +105,8 @@ def test_the_scheduler_catches_up_a_missed_run_at_start(sessions, settings, hold
 def test_a_newly_served_model_scores_every_stored_day_newest_first(
     sessions, settings, holder, tiny_model_dir, caplog
 ):
-    from app.ingest.service import ingest_day
-    from app.models import Score
+    from app.jobs.ingest import ingest_day
+    from app.store.schema import Score
     from tests.factories import activate_model_dir
 
     job = DailyJob(sessions, settings, holder)
@@ -178,7 +178,7 @@ def nap_in_child(settings, pid_file: str, seconds: float) -> None:
 PARENT = """
 import sys
 from app.core.config import Settings
-from app.scheduler import in_child_process
+from app.jobs.scheduler import in_child_process
 from tests.test_scheduler import nap_in_child
 in_child_process(Settings(data_dir=sys.argv[1], _env_file=None), nap_in_child, sys.argv[2], 120)
 """
@@ -239,19 +239,19 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
     with what holds it, and the daily job waits for a retrain rather than skip its day."""
     import pytest
 
-    import app.onboarding
-    import app.retrain
+    import app.jobs.onboarding
+    import app.jobs.retrain
     from app.cli import main
-    from app.ingest.service import ingest_day
-    from app.labels import import_labels_csv
+    from app.jobs.ingest import ingest_day
+    from app.jobs.scheduler import CLI_RETRAIN, PAGE_RETRAIN, JobBusy
     from app.main import create_app
-    from app.scheduler import CLI_RETRAIN, PAGE_RETRAIN, JobBusy
+    from app.store.labels import import_labels_csv
     from tests.conftest import LABELS_CSV
     from tests.factories import local_client
 
     monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setattr("app.scheduler.PROBE_GRACE_SECONDS", 0.0)  # refusals at once
+    monkeypatch.setattr("app.jobs.scheduler.PROBE_GRACE_SECONDS", 0.0)  # refusals at once
     with session_scope(sessions) as session:
         import_labels_csv(session, LABELS_CSV)
     ingest_day(sessions, dt.date(2025, 3, 19), settings)
@@ -271,8 +271,8 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
 
         return retrain
 
-    monkeypatch.setattr(app.retrain, "retrain", spy(app.retrain.retrain))
-    monkeypatch.setattr(app.onboarding, "retrain", spy(app.onboarding.retrain))
+    monkeypatch.setattr(app.jobs.retrain, "retrain", spy(app.jobs.retrain.retrain))
+    monkeypatch.setattr(app.jobs.onboarding, "retrain", spy(app.jobs.onboarding.retrain))
     with local_client(create_app(settings)) as client:
         job = client.app.state.services.job
 
@@ -332,9 +332,9 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
 def test_the_daily_job_waits_for_a_retrain_but_not_for_another_ingestion(
     sessions, settings, holder, standin, monkeypatch
 ):
-    from app.scheduler import PAGE_RETRAIN
+    from app.jobs.scheduler import PAGE_RETRAIN
 
-    monkeypatch.setattr("app.scheduler.PROBE_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("app.jobs.scheduler.PROBE_GRACE_SECONDS", 0.0)
     elsewhere = DailyJob(sessions, settings, holder)
     elsewhere.hold(PAGE_RETRAIN)
     threading.Timer(0.5, elsewhere.release).start()
@@ -349,10 +349,10 @@ def test_the_page_retrain_fits_in_the_job_child_process_and_frees_the_lock(
 ):
     """Fitting in a thread of the web process held the interpreter lock from the requests
     (bench/load.py, retrain part); where jobs run in a child process, so does the page's retrain."""
-    import app.retrain
-    from app.labels import import_labels_csv
-    from app.ml.registry import active_model
-    from app.scheduler import LockedRetrainRunner
+    import app.jobs.retrain
+    from app.jobs.scheduler import LockedRetrainRunner
+    from app.serving.registry import active_model
+    from app.store.labels import import_labels_csv
     from tests.conftest import LABELS_CSV
 
     with session_scope(sessions) as session:
@@ -362,8 +362,8 @@ def test_the_page_retrain_fits_in_the_job_child_process_and_frees_the_lock(
         raise AssertionError("the retrain ran in the web process")
 
     # The child is a fresh interpreter (spawn): it runs the real retrain, this process cannot.
-    monkeypatch.setattr(app.retrain, "retrain", not_here)
-    monkeypatch.setattr("app.scheduler.retrain", not_here)
+    monkeypatch.setattr(app.jobs.retrain, "retrain", not_here)
+    monkeypatch.setattr("app.jobs.scheduler.retrain", not_here)
     job = DailyJob(sessions, settings, holder, isolated=True)
     runner = LockedRetrainRunner(sessions, settings, job)
     assert runner.start()
@@ -386,7 +386,7 @@ def test_a_job_child_whose_parent_ended_while_it_started_exits(tmp_path):
         [
             sys.executable,
             "-c",
-            "import time; from app.scheduler import _child_setup; "
+            "import time; from app.jobs.scheduler import _child_setup; "
             f"_child_setup(0, 'WARNING', {gone.pid}); time.sleep(30)",
         ],
         cwd=Path(__file__).parents[1],

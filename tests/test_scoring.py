@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-import app.scoring as scoring
-from app.ingest.service import ingest_day
-from app.models import Paper, Score
+import app.serving.scoring as scoring
+from app.jobs.ingest import ingest_day
+from app.store.schema import Paper, Score
 from tests.factories import activate_model_dir
 
 

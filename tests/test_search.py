@@ -1,5 +1,5 @@
-"""Full-text search and "more like this" on each backend's own index (app/search.py), over real
-listings ingested through the arXiv stand-in."""
+"""Full-text search and "more like this" on each backend's own index (``app.store.search``),
+over real listings ingested through the arXiv stand-in."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from sqlalchemy import column, insert, inspect, table, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import Database, alembic_config, session_scope
-from app.ingest.service import ingest_day
-from app.labels import set_label
-from app.models import Paper
-from app.search import (
+from app.jobs.ingest import ingest_day
+from app.store.labels import set_label
+from app.store.schema import Paper
+from app.store.search import (
     FTS5_TOKENIZER,
     MAX_QUERY_CHARS,
     MAX_QUERY_TERMS,

@@ -3,5 +3,5 @@
 A library: it reads labelled rows and writes model directories, and never touches the service's
 database or settings. Importing the package loads nothing heavy; import what you use from its
 modules: ``training.train.train``, ``training.config.TrainConfig``,
-``training.layout.load_labelled_csv``, ``training.predictor.load_predictor``.
+``training.inference.layout.load_labelled_csv``, ``training.inference.predictor.load_predictor``.
 """

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.arguments import HelpFormatter, add_dataclass_options, dataclass_values
-from training.artifact import ArtifactError
 from training.config import ConfigError, TrainConfig, read_config_file
+from training.inference.artifact import ArtifactError
 
 if TYPE_CHECKING:
     from training.train import TrainResult
@@ -29,7 +29,7 @@ def expected_errors() -> tuple[type[Exception], ...]:
     """The errors of bad input (arguments, config files, data, an existing output). A function,
     evaluated only when an error arrives, so that reading the command line does not load pandas
     for DataError."""
-    from training.layout import DataError
+    from training.inference.layout import DataError
 
     return (ConfigError, DataError, ArtifactError, FileExistsError)
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import yaml
 
-from training.artifact import META_FIELDS, METHODS, TEXT_FIELDS
+from training.inference.artifact import META_FIELDS, METHODS, TEXT_FIELDS
 
 DEFAULT_BASE_MODEL = "answerdotai/ModernBERT-base"
 

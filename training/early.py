@@ -30,7 +30,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from training.artifact import (
+from training.config import TrainConfig
+from training.inference.artifact import (
     MODEL_CARD_FILE,
     ROWS_FILE,
     TEXT_COLUMN,
@@ -41,9 +42,9 @@ from training.artifact import (
     metadata_frame,
     save_pickle,
 )
-from training.calibration import PLATT, Calibration
-from training.config import TrainConfig
-from training.layout import DataError, data_hash, paper_inputs
+from training.inference.calibration import PLATT, Calibration
+from training.inference.layout import DataError, data_hash, paper_inputs
+from training.inference.predictor import load_predictor, score_papers
 from training.methods.tfidf import (
     BASE_MODEL,
     SOLVER,
@@ -51,7 +52,6 @@ from training.methods.tfidf import (
     text_vectorizer,
     usable_meta_fields,
 )
-from training.predictor import load_predictor, score_papers
 from training.regime import EARLY, Readiness
 
 logger = logging.getLogger(__name__)

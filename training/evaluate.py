@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from training.layout import load_labelled_csv, paper_inputs
+from training.inference.layout import load_labelled_csv, paper_inputs
+from training.inference.predictor import load_predictor, score_papers
 from training.metrics import split_metrics
-from training.predictor import load_predictor, score_papers
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from training.layout import DataError
+from training.inference.layout import DataError
 from training.split import split_by_date
 
 EARLY, MEASURED = "early", "measured"

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from training.artifact import MODEL_CARD_FILE, PR_CURVE_FILE, ModelMeta
+from training.inference.artifact import MODEL_CARD_FILE, PR_CURVE_FILE, ModelMeta
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from training.layout import DataError
+from training.inference.layout import DataError
 
 logger = logging.getLogger(__name__)
 

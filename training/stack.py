@@ -14,141 +14,48 @@ Chosen by the nightly replay (bench/recipes.py, then bench/prequential.py): on t
 benchmark's last 16 and 32 nights it beat the text model alone in AP, mean daily AP and
 precision of the day's top 10 (bench/README.md).
 
-``SecondStage`` is what a model directory keeps (``second_stage.pkl``): the records as they were
-at fitting time, the scaler and the regression. Serving applies it to the text model's score
-(``training.predictor.score_papers_raw``).
+This module fits it; ``training.inference.second_stage.SecondStage`` is what a model directory
+keeps (``second_stage.pkl``) and what serving applies to the text model's score.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from training.artifact import PaperInput
-
-FOLDS = 5
-CODE = re.compile(r"github\.com|gitlab\.com|huggingface\.co|\bcode\b", re.IGNORECASE)
-PROJECT = re.compile(r"github\.io|project page|project website|\bwebsite\b", re.IGNORECASE)
-SIGNALS = (
-    "text model's log-odds",
-    "authors' ✓ papers (log)",
-    "authors' ✕ papers (log)",
-    "an author with a ✓ paper",
-    "primary category's ✓ share (log)",
-    "link to code",
-    "link to a project page",
-    "authors (log)",
-    "abstract length (log)",
+from training.inference.artifact import PaperInput
+from training.inference.second_stage import (
+    SecondStage,
+    authors_of,
+    primary_of,
+    record_of,
+    signals_of,
 )
 
-
-def _authors(paper: PaperInput) -> set[str]:
-    return {" ".join(name.split()).casefold() for name in paper.authors if name.strip()}
+FOLDS = 5
 
 
-def _primary(paper: PaperInput) -> set[str]:
-    return {paper.categories[0]} if paper.categories else set()
-
-
-Record = dict[str, tuple[int, int]]
-
-
-def _record(keys: Sequence[set[str]], labels: np.ndarray) -> Record:
-    positive, negative = Counter[str](), Counter[str]()
-    for row_keys, label in zip(keys, labels, strict=True):
-        (positive if label else negative).update(row_keys)
-    return {key: (positive[key], negative[key]) for key in positive.keys() | negative.keys()}
-
-
-def _counts(keys: Sequence[set[str]], record: Record, own: np.ndarray | None) -> np.ndarray:
-    """Each row's ✓ and ✕ counts over its keys; ``own`` (the rows' labels, when the rows are the
-    labelled papers themselves) takes each row's own label out."""
-    out = np.zeros((len(keys), 2))
-    for i, row_keys in enumerate(keys):
-        for key in row_keys:
-            positive, negative = record.get(key, (0, 0))
-            if own is not None:
-                positive -= int(own[i])
-                negative -= 1 - int(own[i])
-            out[i, 0] += positive
-            out[i, 1] += negative
-    return out
-
-
-@dataclass
-class SecondStage:
-    authors: Record
-    categories: Record
-    scaler: StandardScaler
-    model: LogisticRegression
-    signals: tuple[str, ...] = field(default=SIGNALS)
-
-    @classmethod
-    def fit(
-        cls,
-        papers: Sequence[PaperInput],
-        labels: np.ndarray,
-        out_of_fold: np.ndarray,
-        *,
-        seed: int = 0,
-    ) -> SecondStage:
-        labels = np.asarray(labels, dtype=int)
-        authors = _record([_authors(p) for p in papers], labels)
-        categories = _record([_primary(p) for p in papers], labels)
-        x = _signals(papers, out_of_fold, authors, categories, own=labels)
-        scaler = StandardScaler().fit(x)
-        model = LogisticRegression(
-            C=1.0, class_weight="balanced", max_iter=5000, random_state=seed
-        ).fit(scaler.transform(x), labels)
-        return cls(authors=authors, categories=categories, scaler=scaler, model=model)
-
-    def predict(self, papers: Sequence[PaperInput], text_scores: np.ndarray) -> np.ndarray:
-        if len(papers) == 0:
-            return np.zeros((0,), dtype=np.float32)
-        x = _signals(papers, text_scores, self.authors, self.categories, own=None)
-        return np.asarray(
-            self.model.predict_proba(self.scaler.transform(x))[:, 1], dtype=np.float32
-        )
-
-    def weights(self) -> dict[str, float]:
-        """Each signal's coefficient on the standardised scale, for the model card."""
-        return {
-            name: round(float(w), 4)
-            for name, w in zip(self.signals, self.model.coef_[0], strict=True)
-        }
-
-
-def _signals(
+def fit_stage(
     papers: Sequence[PaperInput],
-    text_scores: np.ndarray,
-    authors: Record,
-    categories: Record,
+    labels: np.ndarray,
+    out_of_fold: np.ndarray,
     *,
-    own: np.ndarray | None,
-) -> np.ndarray:
-    score = np.clip(np.asarray(text_scores, dtype=np.float64), 1e-6, 1 - 1e-6)
-    by_authors = _counts([_authors(p) for p in papers], authors, own)
-    by_category = _counts([_primary(p) for p in papers], categories, own)
-    texts = [f"{p.abstract} {p.comment or ''}" for p in papers]
-    return np.column_stack(
-        [
-            np.log(score / (1 - score)),
-            np.log1p(by_authors[:, 0]),
-            np.log1p(by_authors[:, 1]),
-            (by_authors[:, 0] > 0).astype(float),
-            np.log((by_category[:, 0] + 1) / (by_category[:, 0] + by_category[:, 1] + 2)),
-            [float(bool(CODE.search(t))) for t in texts],
-            [float(bool(PROJECT.search(t))) for t in texts],
-            np.log1p([len(p.authors) for p in papers]),
-            np.log1p([len(p.abstract or "") for p in papers]),
-        ]
-    )
+    seed: int = 0,
+) -> SecondStage:
+    """The second stage over the labelled ``papers``, their labels and their text model's
+    out-of-fold scores; each paper's own label is left out of its records."""
+    labels = np.asarray(labels, dtype=int)
+    authors = record_of([authors_of(p) for p in papers], labels)
+    categories = record_of([primary_of(p) for p in papers], labels)
+    x = signals_of(papers, out_of_fold, authors, categories, own=labels)
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(
+        C=1.0, class_weight="balanced", max_iter=5000, random_state=seed
+    ).fit(scaler.transform(x), labels)
+    return SecondStage(authors=authors, categories=categories, scaler=scaler, model=model)
 
 
 def out_of_fold_scores(

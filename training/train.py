@@ -19,20 +19,20 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from training.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
-from training.calibration import fit_platt
+from training.calibrate import fit_platt
 from training.config import ConfigError, TrainConfig
-from training.device import pick_device
-from training.layout import data_hash, load_labelled_csv, paper_inputs
-from training.methods import FitResult, get_method
-from training.metrics import choose_threshold, split_metrics
-from training.predictor import (
+from training.inference.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
+from training.inference.device import pick_device
+from training.inference.layout import data_hash, load_labelled_csv, paper_inputs
+from training.inference.predictor import (
     INT8_CHECK,
     INT8_MAX_AP_CHANGE,
     INT8_SCHEME,
     load_predictor,
     score_papers,
 )
+from training.methods import FitResult, get_method
+from training.metrics import choose_threshold, split_metrics
 from training.report import plot_pr_curves, write_model_card
 from training.split import DateSplit, split_by_date
 
@@ -87,8 +87,8 @@ def train(
     """Train, choose the threshold on validation, report validation and test, save.
 
     ``frame`` (already validated, e.g. from :func:`load_labelled_csv` or
-    :func:`training.layout.labels_frame`) replaces the CSV that ``config`` names; ``source`` says
-    where it came from and ``name`` what to call the model, for the model card.
+    :func:`training.inference.layout.labels_frame`) replaces the CSV that ``config`` names;
+    ``source`` says where it came from and ``name`` what to call the model, for the model card.
     """
     started = time.perf_counter()
     _set_seed(config.seed)

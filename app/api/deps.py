@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from app.core.access import loopback_client
 from app.core.arxiv_ids import ARXIV_ID_PATTERN
 from app.core.config import Settings
-from app.ingest.arxiv_source import ArxivClient
-from app.ml.serving import LoadedModel, ModelHolder
-from app.services import Services
+from app.jobs.arxiv_source import ArxivClient
+from app.runtime.services import Services
+from app.serving.holder import LoadedModel, ModelHolder
 
 NO_MODEL = (
     "no model is active yet: train one with "

@@ -4,6 +4,9 @@ It imports the sample labels (every paper of eight listing days, as a reader who
 day has them), trains the ``tfidf`` model through the service's own retrain (the same recipe,
 threshold and calibration as any retrain), replays real listing days through the real ingestion
 code against the local arXiv stand-in, and serves the page.
+
+Imports the rooms below it (core, store, serving, jobs) and ``training.inference``; only the
+command line imports it.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from pathlib import Path
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.ingest.service import IngestReport, ingest_day
-from app.labels import import_labels_csv
-from app.ml.serving import ModelHolder
-from app.models import ModelVersion
-from app.retrain import retrain
-from app.scheduler import DailyJob
-from training.artifact import ModelMeta
+from app.jobs.ingest import IngestReport, ingest_day
+from app.jobs.retrain import retrain
+from app.jobs.scheduler import DailyJob
+from app.serving.holder import ModelHolder
+from app.store.labels import import_labels_csv
+from app.store.schema import ModelVersion
+from training.inference.artifact import ModelMeta
 
 logger = logging.getLogger(__name__)
 

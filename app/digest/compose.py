@@ -18,13 +18,13 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
-from app import crud
 from app.core.config import Settings
 from app.digest.links import digest_key, label_link
-from app.ml.serving import LoadedModel
-from app.models import Paper
-from app.reasons import reasons_for
-from app.scoring import list_model
+from app.serving.holder import LoadedModel
+from app.serving.reasons import reasons_for
+from app.serving.scoring import list_model
+from app.store import queries
+from app.store.schema import Paper
 
 # More than this in one email are left to the page (the email says how many).
 MAX_PAPERS = 40
@@ -98,7 +98,9 @@ class Digest:
 
 def next_digest_day(session: Session, *, last_sent: dt.date | None) -> dt.date | None:
     """The newest weekday with listed papers later than ``last_sent``; None when there is none."""
-    return next((d for d in crud.listing_days(session, after=last_sent) if d.weekday() < 5), None)
+    return next(
+        (d for d in queries.listing_days(session, after=last_sent) if d.weekday() < 5), None
+    )
 
 
 def digest_days(session: Session, day: dt.date, *, last_sent: dt.date | None) -> list[dt.date]:
@@ -108,7 +110,7 @@ def digest_days(session: Session, day: dt.date, *, last_sent: dt.date | None) ->
         return [day]
     weekend = {day - dt.timedelta(days=n) for n in (1, 2)}
     since = max(last_sent or dt.date.min, day - dt.timedelta(days=3))
-    return [day] + [d for d in crud.listing_days(session, after=since) if d in weekend]
+    return [day] + [d for d in queries.listing_days(session, after=since) if d in weekend]
 
 
 def build_digest(
@@ -126,7 +128,7 @@ def build_digest(
     sections, room = [], MAX_PAPERS
     for section_day in digest_days(session, day, last_sent=last_sent):
         listed = list_model(session, day=section_day, active=model)
-        result = crud.day_recommendations(
+        result = queries.day_recommendations(
             session,
             day=section_day,
             model_version_id=listed.version_id,
@@ -138,7 +140,7 @@ def build_digest(
         room -= len(shown)
         papers = [paper for paper, _ in shown]
         reasons = reasons_for(session, model, papers)
-        labels = crud.labels_of(session, paper_ids=[p.id for p in papers])
+        labels = queries.labels_of(session, paper_ids=[p.id for p in papers])
         sections.append(
             DigestSection(
                 day=section_day,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.digest.compose import Digest, build_digest, email_message, next_digest_day
 from app.digest.state import DigestState, load_state, save_state
-from app.ml.serving import ModelHolder
+from app.serving.holder import ModelHolder
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,9 @@
 Mendeley), RIS and labelled CSVs (``formats``), the papers fetched from arXiv and stored with
 their labels in one transaction (``service``).
 
-Only names here, so that the command line can offer them without loading the rest.
+Imports ``app.core``, ``app.store``, ``app.jobs`` (the arXiv client and ingestion) and
+``training.inference.layout``. Only names here, so that the command line can offer them without
+loading the rest.
 """
 
 # The import formats, as ``--format`` and ``POST /labels/import?format=`` name them.

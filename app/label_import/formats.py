@@ -25,8 +25,8 @@ from bibtexparser.middlewares import LatexDecodingMiddleware
 
 from app.core.arxiv_ids import arxiv_id_of, find_arxiv_id
 from app.label_import import FORMATS
-from app.labels import checked_ids
-from training.layout import COLUMNS, LABEL_TIME_COLUMN, DataError
+from app.store.labels import checked_ids
+from training.inference.layout import COLUMNS, LABEL_TIME_COLUMN, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Reference:
 @dataclass(frozen=True)
 class ReadFile:
     """A file read: its format and references. Today's full CSV layout (papers with their own
-    metadata) is imported by ``app.labels.import_labels_csv`` instead, so ``full_csv`` says so
+    metadata) is imported by ``app.store.labels.import_labels_csv`` instead, so ``full_csv`` says so
     and ``references`` is empty."""
 
     name: str

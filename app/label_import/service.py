@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.arxiv_ids import split_version
-from app.ingest.arxiv_source import ArxivClient, ArxivPaper, IdLookup
-from app.ingest.service import upsert_papers
+from app.jobs.arxiv_source import ArxivClient, ArxivPaper, IdLookup
+from app.jobs.ingest import upsert_papers
 from app.label_import import SEED_LIMIT
 from app.label_import.formats import FORMAT_NAMES, UNITS, ReadFile, Reference, read_file
-from app.labels import ImportReport, import_labels_csv, merge_file_label
-from app.models import Label, Paper, utcnow
-from training.layout import DataError
+from app.store.labels import ImportReport, import_labels_csv, merge_file_label
+from app.store.schema import Label, Paper, utcnow
+from training.inference.layout import DataError
 
 logger = logging.getLogger(__name__)
 

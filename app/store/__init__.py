@@ -1,9 +1,8 @@
-"""The store: what every room reads and writes the data through.
+"""The store: the schema (``schema``), the queries several rooms share (``queries``), labels and
+their CSV (``labels``), the followed categories (``categories``), full-text search and "more
+like this" (``search``), and the rules of a stored score (``rules``: which score is current,
+what "recommended" means, which days are listing days).
 
-It owns the rules that make a stored score count: which score of a paper is current, what
-"recommended" means, and which days are listing days. It imports the schema (``app.models``)
-and SQLAlchemy only: never the model stack (``app.ml``, ``app.scoring``, ``training``), the
-API, the page or the jobs, so that the shared queries (``app.crud``, ``app.search``) can use
-these rules without loading a model (tests/test_architecture.py). The schema, the shared queries,
-labels and search move in here next (issue 18).
+Imports ``app.core``, SQLAlchemy and ``training.inference.layout`` (the labelled-CSV columns):
+never the model stack, the jobs, the API or the page, so that a query never loads a model.
 """

@@ -7,7 +7,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import QueryableAttribute
 
-from app.models import IngestRun, Paper, Score
+from app.store.schema import IngestRun, Paper, Score
 
 # A listing day: one that ingestion fetched papers for. Papers that only arrived with a label
 # import carry a date too, but they never make a day of their own.
@@ -16,7 +16,7 @@ LISTED_RUN = (IngestRun.status == "success", IngestRun.fetched > 0)
 
 class ScoredBy(Protocol):
     """The model a query reads the scores of: its version and its threshold (a served
-    ``app.ml.serving.LoadedModel`` is one; the store never needs the model itself)."""
+    ``app.serving.holder.LoadedModel`` is one; the store never needs the model itself)."""
 
     @property
     def version_id(self) -> int: ...

@@ -1,4 +1,5 @@
-"""The reader's side: the page and the Atom feed, built on the API's dependencies."""
+"""The reader's side: the page, the Atom feed and the email links, built on the API's
+dependencies. Imports any room but the entry points and ``app.demo``; the API never imports it."""
 
 from __future__ import annotations
 

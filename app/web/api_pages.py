@@ -11,12 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse
 
-from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
 from app.api.routes.papers import paper as paper_answer
 from app.api.routes.system import status as status_answer
-from app.categories import followed_categories
 from app.core.arxiv_ids import is_arxiv_id, split_version
+from app.store import queries
+from app.store.categories import followed_categories
 from app.web.search import PageRoute, html_page, search_form
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -28,7 +28,7 @@ def _header(services: Any, session: Any, settings: Any, holder: Any) -> dict[str
         "form": search_form(followed_categories(session, settings)),
         "model": holder.get(),
         "token_required": services.access.token is not None,
-        "labels": crud.label_count(session),
+        "labels": queries.label_count(session),
     }
 
 
@@ -52,7 +52,7 @@ def paper_page(
         context["error"] = f"Paper {paper_id} is not in the database; search for it, or label it "
         context["error"] += "from the day page."
         return html_page(request, "paper.html", context, status=err.status_code)
-    row = crud.get_paper(session, paper_id=detail.id)
+    row = queries.get_paper(session, paper_id=detail.id)
     context["detail"] = detail
     context["item"] = {
         "paper": row,

@@ -11,14 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
-from app import crud
 from app.api.deps import PaperIdPath, ServicesDep, SessionDep, SettingsDep
 from app.core.arxiv_ids import split_version
 from app.core.config import Settings
 from app.digest.compose import day_url
 from app.digest.links import LABEL_PATH, LabelLink, LinkRefused, digest_key
-from app.labels import set_label
-from app.models import Label
+from app.store import queries
+from app.store.labels import set_label
+from app.store.schema import Label
 from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -106,7 +106,7 @@ def confirm_email_label(
     link = _checked_link(settings, paper_id, interest, expires, issued, sig)
     if isinstance(link, str):
         return _page(request, settings, 403, refused=link)
-    paper = crud.get_paper(session, paper_id=link.paper_id)
+    paper = queries.get_paper(session, paper_id=link.paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {link.paper_id} is not in the database")
     label = session.get(Label, paper.id)
@@ -145,7 +145,7 @@ def store_email_label(
     link = _checked_link(settings, paper_id, interest, expires, issued, sig)
     if isinstance(link, str):
         return _page(request, settings, 403, refused=link)
-    paper = crud.get_paper(session, paper_id=link.paper_id)
+    paper = queries.get_paper(session, paper_id=link.paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {link.paper_id} is not in the database")
     label = session.get(Label, paper.id)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app import crud
 from app.api.deps import NO_MODEL, HolderDep, SessionDep, SettingsDep
+from app.store import queries
 from app.web.templating import TEMPLATES
 
 router = APIRouter(tags=["feed"])
@@ -30,7 +30,7 @@ def feed(
     is a valid feed with no entries whose subtitle says what to do."""
     model = holder.get()
     rows = (
-        crud.recent_recommendations(
+        queries.recent_recommendations(
             session,
             model_version_id=model.version_id,
             threshold=model.threshold,

@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
-from app.health import NO_MODEL, service_problems
-from app.ml.registry import active_model
-from app.reasons import reasons_for
-from app.retrain import label_progress, last_retrain
-from app.scoring import list_model, rescoring_progress
+from app.jobs.retrain import label_progress, last_retrain
+from app.runtime.health import NO_MODEL, service_problems
+from app.serving.reasons import reasons_for
+from app.serving.registry import active_model
+from app.serving.scoring import list_model, rescoring_progress
+from app.store import queries
 from app.store.rules import is_recommended
 from app.web.templating import STATIC_DIR, TEMPLATES
 
@@ -45,10 +45,10 @@ def index(
             day = dt.date.fromisoformat(date)
         except ValueError:
             error = f"{date!r} is not a date (YYYY-MM-DD); showing the latest day instead."
-    day = day or crud.latest_day(session)
+    day = day or queries.latest_day(session)
     loaded = holder.get()
     version = active_model(session)
-    runs = crud.recent_runs(session, limit=1)
+    runs = queries.recent_runs(session, limit=1)
     context: dict[str, object] = {
         "day": day,
         "show_all": all or loaded is None,
@@ -59,7 +59,7 @@ def index(
         # The page's own "Getting started" says how to get a model.
         "problems": [p for p in service_problems(session, services) if p != NO_MODEL],
         "token_required": services.access.token is not None,
-        "counts": crud.table_counts(session),
+        "counts": queries.table_counts(session),
         "papers": [],
         "result": None,
         "previous_day": None,
@@ -72,11 +72,11 @@ def index(
         "rescoring": rescoring_progress(session, active=loaded) if loaded is not None else None,
     }
     if day is not None:
-        context["previous_day"], context["next_day"] = crud.adjacent_days(session, day=day)
-        context["ingested"] = crud.day_was_ingested(session, day=day)
+        context["previous_day"], context["next_day"] = queries.adjacent_days(session, day=day)
+        context["ingested"] = queries.day_was_ingested(session, day=day)
         listed = list_model(session, day=day, active=loaded) if loaded is not None else None
         context["listed"] = listed
-        result = crud.day_recommendations(
+        result = queries.day_recommendations(
             session,
             day=day,
             model_version_id=listed.version_id if listed else -1,
@@ -84,7 +84,7 @@ def index(
             include_all=bool(context["show_all"]),
             limit=None,
         )
-        labels = crud.labels_of(session, paper_ids=[paper.id for paper, _ in result.rows])
+        labels = queries.labels_of(session, paper_ids=[paper.id for paper, _ in result.rows])
         reasons = (
             reasons_for(
                 session,

@@ -19,12 +19,12 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import Scope
 
-from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
-from app.categories import followed_categories
 from app.core.arxiv_ids import is_arxiv_id
 from app.core.config import unknown_category
-from app.search import (
+from app.store import queries
+from app.store.categories import followed_categories
+from app.store.search import (
     MAX_QUERY_CHARS,
     FoundPaper,
     QueryError,
@@ -134,7 +134,7 @@ def search_page(
         "since_time": None,
         "model": loaded,
         "token_required": services.access.token is not None,
-        "labels": crud.label_count(session),
+        "labels": queries.label_count(session),
         "items": None,
         "error": None,
         "limit": RESULTS,
@@ -185,7 +185,7 @@ def similar_page(
 ) -> HTMLResponse:
     """The stored papers most like one paper, each labelled on the spot."""
     loaded = holder.get()
-    paper = crud.get_paper(session, paper_id=paper_id) if is_arxiv_id(paper_id) else None
+    paper = queries.get_paper(session, paper_id=paper_id) if is_arxiv_id(paper_id) else None
     context: dict[str, Any] = {
         "paper_id": paper_id,
         "paper_item": None,
@@ -193,7 +193,7 @@ def similar_page(
         "form": search_form(followed_categories(session, settings)),
         "model": loaded,
         "token_required": services.access.token is not None,
-        "labels": crud.label_count(session),
+        "labels": queries.label_count(session),
         "error": None,
     }
     if paper is None:

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from app import crud
 from app.api.deps import ArxivDep, ServicesDep, SessionDep
-from app.ingest.arxiv_source import FetchError, author_query
+from app.jobs.arxiv_source import FetchError, author_query
 from app.label_import import SEED_LIMIT
 from app.label_import.service import Candidate, author_candidates
+from app.store import queries
 from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +46,7 @@ def seed_page(
         "candidates": candidates,
         "limit": SEED_LIMIT,
         "error": error,
-        "labels": crud.label_count(session),
+        "labels": queries.label_count(session),
         "token_required": services.access.token is not None,
     }
     return TEMPLATES.TemplateResponse(request, "seed.html", context, status_code=status)

@@ -1,5 +1,5 @@
-"""The reader's setup pages: the onboarding (``/onboarding``, app.onboarding) and the followed
-categories (``/settings/categories``, app.categories). Both write through the JSON API
+"""The reader's setup pages: the onboarding (``/onboarding``, app.jobs.onboarding) and the followed
+categories (``/settings/categories``, app.store.categories). Both write through the JSON API
 (``POST /onboarding/answers``, ``PUT /categories``) from their scripts, with the API token when
 the service has one, as the day page does."""
 
@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep
 from app.api.routes.categories import categories_answer
-from app.categories import taxonomy
-from app.onboarding import measured_progress, next_batch, picked_papers, unlabelled_count
+from app.jobs.onboarding import measured_progress, next_batch, picked_papers, unlabelled_count
+from app.store import queries
+from app.store.categories import taxonomy
 from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -35,7 +35,7 @@ def onboarding_page(
             for paper, pick in picked_papers(session, picks)
         ],
         "progress": measured_progress(session),
-        "papers_stored": crud.table_counts(session)["papers"],
+        "papers_stored": queries.table_counts(session)["papers"],
         "left": unlabelled_count(session),
         "token_required": services.access.token is not None,
     }

@@ -1,6 +1,6 @@
 """full-text search over titles, abstracts and authors
 
-Each backend's own full-text search (``app/search.py`` queries them):
+Each backend's own full-text search (``app/store/search.py`` queries them):
 
 * SQLite: ``papers_fts``, an external-content FTS5 table (Porter stemming over unicode61, accents
   folded) over the view ``papers_search_text`` (the papers' title, abstract and author names, the
@@ -139,7 +139,7 @@ def upgrade() -> None:
         _sqlite_upgrade()
     elif dialect == "postgresql":
         _postgresql_upgrade()
-    # Other backends get no index; app.search says so when asked to search.
+    # Other backends get no index; app.store.search says so when asked to search.
 
 
 def downgrade() -> None:

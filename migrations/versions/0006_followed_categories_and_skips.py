@@ -2,8 +2,8 @@
 
 * ``followed_categories``: the arXiv categories the reader follows, picked on the page
   (``/settings/categories``) or with ``PUT /categories``. While it holds none, the environment's
-  ``ARXIV_RECO_CATEGORIES`` is followed (``app.categories.followed_categories``). A category added
-  on the page records the days fetched for it then (``backfill_first``..``backfill_last``).
+  ``ARXIV_RECO_CATEGORIES`` is followed (``app.store.categories.followed_categories``). A category
+  added on the page records the days fetched for it then (``backfill_first``..``backfill_last``).
 * ``onboarding_skips``: papers the reader skipped on the onboarding page; it does not ask them
   again. Deleting a paper deletes its skip.
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 
 WEDNESDAY = dt.date(2025, 3, 19)
 

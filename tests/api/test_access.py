@@ -13,7 +13,7 @@ from app.core.access import TOKEN_FILE, Access, TokenFileError, host_name, is_lo
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.main import create_app
-from app.models import Label
+from app.store.schema import Label
 from tests.factories import local_client
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from tests.factories import (
     SIGNAL_AUTHOR,
     SIGNAL_COMMENT,

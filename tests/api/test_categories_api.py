@@ -10,8 +10,8 @@ import pytest
 from filelock import FileLock
 from sqlalchemy import select
 
-from app.ingest.service import ingest_day
-from app.models import FollowedCategory, IngestRun, Paper
+from app.jobs.ingest import ingest_day
+from app.store.schema import FollowedCategory, IngestRun, Paper
 
 DAYS = (dt.date(2025, 3, 19), dt.date(2025, 3, 20), dt.date(2025, 3, 21))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from app.main import create_app
 from bench.fuzz import TOKEN, run_fuzz
 from tests.api.conftest import WEDNESDAY

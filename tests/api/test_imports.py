@@ -7,7 +7,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from app.main import create_app
-from app.models import Label, Paper
+from app.store.schema import Label, Paper
 from tests.factories import local_client
 from tests.label_import.conftest import IMPORTS
 

@@ -7,14 +7,14 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
-from app.labels import import_labels_csv
+from app.jobs.ingest import ingest_day
 from app.main import create_app
-from app.models import Label, Paper
+from app.store.labels import import_labels_csv
+from app.store.schema import Label, Paper
 from tests.api.conftest import WEDNESDAY
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, local_client, with_metadata, write_labels_csv
-from training.layout import DataError, load_labelled_csv
+from training.inference.layout import DataError, load_labelled_csv
 
 
 def _label(sessions, paper_id):

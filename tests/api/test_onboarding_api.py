@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from app.main import create_app
-from app.models import Label, OnboardingSkip, Paper, RetrainRun
+from app.store.schema import Label, OnboardingSkip, Paper, RetrainRun
 from tests.factories import local_client
 from training.regime import MEASURED_MIN_NEGATIVES, MEASURED_MIN_POSITIVES
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
-from app.models import Score
+from app.jobs.ingest import ingest_day
+from app.store.schema import Score
 from tests.factories import activate_model_dir, copy_with_threshold, local_client
 
 # The cache watches SQLite's commit counter; on other databases the service goes uncached.
@@ -110,15 +110,15 @@ def test_the_cache_can_be_turned_off(settings, served):
 def test_concurrent_misses_share_one_rendering(client, served, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    from app import crud
+    from app.store import queries
 
-    slow_query = crud.day_recommendations
+    slow_query = queries.day_recommendations
 
     def slow(*args, **kwargs):
         time.sleep(0.3)  # long enough that every request below arrives during the rendering
         return slow_query(*args, **kwargs)
 
-    monkeypatch.setattr(crud, "day_recommendations", slow)
+    monkeypatch.setattr(queries, "day_recommendations", slow)
     cache = cache_of(client)
     renders = cache.renders
     with ThreadPoolExecutor(8) as pool:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from tests.factories import activate_model_dir
 from tests.test_search import CAM_SEG, DAYS, HOSTILE, UTTERANCE_REWRITING
 

@@ -18,7 +18,7 @@ import time
 import httpx
 import pytest
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from tests.factories import activate_model_dir
 from tests.processes import ROOT
 

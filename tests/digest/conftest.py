@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app.core.config import Settings
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from tests.factories import activate_model_dir
 from tests.serving import free_port
 

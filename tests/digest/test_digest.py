@@ -17,9 +17,9 @@ from app.digest.compose import digest_days, next_digest_day
 from app.digest.links import LabelLink, digest_key
 from app.digest.service import RETRY_SECONDS, send_daily_digest
 from app.digest.state import DigestState, load_state, save_state
+from app.jobs.scheduler import DailyJob
 from app.main import create_app
-from app.models import IngestRun, Label, Paper
-from app.scheduler import DailyJob
+from app.store.schema import IngestRun, Label, Paper
 from tests.digest.conftest import FRIDAY, SATURDAY, label_links, parts
 from tests.factories import local_client
 from tests.serving import free_port

@@ -11,7 +11,7 @@ import pytest
 
 from app.digest.service import send_daily_digest
 from app.main import create_app
-from app.models import Label
+from app.store.schema import Label
 from tests.digest.conftest import label_links, parts
 from tests.serving import CHROMIUM, chromium, free_port, serving
 

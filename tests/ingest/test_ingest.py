@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.demo.standin import ArxivStandIn
-from app.ingest.arxiv_source import ArxivClient, FetchError
-from app.ingest.service import ingest_day
-from app.ml.serving import LoadedModel, ModelHolder
-from app.models import IngestRun, Paper, Score
+from app.jobs.arxiv_source import ArxivClient, FetchError
+from app.jobs.ingest import ingest_day
+from app.serving.holder import LoadedModel, ModelHolder
+from app.store.schema import IngestRun, Paper, Score
 from tests.factories import activate_model_dir
-from training.artifact import PaperInput
-from training.predictor import load_predictor, score_papers
+from training.inference.artifact import PaperInput
+from training.inference.predictor import load_predictor, score_papers
 
 WEDNESDAY = dt.date(2025, 3, 19)
 FRIDAY = dt.date(2025, 3, 21)

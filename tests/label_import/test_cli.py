@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.cli import main
-from app.models import Label
+from app.store.schema import Label
 from tests.label_import.conftest import IMPORTS
 
 

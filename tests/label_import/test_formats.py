@@ -7,7 +7,7 @@ import pytest
 from app.core.arxiv_ids import arxiv_id_of, find_arxiv_id
 from app.label_import.formats import detect_format, read_file, read_text
 from tests.label_import.conftest import IMPORTS
-from training.layout import DataError
+from training.inference.layout import DataError
 
 
 @pytest.mark.parametrize(

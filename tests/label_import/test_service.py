@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.db import session_scope
-from app.ingest.arxiv_source import ID_BATCH, ArxivClient, FetchError
-from app.ingest.service import ingest_day
+from app.jobs.arxiv_source import ID_BATCH, ArxivClient, FetchError
+from app.jobs.ingest import ingest_day
 from app.label_import.formats import read_text
 from app.label_import.service import (
     NotOnArxiv,
@@ -22,11 +22,11 @@ from app.label_import.service import (
     import_file,
     import_references,
 )
-from app.labels import set_label
-from app.models import Label, Paper
+from app.store.labels import set_label
+from app.store.schema import Label, Paper
 from tests.api.conftest import WEDNESDAY
 from tests.label_import.conftest import IMPORTS, OLD_STYLE, id_lists
-from training.layout import DataError
+from training.inference.layout import DataError
 
 
 def _labels(sessions) -> dict[str, tuple[int, str]]:

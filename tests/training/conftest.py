@@ -12,7 +12,7 @@ import pytest
 
 from bench.tiny import save_tiny_base
 from training.config import TrainConfig
-from training.layout import COLUMNS, load_labelled_csv
+from training.inference.layout import COLUMNS, load_labelled_csv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLE_CSV = FIXTURES / "labels_sample.csv"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.calibration import Calibration, fit_platt
+from training.calibrate import fit_platt
+from training.inference.calibration import Calibration
 
 
 def _synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from tests.processes import run_python
-from training.artifact import META_FILE, TRAIN_CONFIG_FILE, ModelMeta
 from training.cli import BAD_INPUT, evaluate_main, parse_train_args, train_main
 from training.config import ConfigError, TrainConfig, read_config_file
+from training.inference.artifact import META_FILE, TRAIN_CONFIG_FILE, ModelMeta
 
 ARGS = ["--method", "tfidf", "--no-progress", "--c-grid", "1"]
 

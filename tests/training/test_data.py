@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from training.artifact import PaperInput
-from training.layout import (
+from training.inference.artifact import PaperInput
+from training.inference.layout import (
     DataError,
     data_hash,
     load_labelled_csv,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.layout import DataError
+from training.inference.layout import DataError
 from training.split import split_by_date
 
 

@@ -8,16 +8,17 @@ from pathlib import Path
 import numpy as np
 
 from tests.factories import SIGNAL_AUTHOR, with_metadata
-from training.artifact import (
+from training.inference.artifact import (
     SECOND_STAGE_FILE,
     TFIDF_PIPELINE_FILE,
     ModelMeta,
     PaperInput,
     metadata_frame,
 )
-from training.layout import paper_inputs
-from training.predictor import load_predictor, score_papers_raw
-from training.stack import SIGNALS, SecondStage, out_of_fold_scores
+from training.inference.layout import paper_inputs
+from training.inference.predictor import load_predictor, score_papers_raw
+from training.inference.second_stage import SIGNALS
+from training.stack import fit_stage, out_of_fold_scores
 from training.train import train
 
 
@@ -35,7 +36,7 @@ def test_the_authors_record_counts_other_papers_never_the_paper_itself():
     # Ada wrote two ✓ papers and Bob one ✕; everything else is alike.
     papers = [_paper("Ada"), _paper("Ada"), _paper("Bob"), _paper("Cy"), _paper("Cy")]
     labels = np.array([1, 1, 0, 0, 1])
-    stage = SecondStage.fit(papers, labels, np.full(len(papers), 0.3))
+    stage = fit_stage(papers, labels, np.full(len(papers), 0.3))
     assert stage.authors["ada"] == (2, 0) and stage.authors["bob"] == (0, 1)
     new = [_paper("Ada"), _paper("Dee")]
     by_ada, by_stranger = stage.predict(new, np.array([0.3, 0.3]))

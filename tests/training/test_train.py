@@ -13,7 +13,8 @@ from sklearn.metrics import average_precision_score
 
 from tests.factories import with_metadata
 from tests.training.conftest import tiny_finetune_settings
-from training.artifact import (
+from training.config import ConfigError, TrainConfig
+from training.inference.artifact import (
     EMBED_CLASSIFIER_FILE,
     ENCODER_DIR,
     META_FILE,
@@ -24,9 +25,8 @@ from training.artifact import (
     TRAIN_CONFIG_FILE,
     ModelMeta,
 )
-from training.config import ConfigError, TrainConfig
-from training.layout import load_labelled_csv, paper_inputs
-from training.predictor import load_predictor, score_papers
+from training.inference.layout import load_labelled_csv, paper_inputs
+from training.inference.predictor import load_predictor, score_papers
 from training.split import split_by_date
 from training.train import train
 
@@ -324,7 +324,7 @@ def test_recency_weighting_halves_a_labels_weight_every_half_life(make_config) -
 def test_character_ngrams_are_a_block_of_their_own_and_never_a_reason(
     make_config, sample_frame, metadata
 ) -> None:
-    from training.explain import tfidf_reasons
+    from training.inference.explain import tfidf_reasons
 
     frame = with_metadata(sample_frame) if metadata else sample_frame
     result = train(make_config(method="tfidf", tfidf_char_ngrams=True), frame=frame)

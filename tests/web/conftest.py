@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from app.main import create_app
 from tests.factories import activate_model_dir
 from tests.serving import CHROMIUM, chromium, serving

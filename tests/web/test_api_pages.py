@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from app.main import ROUTERS
 from tests.web.test_search_pages import HTML, _card, served  # noqa: F401 (a fixture)
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.models import Label
+from app.store.schema import Label
 from tests.web.conftest import SCREENSHOTS
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -6,8 +6,8 @@ import datetime as dt
 from xml.etree import ElementTree
 
 from app.core.db import session_scope
-from app.ingest.service import ingest_day
-from app.models import Paper
+from app.jobs.ingest import ingest_day
+from app.store.schema import Paper
 from tests.factories import activate_model_dir
 
 ATOM = "{http://www.w3.org/2005/Atom}"

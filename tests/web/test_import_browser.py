@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from app.main import create_app
-from app.models import Label
+from app.store.schema import Label
 from tests.label_import.conftest import IMPORTS
 from tests.serving import serving
 from tests.web.conftest import SCREENSHOTS, SERVED_DAYS

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from tests.factories import activate_model_dir
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.models import Label
+from app.store.schema import Label
 from tests.web.conftest import SCREENSHOTS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -208,7 +208,7 @@ def test_a_phone_never_scrolls_sideways_after_a_retrain(served_url, sessions, br
     """The status line's last retrain did not wrap: after any retrain the day page was 463-484
     px wide on a 390 px phone (issue 17). Nor do the paper and status pages."""
     from app.core.db import session_scope
-    from app.models import RetrainRun, utcnow
+    from app.store.schema import RetrainRun, utcnow
 
     with session_scope(sessions) as session:
         session.add(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import Label
+from app.store.schema import Label
 from tests.test_search import CAM_SEG, UTTERANCE_REWRITING
 from tests.web.conftest import SCREENSHOTS
 

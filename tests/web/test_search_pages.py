@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from tests.factories import activate_model_dir
 from tests.test_search import CAM_SEG, DAYS, UTTERANCE_REWRITING
 

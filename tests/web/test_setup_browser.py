@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.ingest.service import ingest_day
+from app.jobs.ingest import ingest_day
 from app.main import create_app
-from app.models import Label, OnboardingSkip, Paper
+from app.store.schema import Label, OnboardingSkip, Paper
 from tests.serving import CHROMIUM, chromium, serving
 from tests.web.conftest import SCREENSHOTS, SERVED_DAYS
 

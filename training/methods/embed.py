@@ -8,13 +8,13 @@ from pathlib import Path
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoModel
 
-from training.artifact import EMBED_CLASSIFIER_FILE, ENCODER_DIR, save_pickle
 from training.config import TrainConfig
-from training.device import pick_device
-from training.layout import texts_of
+from training.inference.artifact import EMBED_CLASSIFIER_FILE, ENCODER_DIR, save_pickle
+from training.inference.device import pick_device
+from training.inference.layout import texts_of
+from training.inference.predictor import embed_texts
 from training.methods import FitResult, encoder_max_length, load_base
 from training.methods.linear import choose_c, recency_weights
-from training.predictor import embed_texts
 from training.split import DateSplit
 
 logger = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from training.config import ConfigError, TrainConfig
-from training.device import pick_device
-from training.layout import texts_of
+from training.inference.device import pick_device
+from training.inference.layout import texts_of
 from training.methods import FitResult, encoder_max_length, load_base
 from training.split import DateSplit
 

@@ -2,7 +2,7 @@
 
 With ``meta_fields`` the paper's metadata (authors, categories, the arXiv comment) are TF-IDF
 blocks of their own, weighted by ``meta_weight`` and stacked beside the text block by a
-ColumnTransformer, so the saved pipeline reads :func:`training.artifact.metadata_frame`.
+ColumnTransformer, so the saved pipeline reads :func:`training.inference.artifact.metadata_frame`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from training.artifact import (
+from training.config import TrainConfig
+from training.inference.artifact import (
     AUTHOR_SEPARATOR,
     SECOND_STAGE_FILE,
     TEXT_COLUMN,
@@ -27,12 +28,12 @@ from training.artifact import (
     metadata_frame,
     save_pickle,
 )
-from training.config import TrainConfig
-from training.layout import paper_inputs, texts_of
+from training.inference.layout import paper_inputs, texts_of
+from training.inference.second_stage import SIGNALS, SecondStage
 from training.methods import FitResult
 from training.methods.linear import choose_c, recency_weights
 from training.split import DateSplit
-from training.stack import FOLDS, SIGNALS, SecondStage, out_of_fold_scores
+from training.stack import FOLDS, fit_stage, out_of_fold_scores
 
 logger = logging.getLogger(__name__)
 
@@ -207,9 +208,9 @@ def fit_second_stage(
     config: TrainConfig, train_x: Any, train: pd.DataFrame, c: float
 ) -> SecondStage | None:
     """The second stage on ``train``: the text model's out-of-fold scores from five date-ordered
-    folds, then ``SecondStage.fit``. ``train_x`` is ``train`` through the features fit on all of
-    it (their vocabulary and idf saw the held-out fold's words, never its labels). The rows are
-    in date order (``split_by_date``). None, with a warning, when a fold's fitting rows hold one
+    folds, then ``training.stack.fit_stage``. ``train_x`` is ``train`` through the features fit on
+    all of it (their vocabulary and idf saw the held-out fold's words, never its labels). The rows
+    are in date order (``split_by_date``). None, with a warning, when a fold's fitting rows hold one
     kind of label only."""
     y = train["interest"].to_numpy()
     weights = recency_weights(list(train["submission_date"]), config.recency_half_life_days)
@@ -237,7 +238,7 @@ def fit_second_stage(
         # scores would be a constant, and the stage could learn to invert the text model.
         logger.warning("no second stage: one date fold holds every interesting paper")
         return None
-    stage = SecondStage.fit(paper_inputs(train), y, scores, seed=config.seed)
+    stage = fit_stage(paper_inputs(train), y, scores, seed=config.seed)
     logger.info("second stage weights: %s", stage.weights())
     return stage
 

@@ -1,15 +1,17 @@
-"""The followed arXiv categories (app.categories): read them, replace them."""
+"""The followed arXiv categories (app.store.categories): read them, replace them."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 from sqlalchemy.orm import Session
 
-from app import crud
 from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import CategoriesRequest, CategoriesResponse, CategoryBackfillPublic
-from app.categories import (
+from app.jobs.scheduler import utc_today
+from app.runtime.services import Services
+from app.store import queries
+from app.store.categories import (
     BACKFILL_TRIGGER,
     CategoryChange,
     CategoryError,
@@ -21,8 +23,6 @@ from app.categories import (
     store_change,
     stored_categories,
 )
-from app.scheduler import utc_today
-from app.services import Services
 
 router = APIRouter(tags=["categories"], route_class=JSONRoute)
 
@@ -82,7 +82,7 @@ def put_categories(
     backfill = None
     if change.added:
         backfill = backfill_days(
-            crud.latest_day(session), today=utc_today(), max_days=settings.max_ingest_days
+            queries.latest_day(session), today=utc_today(), max_days=settings.max_ingest_days
         )
     store_change(session, change, backfill=backfill)
     if backfill is not None and not services.job.start_range(

@@ -22,7 +22,7 @@ from app.api.schemas import (
     LabelImportReport,
     SkippedReference,
 )
-from app.ingest.arxiv_source import ArxivClient, FetchError, RefusedError, author_query
+from app.jobs.arxiv_source import ArxivClient, FetchError, RefusedError, author_query
 from app.label_import import SEED_LIMIT
 from app.label_import.service import (
     FileImportReport,
@@ -30,8 +30,8 @@ from app.label_import.service import (
     import_file,
     set_modified,
 )
-from app.models import utcnow
-from training.layout import DataError
+from app.store.schema import utcnow
+from training.inference.layout import DataError
 
 router = APIRouter(tags=["labels"], route_class=JSONRoute)
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response
 
-from app import crud
 from app.api.deps import ArxivDep, PaperIdPath, SessionDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import LabelPublic, LabelRequest
-from app.ingest.arxiv_source import FetchError
+from app.jobs.arxiv_source import FetchError
 from app.label_import.service import NotOnArxiv, fetch_and_store
-from app.labels import clear_label, labels_csv_text, set_label
+from app.store import queries
+from app.store.labels import clear_label, labels_csv_text, set_label
 
 router = APIRouter(tags=["labels"], route_class=JSONRoute)
 
@@ -29,7 +29,7 @@ def label_paper(
     paper_id: PaperIdPath, body: LabelRequest, session: SessionDep, client: ArxivDep
 ) -> LabelPublic:
     """A paper the service does not have is fetched from arXiv and stored first."""
-    paper = crud.get_paper(session, paper_id=paper_id)
+    paper = queries.get_paper(session, paper_id=paper_id)
     if paper is None:
         try:
             paper = fetch_and_store(session, client=client, paper_id=paper_id)
@@ -51,7 +51,7 @@ def label_paper(
     responses=error_responses(*WRITE_ERRORS, 404, notes=_NOT_STORED),
 )
 def unlabel_paper(paper_id: PaperIdPath, session: SessionDep) -> LabelPublic:
-    paper = crud.get_paper(session, paper_id=paper_id)
+    paper = queries.get_paper(session, paper_id=paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
     clear_label(session, paper_id=paper.id)

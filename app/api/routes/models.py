@@ -7,7 +7,8 @@ from fastapi import APIRouter, HTTPException, Response
 from app.api.deps import ServicesDep, SessionDep, SettingsDep, VersionIdPath, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import ModelVersionDetail
-from app.ml.registry import (
+from app.jobs.scheduler import JobBusy
+from app.serving.registry import (
     ModelNotServable,
     ModelVersionError,
     activate_model,
@@ -15,8 +16,7 @@ from app.ml.registry import (
     rollback_model,
     version_threshold,
 )
-from app.models import ModelVersion
-from app.scheduler import JobBusy
+from app.store.schema import ModelVersion
 
 router = APIRouter(tags=["models"], route_class=JSONRoute)
 

@@ -1,4 +1,7 @@
-"""Onboarding: the papers whose answers teach the model most, and the answers (app.onboarding)."""
+"""Onboarding: the papers whose answers teach the model most, and the answers.
+
+The choosing and the retrain it starts are ``app.jobs.onboarding``'s.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +22,7 @@ from app.api.schemas import (
     PaperPublic,
 )
 from app.core.arxiv_ids import split_version
-from app.ml.serving import LoadedModel
-from app.models import utcnow
-from app.onboarding import (
+from app.jobs.onboarding import (
     BATCH_SIZE,
     Progress,
     measured_progress,
@@ -31,6 +32,8 @@ from app.onboarding import (
     store_answers,
     unknown_papers,
 )
+from app.serving.holder import LoadedModel
+from app.store.schema import utcnow
 
 router = APIRouter(tags=["onboarding"], route_class=JSONRoute)
 

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from app import crud
 from app.api.deps import HolderDep, PaperIdPath, SessionDep
 from app.api.errors import JSONRoute, error_responses
 from app.api.schemas import PaperDetail, PaperPublic
-from app.reasons import reasons_for
-from app.scoring import list_model, paper_score
+from app.serving.reasons import reasons_for
+from app.serving.scoring import list_model, paper_score
+from app.store import queries
 from app.store.rules import is_recommended
 
 router = APIRouter(tags=["papers"], route_class=JSONRoute)
@@ -19,7 +19,7 @@ router = APIRouter(tags=["papers"], route_class=JSONRoute)
     responses=error_responses(404, notes={404: "The paper is not in the database"}),
 )
 def paper(paper_id: PaperIdPath, session: SessionDep, holder: HolderDep) -> PaperDetail:
-    row = crud.get_paper(session, paper_id=paper_id)
+    row = queries.get_paper(session, paper_id=paper_id)
     if row is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
     loaded = holder.get()

@@ -8,14 +8,14 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from app import crud
 from app.api.deps import ServicesDep, require_model
 from app.api.errors import JSONRoute, error_responses, validation_error
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
 from app.core.cache import CachedBody
-from app.reasons import reasons_for
-from app.scoring import list_model
-from app.services import Services
+from app.runtime.services import Services
+from app.serving.reasons import reasons_for
+from app.serving.scoring import list_model
+from app.store import queries
 from app.store.rules import is_recommended
 
 router = APIRouter(tags=["recommendations"], route_class=JSONRoute)
@@ -101,16 +101,16 @@ def _render(
     version = cache.version()  # before reading, so a commit meanwhile leaves the entry stale
     model = require_model(services.holder)
     with services.sessions() as session:
-        day = day or crud.latest_day(session)
+        day = day or queries.latest_day(session)
         if day is None:
             raise HTTPException(404, "no papers have been ingested yet; run `arxiv-reco ingest`")
-        if not crud.day_was_ingested(session, day=day):
+        if not queries.day_was_ingested(session, day=day):
             raise HTTPException(
                 404,
                 f"{day} has not been ingested; backfill it with `arxiv-reco ingest --date {day}`",
             )
         listed = list_model(session, day=day, active=model)
-        result = crud.day_recommendations(
+        result = queries.day_recommendations(
             session,
             day=day,
             model_version_id=listed.version_id,

@@ -13,9 +13,9 @@ from app.api.schemas import (
     ScoreResponse,
     ScoreResult,
 )
-from app.scoring import score_inputs
+from app.serving.scoring import score_inputs
 from app.store.rules import is_recommended
-from training.artifact import PaperInput
+from training.inference.artifact import PaperInput
 
 router = APIRouter(tags=["scoring"], route_class=JSONRoute)
 

@@ -1,4 +1,4 @@
-"""Finding stored papers: ``GET /search`` and ``GET /papers/{id}/similar`` (app/search.py).
+"""Finding stored papers: ``GET /search`` and ``GET /papers/{id}/similar`` (app/store/search.py).
 
 A browser asking for a page (``Accept: text/html``) at the same URLs gets the reader's pages
 (``app.web.search``), which are matched first."""
@@ -10,7 +10,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from app import crud
 from app.api.deps import HolderDep, PaperIdPath, SessionDep
 from app.api.errors import JSONRoute, error_responses, validation_error
 from app.api.schemas import (
@@ -21,8 +20,9 @@ from app.api.schemas import (
     SimilarResponse,
 )
 from app.core.config import unknown_category
-from app.ml.serving import LoadedModel
-from app.search import (
+from app.serving.holder import LoadedModel
+from app.store import queries
+from app.store.search import (
     MAX_QUERY_CHARS,
     MAX_RESULTS,
     FoundPaper,
@@ -160,7 +160,7 @@ def similar(
 ) -> SimilarResponse:
     """The stored papers most like this one (by its most distinctive title and abstract
     terms), most similar first, with your label and the active model's score beside each."""
-    paper = crud.get_paper(session, paper_id=paper_id)
+    paper = queries.get_paper(session, paper_id=paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
     try:

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import crud
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.errors import WRITE_ERRORS, error_responses, validation_error
 from app.api.schemas import (
@@ -24,14 +23,15 @@ from app.api.schemas import (
     RetrainPublic,
     StatusResponse,
 )
-from app.categories import followed_categories
 from app.core import heap
 from app.core.db import DatabaseGone
-from app.health import service_problems
-from app.ingest.service import RangeError, check_range
-from app.ml.registry import active_model, version_threshold
-from app.retrain import label_progress, last_retrain
-from app.scoring import rescoring_progress
+from app.jobs.ingest import RangeError, check_range
+from app.jobs.retrain import label_progress, last_retrain
+from app.runtime.health import service_problems
+from app.serving.registry import active_model, version_threshold
+from app.serving.scoring import rescoring_progress
+from app.store import queries
+from app.store.categories import followed_categories
 
 router = APIRouter(tags=["system"])
 
@@ -103,8 +103,8 @@ def status(
         categories=followed_categories(session, settings),
         schedule_cron=settings.schedule_cron,
         next_run_at=next_run,
-        counts=crud.table_counts(session),
-        last_runs=[IngestRunPublic.model_validate(r) for r in crud.recent_runs(session)],
+        counts=queries.table_counts(session),
+        last_runs=[IngestRunPublic.model_validate(r) for r in queries.recent_runs(session)],
         warnings=warnings,
         process=ProcessStatus(
             pid=os.getpid(),

@@ -25,11 +25,11 @@ from app.core.config import Settings
 from app.core.db import Database, session_scope
 from app.core.priority import lower_thread_priority
 from app.core.private_files import private_directory
-from app.ingest.service import CancelFlag, IngestReport, ingest_range
-from app.ml.serving import ModelHolder
-from app.models import IngestRun, RetrainRun
-from app.retrain import RetrainOutcome, RetrainRunner, nightly_retrain, retrain
-from app.scoring import score_pending
+from app.jobs.ingest import CancelFlag, IngestReport, ingest_range
+from app.jobs.retrain import RetrainOutcome, RetrainRunner, nightly_retrain, retrain
+from app.serving.holder import ModelHolder
+from app.serving.scoring import score_pending
+from app.store.schema import IngestRun, RetrainRun
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class DailyJob:
 
     def backup(self) -> None:
         """The nightly backup; a failure is logged and shown by /health until one succeeds."""
-        from app.backup import BackupError, take_backup
+        from app.jobs.backup import BackupError, take_backup
 
         try:
             take_backup(self.settings, self.sessions)

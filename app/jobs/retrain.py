@@ -30,11 +30,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
-from app.labels import load_labels
-from app.ml.registry import activate_model, active_model, register_trained
-from app.models import Label, ModelVersion, Paper, RetrainRun, utcnow
-from training.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ArtifactError, ModelMeta
-from training.layout import AUTHOR_JOINER, DataError, data_hash, join_categories
+from app.serving.registry import activate_model, active_model, register_trained
+from app.store.labels import load_labels
+from app.store.schema import Label, ModelVersion, Paper, RetrainRun, utcnow
+from training.inference.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ArtifactError, ModelMeta
+from training.inference.layout import AUTHOR_JOINER, DataError, data_hash, join_categories
 from training.regime import EARLY, Readiness, readiness
 
 logger = logging.getLogger(__name__)
@@ -140,8 +140,8 @@ def _same_recipe_gate(
 ) -> tuple[bool, str, dict[str, Any]]:
     """The same recipe on more labels: it replaces the active model unless it cannot score, its
     scores are constant, or its test AP collapsed far below the active model's."""
-    from training.layout import paper_inputs
-    from training.predictor import load_predictor, score_papers
+    from training.inference.layout import paper_inputs
+    from training.inference.predictor import load_predictor, score_papers
 
     rows = pd.read_csv(candidate_dir / ROWS_FILE, dtype={"paper_id": str})
     test_scores = rows.loc[rows["split"] == "test", "score"].to_numpy(dtype=float)
@@ -264,8 +264,8 @@ def _unseen_rows_gate(
 ) -> tuple[bool, str, dict[str, Any]]:
     """For an active model whose recipe is not recorded (trained elsewhere, or before recipes
     were saved): compare the candidate's split model with it on rows neither was fit on."""
-    from training.layout import paper_inputs
-    from training.predictor import load_predictor, score_papers
+    from training.inference.layout import paper_inputs
+    from training.inference.predictor import load_predictor, score_papers
 
     rows = pd.read_csv(candidate_dir / ROWS_FILE, dtype={"paper_id": str})
     test_rows = rows[rows["split"] == "test"]

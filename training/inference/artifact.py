@@ -58,7 +58,7 @@ class ModelMeta:
     meta_fields: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # data hash, splits, versions, hparams
-    # Platt scaling of the raw score, fit on validation (training.calibration); None: raw scores.
+    # Platt scaling of the raw score, fit on validation (training.calibrate); None: raw scores.
     calibration: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
@@ -90,7 +90,7 @@ class ModelMeta:
                 f"{path}: meta_fields {meta.meta_fields} must be distinct names from {META_FIELDS}"
             )
         if meta.calibration is not None:
-            from training.calibration import Calibration
+            from training.inference.calibration import Calibration
 
             try:
                 Calibration.from_dict(meta.calibration)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from training.artifact import AUTHOR_SEPARATOR, PaperInput, compose_text
+from training.inference.artifact import AUTHOR_SEPARATOR, PaperInput, compose_text
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings, arxiv_categories, unknown_category
-from app.models import FollowedCategory, IngestRun, utcnow
+from app.store.schema import FollowedCategory, IngestRun, utcnow
 
 # The ingestion runs of a new category's recent days: they fetch only the new categories, so a
 # day's completeness (health's checks) is judged by the other runs.

@@ -1,9 +1,9 @@
 """Why this paper: a few reasons beside each recommendation, from the served model.
 
 A tfidf model names the phrases, authors and comment facts (code on GitHub, the venue) that raised
-the paper's score most (``training.explain``), or, where none is clear, the reader's closest ✓
-paper. The encoder methods have no such sum: they are explained by the reader's interesting
-papers most like this one (TF-IDF cosine over titles and abstracts).
+the paper's score most (``training.inference.explain``), or, where none is clear, the reader's
+closest ✓ paper. The encoder methods have no such sum: they are explained by the reader's
+interesting papers most like this one (TF-IDF cosine over titles and abstracts).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from sklearn.metrics.pairwise import linear_kernel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.ml.serving import LoadedModel
-from app.models import Label, Paper
-from app.scoring import paper_input
-from training.artifact import compose_text
-from training.explain import Reason, explains, tfidf_reasons
+from app.serving.holder import LoadedModel
+from app.serving.scoring import paper_input
+from app.store.schema import Label, Paper
+from training.inference.artifact import compose_text
+from training.inference.explain import Reason, explains, tfidf_reasons
 
 TOP = 4
 SIMILAR_POOL = 2000  # the newest interesting papers compared with

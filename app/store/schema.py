@@ -169,7 +169,7 @@ class RetrainRun(Base):
 
 
 class FollowedCategory(Base):
-    """A followed arXiv category (``app.categories``); none stored: the environment's list."""
+    """A followed arXiv category (``app.store.categories``); none stored: the environment's list."""
 
     __tablename__ = "followed_categories"
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.categories import followed_categories
 from app.core.config import Settings
 from app.core.db import session_scope
-from app.ingest.arxiv_source import ArxivClient, ArxivPaper, FetchError
-from app.ml.serving import LoadedModel, ModelUnavailable
-from app.models import IngestRun, Paper, utcnow
-from app.scoring import score_pending
+from app.jobs.arxiv_source import ArxivClient, ArxivPaper, FetchError
+from app.serving.holder import LoadedModel, ModelUnavailable
+from app.serving.scoring import score_pending
+from app.store.categories import followed_categories
+from app.store.schema import IngestRun, Paper, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def ingest_day(
     categories: Sequence[str] | None = None,
 ) -> IngestReport:
     """Fetch the papers first submitted on ``day`` in ``categories`` (None: the followed ones,
-    ``app.categories.followed_categories``), upsert them, score what is new or changed, and
+    ``app.store.categories.followed_categories``), upsert them, score what is new or changed, and
     record the run. Running a day twice changes nothing; a failed run is recorded as failed and
     leaves what it had committed consistent, so the next run completes the day."""
     started = time.perf_counter()

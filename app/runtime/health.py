@@ -7,12 +7,12 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from app import crud
-from app.categories import followed_categories
 from app.digest.state import digest_problems
-from app.ml.registry import active_model
-from app.retrain import last_retrain
-from app.services import Services
+from app.jobs.retrain import last_retrain
+from app.runtime.services import Services
+from app.serving.registry import active_model
+from app.store import queries
+from app.store.categories import followed_categories
 
 NO_MODEL = "no model is active: papers are stored but not scored"
 
@@ -27,7 +27,7 @@ def service_problems(session: Session, services: Services) -> list[str]:
     holder.get()  # looks at the model's files first: one broken since the last request is named
     if holder.last_error:
         problems.append(holder.last_error)
-    for run in crud.latest_runs_by_day(session, days=settings.lookback_days + 4):
+    for run in queries.latest_runs_by_day(session, days=settings.lookback_days + 4):
         if run.status in ("failed", "interrupted"):
             problems.append(f"the last ingestion of {run.day} {run.status}: {run.error}")
         elif run.status == "success" and run.fetched == 0 and run.day.weekday() < 5:

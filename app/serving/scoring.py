@@ -16,12 +16,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
-from app.ml.registry import version_threshold
-from app.ml.serving import LoadedModel
-from app.models import ModelVersion, Paper, Score, utcnow
+from app.serving.holder import LoadedModel
+from app.serving.registry import version_threshold
 from app.store.rules import current_score, on_a_listing_day
-from training.artifact import PaperInput
-from training.predictor import score_papers
+from app.store.schema import ModelVersion, Paper, Score, utcnow
+from training.inference.artifact import PaperInput
+from training.inference.predictor import score_papers
 
 logger = logging.getLogger(__name__)
 

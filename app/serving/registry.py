@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
-from app.models import ModelVersion, utcnow
-from training.artifact import META_FILE, ModelMeta
+from app.store.schema import ModelVersion, utcnow
+from training.inference.artifact import META_FILE, ModelMeta
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def activate_model(
     if not (Path(version.path) / META_FILE).is_file():
         raise ModelVersionError(f"model version {version_id} has no files at {version.path}")
     if verify:
-        from training.predictor import load_predictor
+        from training.inference.predictor import load_predictor
 
         try:
             load_predictor(version.path, device=device)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from training.artifact import TEXT_COLUMN, PaperInput, compose_text, metadata_frame
-from training.predictor import Predictor, TfidfPredictor
+from training.inference.artifact import TEXT_COLUMN, PaperInput, compose_text, metadata_frame
+from training.inference.predictor import Predictor, TfidfPredictor
 
 KINDS = {TEXT_COLUMN: "term", "authors": "author", "comment": "comment", "categories": "category"}
 

@@ -2,9 +2,10 @@
 
 A class-weighted classifier's raw "probability" is not one: balancing the classes pushes every
 paper towards 50%, so the page read like a coin flip. Platt scaling (a logistic regression on the
-raw score's logit) is fit on the *validation* split only, recorded in the model directory, and
-applied by the one scoring path (``training.predictor.score_papers``), so a paper at 70% was
-interesting about 7 times out of 10 in validation. It is monotone: rankings do not change.
+raw score's logit) is fit on the *validation* split only (``training.calibrate``), recorded in
+the model directory, and applied by the one scoring path
+(``training.inference.predictor.score_papers``), so a paper at 70% was interesting about 7 times
+out of 10 in validation. It is monotone: rankings do not change.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 PLATT = "platt"
 _EPSILON = 1e-6
 
 
-def _logit(scores: Any) -> np.ndarray:
+def logit(scores: Any) -> np.ndarray:
     clipped = np.clip(np.asarray(scores, dtype=np.float64), _EPSILON, 1 - _EPSILON)
     return np.log(clipped / (1 - clipped))
 
@@ -36,7 +36,7 @@ class Calibration:
     positives: int
 
     def apply(self, raw: Any) -> np.ndarray:
-        z = self.slope * _logit(raw) + self.intercept
+        z = self.slope * logit(raw) + self.intercept
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,29 +61,3 @@ class Calibration:
             rows=int(data.get("rows", 0)),
             positives=int(data.get("positives", 0)),
         )
-
-
-def fit_platt(raw: Any, labels: Any, *, fit_on: str = "validation") -> Calibration:
-    """Platt scaling of raw scores against their labels (both classes needed).
-
-    A slope that is not positive would reverse the ranking: the scores carry no usable signal on
-    these rows, so the calibration keeps the order (slope 1) and only shifts to the base rate.
-    """
-    y = np.asarray(labels, dtype=int)
-    if len(set(y.tolist())) < 2:
-        raise ValueError("calibration needs both interesting and uninteresting papers")
-    x = _logit(raw).reshape(-1, 1)
-    # Nearly unregularised: two parameters on a few hundred rows.
-    model = LogisticRegression(C=1e4, max_iter=1000).fit(x, y)
-    slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
-    if slope <= 0:
-        base = float(y.mean())
-        slope, intercept = 1.0, float(np.log(base / (1 - base)) - np.median(x))
-    return Calibration(
-        method=PLATT,
-        slope=slope,
-        intercept=intercept,
-        fit_on=fit_on,
-        rows=int(len(y)),
-        positives=int(y.sum()),
-    )

@@ -12,10 +12,10 @@ from app.core.access import Access
 from app.core.cache import ResponseCache
 from app.core.config import Settings
 from app.core.db import Database
-from app.ingest.arxiv_source import ArxivClient
-from app.ml.serving import ModelHolder
-from app.retrain import RetrainRunner
-from app.scheduler import DailyJob
+from app.jobs.arxiv_source import ArxivClient
+from app.jobs.retrain import RetrainRunner
+from app.jobs.scheduler import DailyJob
+from app.serving.holder import ModelHolder
 
 if TYPE_CHECKING:
     import anyio

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.categories import BACKFILL_TRIGGER
 from app.core.arxiv_ids import split_version
-from app.models import IngestRun, Label, Paper, Score
+from app.store.categories import BACKFILL_TRIGGER
 from app.store.rules import LISTED_RUN, current_score, is_recommended
+from app.store.schema import IngestRun, Label, Paper, Score
 
 
 @dataclass

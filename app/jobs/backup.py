@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import sqlite_file
 from app.core.private_files import create_private_file, private_directory, private_file
-from app.labels import labels_csv_text
+from app.store.labels import labels_csv_text
 
 logger = logging.getLogger(__name__)
 

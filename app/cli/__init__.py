@@ -105,7 +105,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    from app.backup import BackupError, take_backup
+    from app.jobs.backup import BackupError, take_backup
 
     try:
         backup = take_backup(
@@ -120,11 +120,11 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
-    from app import crud
     from app.digest.compose import build_digest, next_digest_day
     from app.digest.service import send_digest
     from app.digest.state import DigestStateError, load_state
-    from app.ml.serving import ModelHolder
+    from app.serving.holder import ModelHolder
+    from app.store import queries
 
     if not args.dry_run and not settings.digest_enabled:
         raise SystemExit(
@@ -142,7 +142,7 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         day = args.date or next_digest_day(session, last_sent=last_sent)
         if day is None:
             raise SystemExit(f"no digest: no day with papers since the digest of {last_sent}")
-        if not crud.day_was_ingested(session, day=day):
+        if not queries.day_was_ingested(session, day=day):
             raise SystemExit(
                 f"no digest: {day} has not been ingested (`arxiv-reco ingest --date {day}`)"
             )
@@ -208,9 +208,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from app.ingest.service import RangeError, check_range
-    from app.ml.serving import ModelHolder
-    from app.scheduler import DailyJob
+    from app.jobs.ingest import RangeError, check_range
+    from app.jobs.scheduler import DailyJob
+    from app.serving.holder import ModelHolder
 
     if args.date is None and args.to is not None:
         raise SystemExit("--to needs --date")
@@ -243,13 +243,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
     from app.core.db import session_scope
-    from app.labels import export_labels_csv, labels_csv_text
+    from app.store.labels import export_labels_csv, labels_csv_text
 
     sessions = _database(settings).sessions
     if args.action == "import":
-        from app.ingest.arxiv_source import ArxivClient, FetchError
+        from app.jobs.arxiv_source import ArxivClient, FetchError
         from app.label_import.service import import_file
-        from training.layout import DataError
+        from training.inference.layout import DataError
 
         try:
             with session_scope(sessions) as session:
@@ -291,7 +291,7 @@ def _picks(text: str, count: int) -> list[int]:
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     from app.core.db import session_scope
-    from app.ingest.arxiv_source import ArxivClient, FetchError
+    from app.jobs.arxiv_source import ArxivClient, FetchError
     from app.label_import.service import author_candidates, chosen_papers, import_references
 
     sessions = _database(settings).sessions
@@ -352,7 +352,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from app.core.db import session_scope
-    from app.ml.registry import (
+    from app.serving.registry import (
         ModelVersionError,
         activate_model,
         list_models,
@@ -386,11 +386,11 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
-    from app.ml.serving import ModelHolder
-    from app.retrain import retrain
-    from app.scheduler import CLI_RETRAIN, PROBE_GRACE_SECONDS, DailyJob, JobBusy
+    from app.jobs.retrain import retrain
+    from app.jobs.scheduler import CLI_RETRAIN, PROBE_GRACE_SECONDS, DailyJob, JobBusy
+    from app.serving.holder import ModelHolder
     from training.config import ConfigError
-    from training.layout import DataError
+    from training.inference.layout import DataError
 
     sessions = _database(settings).sessions
     # The job's one lock, as the service's retrains and ingestions take it: never two retrains
@@ -583,7 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _load_settings()
         _setup_logging(settings)
         if argv[0] == "train":
-            from app.train_command import train_command
+            from app.cli.train import train_command
 
             return train_command(argv[1:], settings)
         from training.cli import evaluate_main

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.core.arxiv_ids import is_arxiv_id, split_version
 from app.core.config import split_subject_classes
-from app.models import Label, Paper, utcnow
-from training.layout import (
+from app.store.schema import Label, Paper, utcnow
+from training.inference.layout import (
     LABEL_TIME_COLUMN,
     DataError,
     LabelledPaper,

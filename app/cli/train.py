@@ -64,7 +64,7 @@ def train_command(argv: Sequence[str], settings: Settings) -> int:
             database = Database(options.database_url or settings.resolved_database_url)
         frame, source = None, None
         if options.from_db:
-            from app.labels import load_labels
+            from app.store.labels import load_labels
 
             assert database is not None
             with database.sessions() as session:
@@ -87,7 +87,7 @@ def train_command(argv: Sequence[str], settings: Settings) -> int:
         return 0
     with database:
         if not options.no_register:
-            from app.ml.registry import register_trained
+            from app.serving.registry import register_trained
 
             version_id = register_trained(
                 database.sessions,

@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.ml.registry import active_model
-from training.artifact import ArtifactError
-from training.predictor import Precision, Predictor, load_predictor
+from app.serving.registry import active_model
+from training.inference.artifact import ArtifactError
+from training.inference.predictor import Precision, Predictor, load_predictor
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from training.artifact import (
+from training.inference.artifact import (
     EMBED_CLASSIFIER_FILE,
     ENCODER_DIR,
     SECOND_STAGE_FILE,
@@ -39,9 +39,9 @@ from training.artifact import (
     load_pickled,
     metadata_frame,
 )
-from training.calibration import Calibration
-from training.device import pick_device
-from training.stack import SecondStage
+from training.inference.calibration import Calibration
+from training.inference.device import pick_device
+from training.inference.second_stage import SecondStage
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class TfidfPredictor:
         return self.predict_frame(pd.DataFrame({TEXT_COLUMN: list(texts), **empty}))
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        """A metadata model's input, as :func:`training.artifact.metadata_frame` builds it."""
+        """A metadata model's input, as ``training.inference.artifact.metadata_frame`` makes it."""
         return self._predict(frame)
 
     def _predict(self, inputs: list[str] | pd.DataFrame) -> np.ndarray:

@@ -51,9 +51,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 
-from app import crud
-from app.models import Label, Paper, Score
+from app.store import queries
 from app.store.rules import ScoredBy, current_score, is_recommended
+from app.store.schema import Label, Paper, Score
 
 MAX_QUERY_CHARS = 2000
 MAX_QUERY_TERMS = 64
@@ -512,7 +512,7 @@ def with_labels_and_scores(
     session: Session, papers: list[Paper], *, model: ScoredBy | None
 ) -> list[FoundPaper]:
     ids = [p.id for p in papers]
-    labels = crud.labels_of(session, paper_ids=ids)
+    labels = queries.labels_of(session, paper_ids=ids)
     probabilities: dict[str, float] = {}
     if model is not None and ids:
         probabilities = dict(

@@ -34,14 +34,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.labels import set_label
-from app.ml.serving import LoadedModel
-from app.models import Label, OnboardingSkip, Paper, Score
-from app.retrain import label_progress, retrain
-from app.scheduler import ONBOARDING_RETRAIN, PROBE_GRACE_SECONDS, DailyJob, JobBusy
-from app.scoring import paper_input, score_inputs
+from app.jobs.retrain import label_progress, retrain
+from app.jobs.scheduler import ONBOARDING_RETRAIN, PROBE_GRACE_SECONDS, DailyJob, JobBusy
+from app.serving.holder import LoadedModel
+from app.serving.scoring import paper_input, score_inputs
+from app.store.labels import set_label
 from app.store.rules import current_score
-from training.layout import DataError
+from app.store.schema import Label, OnboardingSkip, Paper, Score
+from training.inference.layout import DataError
 from training.regime import MEASURED
 
 logger = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ def _newest_batch(session: Session, size: int) -> list[Pick]:
 @dataclass(frozen=True)
 class Progress:
     """How far the labels are from a measured model, as the retrain judges it
-    (``app.retrain.label_progress``): one whose threshold and test figures are measured on the
+    (``app.jobs.retrain.label_progress``): one whose threshold and test figures are measured on the
     labels' date split."""
 
     labels: int
