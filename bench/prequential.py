@@ -44,8 +44,8 @@ from app.core.config import Settings
 from app.core.db import Database, session_scope
 from app.demo.standin import ArxivStandIn, Catalog, Entry
 from app.jobs.ingest import ingest_day
+from app.jobs.rescore import after_ingestion
 from app.jobs.retrain import RetrainOutcome, last_retrain
-from app.jobs.scheduler import after_ingestion
 from app.serving.holder import LoadedModel, ModelHolder
 from app.store.labels import import_labels_csv, set_label
 from app.store.rules import current_score, is_recommended

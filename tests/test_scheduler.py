@@ -58,7 +58,7 @@ def test_the_service_runs_the_job_in_a_niced_child_process_that_scores(
 
 def test_never_two_runs_at_once(sessions, settings, holder, standin):
     job = DailyJob(sessions, settings, holder)
-    with job.lock.acquire(timeout=0):
+    with job.lock.file.acquire(timeout=0):
         assert DailyJob(sessions, settings, holder).run(today=MONDAY) == []
     assert standin.requests == []
 
@@ -131,11 +131,11 @@ def test_a_rescore_waits_for_a_running_job_and_gives_up_after_its_wait(
 
     activate_model_dir(sessions, tiny_model_dir)
     job = DailyJob(sessions, settings, holder)
-    assert job._take()
+    assert job.lock.take()
     try:
         assert job.rescore(wait=0.2) == 0
     finally:
-        job._give()
+        job.lock.give()
 
 
 def test_runs_left_running_by_a_dead_process_are_marked_interrupted(client, sessions, settings):
@@ -161,12 +161,12 @@ def test_a_backfill_from_the_cli_waits_for_no_one_and_says_why(sessions, setting
     monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
     job = DailyJob(sessions, settings, holder=None)  # type: ignore[arg-type]
-    assert job._take()
+    assert job.lock.take()
     try:
         with pytest.raises(SystemExit, match="nothing ingested: another job .* is already running"):
             main(["ingest", "--date", "2025-03-19"])
     finally:
-        job._give()
+        job.lock.give()
 
 
 def nap_in_child(settings, pid_file: str, seconds: float) -> None:
@@ -178,7 +178,7 @@ def nap_in_child(settings, pid_file: str, seconds: float) -> None:
 PARENT = """
 import sys
 from app.core.config import Settings
-from app.jobs.scheduler import in_child_process
+from app.jobs.child import in_child_process
 from tests.test_scheduler import nap_in_child
 in_child_process(Settings(data_dir=sys.argv[1], _env_file=None), nap_in_child, sys.argv[2], 120)
 """
@@ -224,8 +224,8 @@ def test_a_lock_probe_at_the_scheduled_instant_does_not_skip_the_daily_run(
 ):
     """/health probes the job's lock for an instant; a run starting then waits for it."""
     job = DailyJob(sessions, settings, holder)
-    assert job._take()  # a probe holding the lock as the run fires
-    threading.Timer(0.3, job._give).start()
+    assert job.lock.take()  # a probe holding the lock as the run fires
+    threading.Timer(0.3, job.lock.give).start()
     reports = job.run(trigger="schedule", today=MONDAY)
     assert [r.status for r in reports] == ["success"] * settings.lookback_days
 
@@ -243,7 +243,7 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
     import app.jobs.retrain
     from app.cli import main
     from app.jobs.ingest import ingest_day
-    from app.jobs.scheduler import CLI_RETRAIN, PAGE_RETRAIN, JobBusy
+    from app.jobs.lock import CLI_RETRAIN, PAGE_RETRAIN, JobBusy
     from app.main import create_app
     from app.store.labels import import_labels_csv
     from tests.conftest import LABELS_CSV
@@ -251,7 +251,9 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
 
     monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setattr("app.jobs.scheduler.PROBE_GRACE_SECONDS", 0.0)  # refusals at once
+    monkeypatch.setattr("app.jobs.lock.PROBE_GRACE_SECONDS", 0.0)  # refusals at once
+    monkeypatch.setattr("app.jobs.lock.PROBE_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("app.jobs.scheduler.PROBE_GRACE_SECONDS", 0.0)
     with session_scope(sessions) as session:
         import_labels_csv(session, LABELS_CSV)
     ingest_day(sessions, dt.date(2025, 3, 19), settings)
@@ -326,21 +328,22 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
         deadline = time.monotonic() + 60
         while job.is_running() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not job.is_running() and not job.holder_file.exists()
+        assert not job.is_running() and not job.lock.holder_file.exists()
 
 
 def test_the_daily_job_waits_for_a_retrain_but_not_for_another_ingestion(
     sessions, settings, holder, standin, monkeypatch
 ):
-    from app.jobs.scheduler import PAGE_RETRAIN
+    from app.jobs.lock import PAGE_RETRAIN
 
+    monkeypatch.setattr("app.jobs.lock.PROBE_GRACE_SECONDS", 0.0)
     monkeypatch.setattr("app.jobs.scheduler.PROBE_GRACE_SECONDS", 0.0)
     elsewhere = DailyJob(sessions, settings, holder)
     elsewhere.hold(PAGE_RETRAIN)
     threading.Timer(0.5, elsewhere.release).start()
     reports = DailyJob(sessions, settings, holder).run(trigger="schedule", today=MONDAY)
     assert [r.status for r in reports] == ["success"] * 3
-    with elsewhere.lock.acquire(timeout=0):  # an ingestion in another process
+    with elsewhere.lock.file.acquire(timeout=0):  # an ingestion in another process
         assert DailyJob(sessions, settings, holder).run(trigger="schedule", today=MONDAY) == []
 
 
@@ -386,7 +389,7 @@ def test_a_job_child_whose_parent_ended_while_it_started_exits(tmp_path):
         [
             sys.executable,
             "-c",
-            "import time; from app.jobs.scheduler import _child_setup; "
+            "import time; from app.jobs.child import _child_setup; "
             f"_child_setup(0, 'WARNING', {gone.pid}); time.sleep(30)",
         ],
         cwd=Path(__file__).parents[1],

@@ -34,8 +34,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.jobs.lock import ONBOARDING_RETRAIN, PROBE_GRACE_SECONDS, JobBusy
 from app.jobs.retrain import label_progress, retrain
-from app.jobs.scheduler import ONBOARDING_RETRAIN, PROBE_GRACE_SECONDS, DailyJob, JobBusy
+from app.jobs.scheduler import DailyJob
 from app.serving.holder import LoadedModel
 from app.serving.scoring import paper_input, score_inputs
 from app.store.labels import set_label

@@ -1,34 +1,43 @@
-"""The daily job inside the service process: re-ingest the last N days, one run at a time."""
+"""The daily job inside the service process: re-ingest the last N days, then the nightly
+retrain and re-scoring, the backup and the digest, one job at a time; and its schedule.
+
+The lock is ``app.jobs.lock``, the child process ``app.jobs.child``, re-scoring
+``app.jobs.rescore``, the backup ``app.jobs.backup`` and the email ``app.digest``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import multiprocessing
-import os
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from filelock import FileLock, Timeout
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.db import Database, session_scope
+from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
 from app.core.private_files import private_directory
+from app.jobs.child import child_state, in_child_process
 from app.jobs.ingest import CancelFlag, IngestReport, ingest_range
-from app.jobs.retrain import RetrainOutcome, RetrainRunner, nightly_retrain, retrain
+from app.jobs.lock import (
+    DAILY_JOB,
+    JOB_WAITS_FOR_RETRAIN_SECONDS,
+    PAGE_RETRAIN,
+    PROBE_GRACE_SECONDS,
+    RESCORING,
+    RETRAINS,
+    JobBusy,
+    JobLock,
+    LockHolder,
+)
+from app.jobs.rescore import after_ingestion, rescore_in_child, rescore_until_current
+from app.jobs.retrain import RetrainOutcome, RetrainRunner, retrain
 from app.serving.holder import ModelHolder
-from app.serving.scoring import score_pending
 from app.store.schema import IngestRun, RetrainRun
 
 logger = logging.getLogger(__name__)
@@ -36,56 +45,6 @@ logger = logging.getLogger(__name__)
 SCHEDULED_TRIGGERS = ("schedule", "catch-up")
 # How long a re-scoring waits for a running job before giving up (the next one re-scores).
 RESCORE_WAIT_SECONDS = 3600.0
-# How long a job about to start waits for the lock, so that a probe (is_running, from /health
-# or a CLI) holding it for an instant never makes it skip.
-PROBE_GRACE_SECONDS = 2.0
-
-
-# What holds the job's one lock, in the words a refusal names it by (DailyJob.lock_holder).
-DAILY_JOB = "the daily job (the ingestion, then the nightly retrain)"
-RESCORING = "the re-scoring of the stored days with a new model"
-PAGE_RETRAIN = "a retrain started on the page"
-CLI_RETRAIN = "a retrain started from the command line"
-ONBOARDING_RETRAIN = "the onboarding's retrain"
-RETRAINS = (PAGE_RETRAIN, CLI_RETRAIN, ONBOARDING_RETRAIN)
-# The daily job waits this long for a retrain that holds the lock (it is bounded, and the day
-# should not be skipped for it); beside another ingestion it is skipped at once.
-JOB_WAITS_FOR_RETRAIN_SECONDS = 2 * 3600.0
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    """What holds the job's lock, as its taker recorded it (``DailyJob.lock_holder``)."""
-
-    what: str
-    pid: int | None = None
-    since: dt.datetime | None = None
-
-    def describe(self, *, process: bool = True) -> str:
-        """``what (process 12, since 2025-03-19 02:00 UTC)``; ``process=False`` for a page."""
-        details = [f"process {self.pid}"] if process and self.pid is not None else []
-        if self.since is not None:
-            details.append(f"since {self.since:%Y-%m-%d %H:%M} UTC")
-        return self.what + (f" ({', '.join(details)})" if details else "")
-
-    def __str__(self) -> str:
-        return self.describe()
-
-
-UNKNOWN_HOLDER = LockHolder("another job (an ingestion, a re-scoring or a retrain)")
-
-
-class JobBusy(RuntimeError):
-    """The job's one lock is held: an ingestion, a re-scoring or a retrain runs, in this process
-    or another. The message names what holds it."""
-
-    def __init__(self, holder: LockHolder):
-        super().__init__(f"{holder} is running")
-        self.holder = holder
-
-    def plain(self) -> str:
-        """The message for a page: what holds the lock and since when, no process id."""
-        return f"{self.holder.describe(process=False)} is running"
 
 
 def utc_today() -> dt.date:
@@ -100,9 +59,9 @@ def lookback_days(settings: Settings, today: dt.date | None = None) -> list[dt.d
 
 
 class DailyJob:
-    """Never two ingestions at once, in this process or another (a lock file in the data dir);
-    every retrain takes the same lock (``hold``/``held``), so that two never activate models
-    side by side and none runs beside an ingestion.
+    """Never two ingestions at once, in this process or another (``app.jobs.lock``); every
+    retrain takes the same lock (``hold``/``held``), so that two never activate models side by
+    side and none runs beside an ingestion.
 
     ``isolated`` runs each ingestion and scoring in a child process at the background niceness:
     the service does this, so scoring a day never holds the API's interpreter lock (a thread
@@ -120,13 +79,7 @@ class DailyJob:
         self.sessions, self.settings, self.holder = sessions, settings, holder
         self.isolated = isolated
         private_directory(settings.data_dir)
-        # Another process (a CLI backfill, a second server) holds the file lock; another thread of
-        # this one holds the thread lock. The file lock is shared by this object's threads (not
-        # thread-local), so the thread that takes it may hand it to the thread that runs the job.
-        self.lock = FileLock(str(Path(settings.data_dir) / "ingest.lock"), thread_local=False)
-        # What holds the lock, for a refusal to name: written by whoever takes it for a job.
-        self.holder_file = Path(settings.data_dir) / "ingest.lock.holder"
-        self._in_process = threading.Lock()
+        self.lock = JobLock(settings.data_dir)
         self.cancel_flag = CancelFlag(Path(settings.data_dir) / "ingest.cancel")
         self.last_backup_error: str | None = None
 
@@ -134,9 +87,9 @@ class DailyJob:
         """The daily job: re-ingest the lookback days, then (when the labels changed) retrain,
         gate, activate and re-score every stored day with the new model."""
         days = lookback_days(self.settings, today)
-        if not self._take(wait=PROBE_GRACE_SECONDS, what=DAILY_JOB) and not (
+        if not self.lock.take(wait=PROBE_GRACE_SECONDS, what=DAILY_JOB) and not (
             self.lock_holder().what in RETRAINS
-            and self._take(wait=JOB_WAITS_FOR_RETRAIN_SECONDS, what=DAILY_JOB)
+            and self.lock.take(wait=JOB_WAITS_FOR_RETRAIN_SECONDS, what=DAILY_JOB)
         ):
             logger.warning("%s is running; %s run skipped", self.lock_holder(), trigger)
             return []
@@ -176,39 +129,14 @@ class DailyJob:
         else:
             self.last_backup_error = None
 
-    def _take(self, wait: float = 0, what: str | None = None) -> bool:
-        """Take both locks at once, or neither, waiting up to ``wait`` seconds; False when a job
-        runs here or elsewhere. ``what`` is recorded for a refusal to name (a probe, which
-        holds the lock for an instant, records nothing)."""
-        if not self._in_process.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
-            return False
-        try:
-            self.lock.acquire(timeout=wait)
-        except Timeout:
-            self._in_process.release()
-            return False
-        if what is not None:
-            since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-            record = {"what": what, "pid": os.getpid(), "since": since}
-            try:
-                self.holder_file.write_text(json.dumps(record) + "\n", encoding="utf-8")
-            except OSError as err:  # only a refusal's wording depends on it
-                logger.warning("cannot record what holds the job's lock: %s", err)
-        return True
-
-    def _give(self) -> None:
-        self.holder_file.unlink(missing_ok=True)
-        self.lock.release()
-        self._in_process.release()
-
     def hold(self, what: str, *, wait: float = 0) -> None:
         """Take the job's one lock for ``what`` (a retrain), waiting up to ``wait`` seconds;
         JobBusy naming what holds it when it stays held. ``release`` gives it back."""
-        if not self._take(wait=wait, what=what):
+        if not self.lock.take(wait=wait, what=what):
             raise JobBusy(self.lock_holder())
 
     def release(self) -> None:
-        self._give()
+        self.lock.give()
 
     @contextmanager
     def held(self, what: str, *, wait: float = 0) -> Iterator[None]:
@@ -221,16 +149,10 @@ class DailyJob:
 
     def lock_holder(self) -> LockHolder:
         """What holds the job's lock, its process and since when, as its taker recorded it."""
-        try:
-            record = json.loads(self.holder_file.read_text(encoding="utf-8"))
-            return LockHolder(
-                str(record["what"]), int(record["pid"]), dt.datetime.fromisoformat(record["since"])
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return UNKNOWN_HOLDER
+        return self.lock.holder()
 
     def run_range(self, first: dt.date, last: dt.date, *, trigger: str) -> list[IngestReport]:
-        if not self._take(what=_ingestion(first, last)):
+        if not self.lock.take(what=_ingestion(first, last)):
             logger.warning("an ingestion is already running; %s run skipped", trigger)
             return []
         self.cancel_flag.clear()
@@ -249,7 +171,7 @@ class DailyJob:
         followed ones), for a newly followed category's recent days."""
         # A short grace: long enough for a probe, short enough that a request for a running
         # job is answered 409 at once.
-        if not self._take(wait=0.25, what=_ingestion(first, last)):
+        if not self.lock.take(wait=0.25, what=_ingestion(first, last)):
             return False
         self.cancel_flag.clear()  # before the thread starts, so a cancel from now on holds
         threading.Thread(
@@ -298,7 +220,7 @@ class DailyJob:
             return reports
         finally:
             self.cancel_flag.clear()
-            self._give()
+            self.lock.give()
 
     def cancel(self) -> bool:
         """Ask the running ingestion (here, in a child, or a CLI backfill on the same data
@@ -313,19 +235,19 @@ class DailyJob:
         """Mark runs left ``running`` by a process that died (killed, out of memory, a full
         disk that could not even record the failure) as ``interrupted``. Only while no job holds
         the lock, here or in another process: then nothing is running them."""
-        if not self._take():
+        if not self.lock.take():
             return 0
         try:
             return mark_interrupted(self.sessions)
         finally:
-            self._give()
+            self.lock.give()
 
     def is_running(self) -> bool:
         """A job runs in this process or in another one on the same data directory. (It takes
         the lock for an instant: a job starting then waits PROBE_GRACE_SECONDS for it.)"""
-        if not self._take():
+        if not self.lock.take():
             return True
-        self._give()
+        self.lock.give()
         return False
 
     def rescore(self, *, wait: float = RESCORE_WAIT_SECONDS) -> int:
@@ -334,16 +256,16 @@ class DailyJob:
         running job (which scores with the new model itself) rather than racing it."""
         if self.holder.get() is None:
             return 0
-        if not self._take(wait=wait, what=RESCORING):
+        if not self.lock.take(wait=wait, what=RESCORING):
             logger.warning("re-scoring skipped: a job held the lock for %.0f s", wait)
             return 0
         try:
             if self.isolated:
-                return in_child_process(self.settings, _rescore_in_child)
+                return in_child_process(self.settings, rescore_in_child)
             lower_thread_priority(self.settings.background_nice)
             return rescore_until_current(self.sessions, self.holder)
         finally:
-            self._give()
+            self.lock.give()
 
     def missed_run(self, now: dt.datetime | None = None) -> bool:
         """True when the last scheduled time passed without a successful scheduled run."""
@@ -403,61 +325,6 @@ class LockedRetrainRunner(RetrainRunner):
             self.job.release()
 
 
-T = TypeVar("T")
-
-
-def in_child_process(
-    settings: Settings, function: Callable[..., T], *args: Any, **kwargs: Any
-) -> T:
-    """Run ``function(settings, *args, **kwargs)`` in a fresh child process at the background
-    niceness and return its result; the child exits afterwards, so an idle service holds no
-    second copy of the model."""
-    context = multiprocessing.get_context("spawn")  # no forked torch or SQLite state
-    with ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=context,
-        initializer=_child_setup,
-        initargs=(settings.background_nice, settings.log_level, os.getpid()),
-    ) as pool:
-        return pool.submit(function, settings, *args, **kwargs).result()
-
-
-def _child_setup(nice: int, log_level: str, parent: int) -> None:
-    logging.basicConfig(
-        level=log_level, format="%(asctime)s %(levelname)s [job %(process)d] %(name)s: %(message)s"
-    )
-    if nice > 0 and hasattr(os, "nice"):
-        os.nice(nice)
-    threading.Thread(
-        # The parent's pid as the parent gave it: asked here, after a parent that ended while
-        # this process started, getppid() is the reaper's (1), and the child was kept forever.
-        target=_exit_with_parent,
-        args=(parent,),
-        name="parent-watch",
-        daemon=True,
-    ).start()
-
-
-PARENT_POLL_SECONDS = 0.5
-
-
-def _exit_with_parent(parent: int) -> None:
-    """The job's child ends within a second of its parent, however the parent ended (TERM,
-    KILL, out of memory): an orphan would go on writing beside the restarted service's job.
-    Its run stays ``running`` and the restarted service marks it ``interrupted``."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_POLL_SECONDS)
-    logging.getLogger(__name__).error("the service process %d is gone; the job stops", parent)
-    os._exit(1)
-
-
-@contextmanager
-def _child_state(settings: Settings) -> Iterator[tuple[sessionmaker[Session], ModelHolder]]:
-    # The parent migrated the database; the child only opens it.
-    with Database(settings.resolved_database_url, migrate=False) as database:
-        yield database.sessions, ModelHolder.from_settings(database.sessions, settings)
-
-
 def _ingest_range_in_child(
     settings: Settings,
     first: dt.date,
@@ -468,7 +335,7 @@ def _ingest_range_in_child(
     cancelled: CancelFlag | None = None,
     categories: Sequence[str] | None = None,
 ) -> list[IngestReport]:
-    with _child_state(settings) as (sessions, holder):
+    with child_state(settings) as (sessions, holder):
         reports = ingest_range(
             sessions,
             first,
@@ -484,39 +351,9 @@ def _ingest_range_in_child(
         return reports
 
 
-def after_ingestion(
-    sessions: sessionmaker[Session], settings: Settings, holder: ModelHolder
-) -> RetrainOutcome | None:
-    """The nightly part of the daily job: retrain when the labels changed and, when the gate
-    activates the new model, score every stored day with it, newest first."""
-    outcome = nightly_retrain(sessions, settings)
-    if outcome is not None and outcome.activated:
-        rescore_until_current(sessions, holder)
-    return outcome
-
-
 def _retrain_in_child(settings: Settings, *, trigger: str) -> RetrainOutcome:
-    with _child_state(settings) as (sessions, _):
+    with child_state(settings) as (sessions, _):
         return retrain(sessions, settings, trigger=trigger)
-
-
-def _rescore_in_child(settings: Settings) -> int:
-    with _child_state(settings) as (sessions, holder):
-        return rescore_until_current(sessions, holder)
-
-
-def rescore_until_current(sessions: sessionmaker[Session], holder: ModelHolder) -> int:
-    """Score every stored day with the active model; when another model was activated
-    meanwhile (its own re-scoring request was skipped while this one ran), go again for it."""
-    total = 0
-    while True:
-        loaded = holder.get()
-        if loaded is None:
-            return total
-        total += score_pending(sessions, loaded, days=None)
-        now = holder.get()
-        if now is None or now.version_id == loaded.version_id:
-            return total
 
 
 INTERRUPTED = (

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Response
 from app.api.deps import ServicesDep, SessionDep, SettingsDep, VersionIdPath, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import ModelVersionDetail
-from app.jobs.scheduler import JobBusy
+from app.jobs.lock import JobBusy
 from app.serving.registry import (
     ModelNotServable,
     ModelVersionError,

@@ -1,0 +1,58 @@
+"""``digest``: a day's digest email, sent now or shown."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.cli.common import open_database
+from app.core.config import ENV_PREFIX, Settings
+from app.digest.compose import build_digest, next_digest_day
+from app.digest.service import send_digest
+from app.digest.state import DigestStateError, load_state
+from app.serving.holder import ModelHolder
+from app.store import queries
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.dry_run and not settings.digest_enabled:
+        raise SystemExit(
+            f"no digest sent: {ENV_PREFIX}SMTP_HOST is not set (--dry-run shows the digest)"
+        )
+    try:
+        last_sent = None if args.date else load_state(settings).last_day_sent
+    except DigestStateError as err:
+        raise SystemExit(f"no digest: {err}") from None
+    sessions = open_database(settings).sessions
+    model = ModelHolder.from_settings(sessions, settings).get()
+    if model is None:
+        raise SystemExit("no digest: no model is active (`arxiv-reco retrain` makes one)")
+    with sessions() as session:
+        day = args.date or next_digest_day(session, last_sent=last_sent)
+        if day is None:
+            raise SystemExit(f"no digest: no day with papers since the digest of {last_sent}")
+        if not queries.day_was_ingested(session, day=day):
+            raise SystemExit(
+                f"no digest: {day} has not been ingested (`arxiv-reco ingest --date {day}`)"
+            )
+        # By hand, a day's digest carries its weekend (for a Monday) whether sent or not.
+        digest = build_digest(session, settings, model, day)
+    if args.dry_run:
+        print(f"Subject: {digest.subject}\n")
+        sys.stdout.write(digest.text())
+        if args.html is not None:
+            if str(args.html) == "-":
+                sys.stdout.write(digest.html())
+            else:
+                args.html.write_text(digest.html(), encoding="utf-8")
+                print(f"wrote the HTML part to {args.html}", file=sys.stderr)
+        return 0
+    outcome = send_digest(settings, digest)
+    if not outcome.sent:
+        raise SystemExit(
+            f"the digest of {day} was not sent ({outcome.tries} tries): {outcome.error}"
+        )
+    print(
+        f"sent the digest of {day} ({digest.paper_count} papers) to {', '.join(settings.digest_to)}"
+    )
+    return 0

@@ -1,0 +1,117 @@
+"""The one lock every job takes: never two ingestions, re-scorings or retrains at once, in this
+process or another on the same data directory.
+
+Two locks taken together: a file lock in the data directory (another process: a CLI backfill, a
+second server) and a thread lock (another thread of this one). Whoever takes it for a job
+records what it is, its process and since when, so that a refusal can name what runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+logger = logging.getLogger(__name__)
+
+# How long a job about to start waits for the lock, so that a probe (is_running, from /health
+# or a CLI) holding it for an instant never makes it skip.
+PROBE_GRACE_SECONDS = 2.0
+
+# What holds the job's one lock, in the words a refusal names it by (DailyJob.lock_holder).
+DAILY_JOB = "the daily job (the ingestion, then the nightly retrain)"
+RESCORING = "the re-scoring of the stored days with a new model"
+PAGE_RETRAIN = "a retrain started on the page"
+CLI_RETRAIN = "a retrain started from the command line"
+ONBOARDING_RETRAIN = "the onboarding's retrain"
+RETRAINS = (PAGE_RETRAIN, CLI_RETRAIN, ONBOARDING_RETRAIN)
+# The daily job waits this long for a retrain that holds the lock (it is bounded, and the day
+# should not be skipped for it); beside another ingestion it is skipped at once.
+JOB_WAITS_FOR_RETRAIN_SECONDS = 2 * 3600.0
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """What holds the job's lock, as its taker recorded it (``DailyJob.lock_holder``)."""
+
+    what: str
+    pid: int | None = None
+    since: dt.datetime | None = None
+
+    def describe(self, *, process: bool = True) -> str:
+        """``what (process 12, since 2025-03-19 02:00 UTC)``; ``process=False`` for a page."""
+        details = [f"process {self.pid}"] if process and self.pid is not None else []
+        if self.since is not None:
+            details.append(f"since {self.since:%Y-%m-%d %H:%M} UTC")
+        return self.what + (f" ({', '.join(details)})" if details else "")
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+UNKNOWN_HOLDER = LockHolder("another job (an ingestion, a re-scoring or a retrain)")
+
+
+class JobBusy(RuntimeError):
+    """The job's one lock is held: an ingestion, a re-scoring or a retrain runs, in this process
+    or another. The message names what holds it."""
+
+    def __init__(self, holder: LockHolder):
+        super().__init__(f"{holder} is running")
+        self.holder = holder
+
+    def plain(self) -> str:
+        """The message for a page: what holds the lock and since when, no process id."""
+        return f"{self.holder.describe(process=False)} is running"
+
+
+class JobLock:
+    """The job's lock on ``data_dir`` (``ingest.lock``) and the record of what holds it."""
+
+    def __init__(self, data_dir: str | Path):
+        # The file lock is shared by this object's threads (not thread-local), so the thread
+        # that takes it may hand it to the thread that runs the job.
+        self.file = FileLock(str(Path(data_dir) / "ingest.lock"), thread_local=False)
+        self.holder_file = Path(data_dir) / "ingest.lock.holder"
+        self._in_process = threading.Lock()
+
+    def take(self, wait: float = 0, what: str | None = None) -> bool:
+        """Take both locks at once, or neither, waiting up to ``wait`` seconds; False when a job
+        runs here or elsewhere. ``what`` is recorded for a refusal to name (a probe, which
+        holds the lock for an instant, records nothing)."""
+        if not self._in_process.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
+            return False
+        try:
+            self.file.acquire(timeout=wait)
+        except Timeout:
+            self._in_process.release()
+            return False
+        if what is not None:
+            since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            record = {"what": what, "pid": os.getpid(), "since": since}
+            try:
+                self.holder_file.write_text(json.dumps(record) + "\n", encoding="utf-8")
+            except OSError as err:  # only a refusal's wording depends on it
+                logger.warning("cannot record what holds the job's lock: %s", err)
+        return True
+
+    def give(self) -> None:
+        self.holder_file.unlink(missing_ok=True)
+        self.file.release()
+        self._in_process.release()
+
+    def holder(self) -> LockHolder:
+        """What holds the lock, its process and since when, as its taker recorded it."""
+        try:
+            record = json.loads(self.holder_file.read_text(encoding="utf-8"))
+            return LockHolder(
+                str(record["what"]), int(record["pid"]), dt.datetime.fromisoformat(record["since"])
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return UNKNOWN_HOLDER
