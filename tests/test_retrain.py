@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 from app.cli import main
 from app.core.db import session_scope
 from app.jobs.ingest import ingest_day
-from app.jobs.retrain import last_retrain, nightly_retrain, retrain
+from app.jobs.retrain import last_retrain, nightly_retrain, reader_labels, retrain
 from app.jobs.scheduler import DailyJob
 from app.serving.registry import active_model, list_models, rollback_model
 from app.store import queries
 from app.store.labels import import_labels_csv, set_label
-from app.store.schema import IngestRun, Label, RetrainRun
+from app.store.schema import IngestRun, Label, ModelVersion, RetrainRun
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
 from training.inference.artifact import (
@@ -151,6 +151,32 @@ def test_the_nightly_retrain_runs_only_when_the_labels_changed(labelled, setting
     with session_scope(labelled) as session:
         set_label(session, paper_id=paper_id, interest=label.interest, source="web")
     assert nightly_retrain(labelled, off) is None
+
+
+def test_a_nightly_retrain_hashes_its_labels_once_and_records_the_same_hash(
+    labelled, settings, monkeypatch
+):
+    """The nightly check, the retrain run and the model directory share one fingerprint of the
+    labels, computed once (issue 18: they were hashed three times in one retrain)."""
+    import training.inference.layout as layout
+
+    calls = []
+    real = layout.data_hash
+
+    def counted(frame):
+        calls.append(len(frame))
+        return real(frame)
+
+    for module in ("app.jobs.retrain", "training.train", "training.early"):
+        monkeypatch.setattr(f"{module}.data_hash", counted)
+    outcome = nightly_retrain(labelled, settings)
+    assert outcome is not None and outcome.activated
+    assert len(calls) == 1
+    with labelled() as session:
+        run = last_retrain(session)
+        version = session.get_one(ModelVersion, outcome.version_id)
+        assert run.data_hash == ModelMeta.load(Path(version.path)).info["data_hash"]
+        assert run.data_hash == real(reader_labels(session))
 
 
 def test_the_daily_job_retrains_and_rescores_every_stored_day(labelled, settings, holder, standin):

@@ -193,9 +193,11 @@ def train_early(
     source: str,
     name: str | None = None,
     readiness_info: Readiness | None = None,
+    labels_hash: str | None = None,
 ) -> EarlyResult:
     """Write an early model directory (tfidf) from the explicit ``labels`` (one ✓ is enough)
-    and the ``pool`` of stored papers nobody labelled, which are its weak negatives."""
+    and the ``pool`` of stored papers nobody labelled, which are its weak negatives.
+    ``labels_hash``: ``data_hash(labels)`` where the caller has it."""
     started = time.perf_counter()
     positives = int(labels["interest"].sum()) if len(labels) else 0
     if positives == 0:
@@ -242,7 +244,7 @@ def train_early(
             "regime": EARLY,
             "readiness": readiness_info.as_dict() if readiness_info is not None else None,
             "data_source": source,
-            "data_hash": data_hash(labels),
+            "data_hash": labels_hash or data_hash(labels),
             "rows": len(labels),
             "threshold_rule": rule,
             "hyperparameters": {

@@ -83,12 +83,15 @@ def train(
     frame: pd.DataFrame | None = None,
     source: str | None = None,
     name: str | None = None,
+    labels_hash: str | None = None,
 ) -> TrainResult:
     """Train, choose the threshold on validation, report validation and test, save.
 
     ``frame`` (already validated, e.g. from :func:`load_labelled_csv` or
     :func:`training.inference.layout.labels_frame`) replaces the CSV that ``config`` names;
     ``source`` says where it came from and ``name`` what to call the model, for the model card.
+    ``labels_hash`` is ``data_hash(frame)`` where the caller has it (a retrain does), so the
+    rows are hashed once.
     """
     started = time.perf_counter()
     _set_seed(config.seed)
@@ -153,7 +156,7 @@ def train(
         meta.info = {
             "name": name or output.name,
             "data_source": source,
-            "data_hash": data_hash(frame),
+            "data_hash": labels_hash or data_hash(frame),
             "rows": len(frame),
             "splits": split.info(),
             "split_fractions": {

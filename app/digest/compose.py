@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.digest.links import digest_key, label_link
+from app.serving.day import list_day
 from app.serving.holder import LoadedModel
-from app.serving.reasons import reasons_for
-from app.serving.scoring import list_model
 from app.store import queries
 from app.store.schema import Paper
 
@@ -127,34 +126,24 @@ def build_digest(
     key = digest_key(settings)
     sections, room = [], MAX_PAPERS
     for section_day in digest_days(session, day, last_sent=last_sent):
-        listed = list_model(session, day=section_day, active=model)
-        result = queries.day_recommendations(
-            session,
-            day=section_day,
-            model_version_id=listed.version_id,
-            threshold=listed.threshold,
-            include_all=False,
-            limit=None,
+        result = list_day(
+            session, day=section_day, model=model, limit=room, labels=True, explain=True
         )
-        shown = result.rows[:room]
-        room -= len(shown)
-        papers = [paper for paper, _ in shown]
-        reasons = reasons_for(session, model, papers)
-        labels = queries.labels_of(session, paper_ids=[p.id for p in papers])
+        room -= len(result.papers)
         sections.append(
             DigestSection(
                 day=section_day,
                 papers=[
                     _digest_paper(
-                        paper,
-                        probability or 0.0,
-                        reasons=reasons.get(paper.id, []),
-                        label=labels.get(paper.id),
+                        item.paper,
+                        item.probability or 0.0,
+                        reasons=item.reasons or [],
+                        label=item.label,
                         settings=settings,
                         key=key,
                         now=now,
                     )
-                    for paper, probability in shown
+                    for item in result.papers
                 ],
                 listed=result.total,
                 recommended=result.recommended,

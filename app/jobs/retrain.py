@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -105,6 +105,7 @@ def _gate(
     active_method: str,
     settings: Settings,
     tolerance: float,
+    labels_hash: str | None = None,
 ) -> tuple[bool, str, dict[str, Any]]:
     """Like with like. The same recipe refit on more labels replaces the active model unless it
     is broken; a different recipe must beat the active one's recipe fit on the same labels."""
@@ -124,7 +125,9 @@ def _gate(
         return activate, reason, gate
     if candidate_recipe == active_recipe:
         return _same_recipe_gate(frame, candidate_dir, active_dir, settings)
-    return _head_to_head_gate(frame, candidate_dir, active_recipe, settings, tolerance)
+    return _head_to_head_gate(
+        frame, candidate_dir, active_recipe, settings, tolerance, labels_hash=labels_hash
+    )
 
 
 def _test_ap(model_dir: str | Path) -> float | None:
@@ -189,6 +192,8 @@ def _head_to_head_gate(
     active_recipe: dict[str, Any],
     settings: Settings,
     tolerance: float,
+    *,
+    labels_hash: str | None = None,
 ) -> tuple[bool, str, dict[str, Any]]:
     """A different recipe: the active model's recipe is fit on the same labels and the same
     split, and the two split models are compared on the same test rows."""
@@ -216,7 +221,12 @@ def _head_to_head_gate(
                 f"the active model's recipe cannot be refit ({err}); the new one wins",
                 gate,
             )
-        rival = train(rival_config, frame=frame, source="the service's labels (gate)")
+        rival = train(
+            rival_config,
+            frame=frame,
+            source="the service's labels (gate)",
+            labels_hash=labels_hash,
+        )
         rival_rows = pd.read_csv(rival.path / ROWS_FILE, dtype={"paper_id": str})
     rows = pd.read_csv(candidate_dir / ROWS_FILE, dtype={"paper_id": str})
     test = rows[rows["split"] == "test"].merge(
@@ -354,19 +364,24 @@ def retrain(
     force: bool = False,
     trigger: str = "cli",
     frame: pd.DataFrame | None = None,
+    labels_hash: str | None = None,
 ) -> RetrainOutcome:
+    """Train on ``frame`` (default: the stored labels), gate, register, maybe activate; the run
+    is recorded whatever happens. ``labels_hash`` is ``data_hash(frame)`` where the caller has
+    it (the nightly check has), so one retrain hashes its labels once."""
     started = time.perf_counter()
     method = method or settings.retrain_method
     tolerance = settings.retrain_tolerance if tolerance is None else tolerance
     if frame is None:
         with sessions() as session:
             frame = reader_labels(session)
+    labels_hash = labels_hash or data_hash(frame)
     with session_scope(sessions) as session:
         run = RetrainRun(
             trigger=trigger,
             method=method,
             labels=len(frame),
-            data_hash=data_hash(frame),
+            data_hash=labels_hash,
             status="running",
         )
         session.add(run)
@@ -377,6 +392,7 @@ def retrain(
             sessions,
             settings,
             frame,
+            labels_hash,
             method=method,
             tolerance=tolerance,
             force=force,
@@ -402,6 +418,7 @@ def _retrain(
     sessions: sessionmaker[Session],
     settings: Settings,
     frame: pd.DataFrame,
+    labels_hash: str,
     *,
     method: str,
     tolerance: float,
@@ -458,9 +475,16 @@ def _retrain(
             source="the service's labels and its unlabelled papers",
             name=name,
             readiness_info=ready,
+            labels_hash=labels_hash,
         )
     else:
-        result = train(config, frame=frame, source="the service's labels", name=name)
+        result = train(
+            config,
+            frame=frame,
+            source="the service's labels",
+            name=name,
+            labels_hash=labels_hash,
+        )
     version_id = register_trained(sessions, result.path, result.meta, name=name, activate=False)
 
     with sessions() as session:
@@ -494,6 +518,7 @@ def _retrain(
             active_method=str(active_method),
             settings=settings,
             tolerance=tolerance,
+            labels_hash=labels_hash,
         )
     if activate:
         with session_scope(sessions) as session:
@@ -605,7 +630,13 @@ def unlabelled_papers(session: Session, *, limit: int) -> pd.DataFrame:
     return frame.sort_values(["submission_date", "paper_id"], kind="stable").reset_index(drop=True)
 
 
-def labels_changed(sessions: sessionmaker[Session], method: str) -> tuple[pd.DataFrame | None, str]:
+class LabelsChange(NamedTuple):
+    frame: pd.DataFrame | None  # None: no retrain
+    labels_hash: str | None  # the frame's data_hash, computed once for the whole retrain
+    why: str
+
+
+def labels_changed(sessions: sessionmaker[Session], method: str) -> LabelsChange:
     """The stored labels when a nightly retrain should learn from them: they differ from those
     the active model and the last retrain of this method were trained on. So a model the reader
     activated or rolled back to stays until new labels come, and a candidate the gate refused
@@ -623,31 +654,40 @@ def labels_changed(sessions: sessionmaker[Session], method: str) -> tuple[pd.Dat
             )
             last_hash = last.data_hash if last is not None else None
     except DataError as err:
-        return None, f"no retrain: {err}"
+        return LabelsChange(None, None, f"no retrain: {err}")
     current = data_hash(frame)
     if last_hash == current:
-        return None, "no retrain: the last retrain already saw these labels"
+        return LabelsChange(None, None, "no retrain: the last retrain already saw these labels")
     if active_path is not None:
         try:
             trained_on = ModelMeta.load(Path(active_path)).info.get("data_hash")
         except ValueError:
             trained_on = None
         if trained_on == current:
-            return None, "no retrain: the labels have not changed since the active model"
-    return frame, "the labels changed since the active model and the last retrain"
+            why = "no retrain: the labels have not changed since the active model"
+            return LabelsChange(None, None, why)
+    return LabelsChange(
+        frame, current, "the labels changed since the active model and the last retrain"
+    )
 
 
 def nightly_retrain(sessions: sessionmaker[Session], settings: Settings) -> RetrainOutcome | None:
     """The daily job's retrain: only when the labels changed; never fatal to the job."""
     if not settings.nightly_retrain:
         return None
-    frame, why = labels_changed(sessions, settings.retrain_method)
-    if frame is None:
-        logger.info(why)
+    change = labels_changed(sessions, settings.retrain_method)
+    if change.frame is None:
+        logger.info(change.why)
         return None
-    logger.info("nightly retrain: %s", why)
+    logger.info("nightly retrain: %s", change.why)
     try:
-        return retrain(sessions, settings, trigger="nightly", frame=frame)
+        return retrain(
+            sessions,
+            settings,
+            trigger="nightly",
+            frame=change.frame,
+            labels_hash=change.labels_hash,
+        )
     except Exception:  # recorded on its retrain run; ingestion has already succeeded
         logger.exception("the nightly retrain failed")
         return None

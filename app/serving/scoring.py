@@ -1,6 +1,7 @@
-"""Scoring papers with a model and storing the result, and which model a day's list shows.
-Ingestion, the job, the routes and the page all come here. The rules of a stored score (its
-current version, "recommended", listing days) are the store's: ``app.store.rules``.
+"""Scoring papers with a model and storing the result (which model a day's list shows is
+``app.serving.day``). Ingestion, the job, the routes and the page all come here. The rules of a
+stored score (its current version, "recommended", listing days) are the store's:
+``app.store.rules``.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
 from app.serving.holder import LoadedModel
-from app.serving.registry import version_threshold
 from app.store.rules import current_score, on_a_listing_day
-from app.store.schema import ModelVersion, Paper, Score, utcnow
+from app.store.schema import Paper, Score, utcnow
 from training.inference.artifact import PaperInput
 from training.inference.predictor import score_papers
 
@@ -27,40 +26,6 @@ logger = logging.getLogger(__name__)
 
 # Scored papers are committed in chunks so a crash loses at most one chunk of work.
 SCORE_COMMIT_CHUNK = 256
-
-
-@dataclass(frozen=True)
-class ListModel:
-    """The model whose scores a day's list shows: the active one, or while a newly activated
-    model re-scores the stored days, the previous one for a day it has not reached yet."""
-
-    version_id: int
-    name: str
-    method: str
-    threshold: float
-    rescoring: bool  # True when this is not the active model: the day awaits the new one
-
-
-def list_model(session: Session, *, day: dt.date, active: LoadedModel) -> ListModel:
-    counts = dict(
-        session.execute(
-            select(Score.model_version_id, func.count(Score.id))
-            .join(Paper, current_score(Score.model_version_id))
-            .where(Paper.submitted_on == day)
-            .group_by(Score.model_version_id)
-        ).all()
-    )
-    serving = ListModel(active.version_id, active.name, active.method, active.threshold, False)
-    papers = session.scalar(select(func.count(Paper.id)).where(Paper.submitted_on == day)) or 0
-    scored_by_active = counts.pop(active.version_id, 0)
-    if scored_by_active >= papers or not counts:
-        return serving
-    previous_id, scored = max(counts.items(), key=lambda item: (item[1], item[0]))
-    previous = session.get(ModelVersion, previous_id)
-    threshold = version_threshold(previous) if previous is not None else None
-    if previous is None or threshold is None or scored <= scored_by_active:
-        return serving
-    return ListModel(previous.id, previous.name, previous.method, threshold, True)
 
 
 def rescoring_progress(session: Session, *, active: LoadedModel) -> dict[str, int]:

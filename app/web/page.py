@@ -11,11 +11,10 @@ from fastapi.responses import FileResponse, HTMLResponse
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
 from app.jobs.retrain import label_progress, last_retrain
 from app.runtime.health import NO_MODEL, service_problems
-from app.serving.reasons import reasons_for
+from app.serving.day import list_day
 from app.serving.registry import active_model
-from app.serving.scoring import list_model, rescoring_progress
+from app.serving.scoring import rescoring_progress
 from app.store import queries
-from app.store.rules import is_recommended
 from app.web.templating import STATIC_DIR, TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -74,35 +73,10 @@ def index(
     if day is not None:
         context["previous_day"], context["next_day"] = queries.adjacent_days(session, day=day)
         context["ingested"] = queries.day_was_ingested(session, day=day)
-        listed = list_model(session, day=day, active=loaded) if loaded is not None else None
-        context["listed"] = listed
-        result = queries.day_recommendations(
-            session,
-            day=day,
-            model_version_id=listed.version_id if listed else -1,
-            threshold=listed.threshold if listed else 0.0,
-            include_all=bool(context["show_all"]),
-            limit=None,
+        result = list_day(
+            session, day=day, model=loaded, include_all=all, labels=True, explain=True
         )
-        labels = queries.labels_of(session, paper_ids=[paper.id for paper, _ in result.rows])
-        reasons = (
-            reasons_for(
-                session,
-                loaded,
-                [p for p, prob in result.rows if is_recommended(prob, listed.threshold)],
-            )
-            if loaded is not None and listed is not None
-            else {}
-        )
+        context["listed"] = result.listed
         context["result"] = result
-        context["papers"] = [
-            {
-                "paper": paper,
-                "probability": probability,
-                "recommended": listed is not None and is_recommended(probability, listed.threshold),
-                "label": labels.get(paper.id),
-                "reasons": reasons.get(paper.id, []),
-            }
-            for paper, probability in result.rows
-        ]
+        context["papers"] = result.papers
     return TEMPLATES.TemplateResponse(request, "index.html", context)

@@ -5,8 +5,9 @@ from fastapi import APIRouter, HTTPException
 from app.api.deps import HolderDep, PaperIdPath, SessionDep
 from app.api.errors import JSONRoute, error_responses
 from app.api.schemas import PaperDetail, PaperPublic
+from app.serving.day import list_model
 from app.serving.reasons import reasons_for
-from app.serving.scoring import list_model, paper_score
+from app.serving.scoring import paper_score
 from app.store import queries
 from app.store.rules import is_recommended
 

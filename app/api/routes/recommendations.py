@@ -13,10 +13,8 @@ from app.api.errors import JSONRoute, error_responses, validation_error
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
 from app.core.cache import CachedBody
 from app.runtime.services import Services
-from app.serving.reasons import reasons_for
-from app.serving.scoring import list_model
+from app.serving.day import list_day
 from app.store import queries
-from app.store.rules import is_recommended
 
 router = APIRouter(tags=["recommendations"], route_class=JSONRoute)
 
@@ -109,33 +107,20 @@ def _render(
                 404,
                 f"{day} has not been ingested; backfill it with `arxiv-reco ingest --date {day}`",
             )
-        listed = list_model(session, day=day, active=model)
-        result = queries.day_recommendations(
-            session,
-            day=day,
-            model_version_id=listed.version_id,
-            threshold=listed.threshold,
-            include_all=include_all,
-            limit=limit,
-        )
-        reasons = (
-            reasons_for(
-                session,
-                model,
-                [p for p, prob in result.rows if is_recommended(prob, listed.threshold)],
-            )
-            if explain
-            else {}
+        result = list_day(
+            session, day=day, model=model, include_all=include_all, limit=limit, explain=explain
         )
         papers = [
             ScoredPaper(
-                **PaperPublic.model_validate(paper).model_dump(),
-                probability=probability,
-                recommended=is_recommended(probability, listed.threshold),
-                reasons=reasons.get(paper.id),
+                **PaperPublic.model_validate(item.paper).model_dump(),
+                probability=item.probability,
+                recommended=item.recommended,
+                reasons=item.reasons,
             )
-            for paper, probability in result.rows
+            for item in result.papers
         ]
+    listed = result.listed
+    assert listed is not None  # a model is active (require_model)
     response = RecommendationsResponse(
         date=day,
         model=ModelVersionPublic(
