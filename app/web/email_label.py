@@ -6,10 +6,12 @@ POST sent by another site; a label given after the link was issued stays (409)."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from app.api.deps import PaperIdPath, ServicesDep, SessionDep, SettingsDep
 from app.core.arxiv_ids import split_version
@@ -18,7 +20,7 @@ from app.digest.compose import day_url
 from app.digest.links import LABEL_PATH, LabelLink, LinkRefused, digest_key
 from app.store import queries
 from app.store.labels import set_label
-from app.store.schema import Label
+from app.store.schema import Label, Paper
 from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -48,20 +50,47 @@ CROSS_SITE = (
 )
 
 
-def _checked_link(
-    settings: Settings, paper_id: str, interest: int, expires: int, issued: int | None, sig: str
-) -> LabelLink | str:
-    """The link, or why it is refused."""
-    if issued is None:
+@dataclass
+class LinkQuery:
+    """The signed link's query, as both routes read it."""
+
+    interest: InterestQuery
+    expires: ExpiresQuery
+    sig: SignatureQuery
+    issued: IssuedQuery = None
+
+
+LinkQueryDep = Annotated[LinkQuery, Depends()]
+
+
+@dataclass(frozen=True)
+class OpenedLink:
+    link: LabelLink
+    paper: Paper
+    label: Label | None  # the paper's label now
+
+
+def _open_link(
+    session: Session, settings: Settings, paper_id: str, query: LinkQuery
+) -> OpenedLink | str:
+    """The checked link with its paper and the paper's label, or why the link is refused; 404
+    when the link is good but the paper is not stored."""
+    if query.issued is None:
         return OLD_LINK
     link = LabelLink(
-        paper_id=split_version(paper_id)[0], interest=interest, expires=expires, issued=issued
+        paper_id=split_version(paper_id)[0],
+        interest=query.interest,
+        expires=query.expires,
+        issued=query.issued,
     )
     try:
-        link.check(sig, digest_key(settings))
+        link.check(query.sig, digest_key(settings))
     except LinkRefused as err:
         return str(err)
-    return link
+    paper = queries.get_paper(session, paper_id=link.paper_id)
+    if paper is None:
+        raise HTTPException(404, f"paper {link.paper_id} is not in the database")
+    return OpenedLink(link=link, paper=paper, label=session.get(Label, paper.id))
 
 
 def _later_label(label: Label | None, link: LabelLink) -> Label | None:
@@ -96,29 +125,23 @@ def confirm_email_label(
     paper_id: PaperIdPath,
     session: SessionDep,
     settings: SettingsDep,
-    interest: InterestQuery,
-    expires: ExpiresQuery,
-    sig: SignatureQuery,
-    issued: IssuedQuery = None,
+    query: LinkQueryDep,
 ) -> HTMLResponse:
     """The page a digest's label link opens: the paper and one button that stores the label
     (none when the reader labelled the paper after the email was sent)."""
-    link = _checked_link(settings, paper_id, interest, expires, issued, sig)
-    if isinstance(link, str):
-        return _page(request, settings, 403, refused=link)
-    paper = queries.get_paper(session, paper_id=link.paper_id)
-    if paper is None:
-        raise HTTPException(404, f"paper {link.paper_id} is not in the database")
-    label = session.get(Label, paper.id)
+    opened = _open_link(session, settings, paper_id, query)
+    if isinstance(opened, str):
+        return _page(request, settings, 403, refused=opened)
+    label = opened.label
     return _page(
         request,
         settings,
         200,
-        paper=paper,
-        link=link,
+        paper=opened.paper,
+        link=opened.link,
         current=None if label is None else label.interest,
-        later=_later_label(label, link),
-        day_url=day_url(settings, paper.submitted_on),
+        later=_later_label(label, opened.link),
+        day_url=day_url(settings, opened.paper.submitted_on),
     )
 
 
@@ -129,10 +152,7 @@ def store_email_label(
     services: ServicesDep,
     session: SessionDep,
     settings: SettingsDep,
-    interest: InterestQuery,
-    expires: ExpiresQuery,
-    sig: SignatureQuery,
-    issued: IssuedQuery = None,
+    query: LinkQueryDep,
 ) -> HTMLResponse:
     """The confirmation page's button: stores the link's label (source ``email``), unless the
     POST comes from another site or the reader labelled the paper after the link was issued."""
@@ -142,34 +162,14 @@ def store_email_label(
         host_header=request.headers.get("host", ""),
     ):
         return _page(request, settings, 403, refused=CROSS_SITE)
-    link = _checked_link(settings, paper_id, interest, expires, issued, sig)
-    if isinstance(link, str):
-        return _page(request, settings, 403, refused=link)
-    paper = queries.get_paper(session, paper_id=link.paper_id)
-    if paper is None:
-        raise HTTPException(404, f"paper {link.paper_id} is not in the database")
-    label = session.get(Label, paper.id)
-    later = _later_label(label, link)
+    opened = _open_link(session, settings, paper_id, query)
+    if isinstance(opened, str):
+        return _page(request, settings, 403, refused=opened)
+    link, paper = opened.link, opened.paper
+    shown = {"paper": paper, "link": link, "day_url": day_url(settings, paper.submitted_on)}
+    later = _later_label(opened.label, link)
     if later is not None and later.interest != link.interest:
-        return _page(
-            request,
-            settings,
-            409,
-            paper=paper,
-            link=link,
-            current=later.interest,
-            later=later,
-            day_url=day_url(settings, paper.submitted_on),
-        )
+        return _page(request, settings, 409, **shown, current=later.interest, later=later)
     set_label(session, paper_id=paper.id, interest=link.interest, source=EMAIL_SOURCE)
     session.commit()
-    return _page(
-        request,
-        settings,
-        200,
-        paper=paper,
-        link=link,
-        stored=True,
-        current=link.interest,
-        day_url=day_url(settings, paper.submitted_on),
-    )
+    return _page(request, settings, 200, **shown, stored=True, current=link.interest)
