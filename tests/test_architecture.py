@@ -93,6 +93,19 @@ def test_app_holds_only_its_rooms_and_entry_points() -> None:
         )
 
 
+def test_the_tests_mirror_the_rooms() -> None:
+    """A room's tests sit in the folder of its name (tests/jobs for app/jobs); at the top only
+    the tests of the whole house (its arrows, its containers)."""
+    tests = ROOT / "tests"
+    top = sorted(p.name for p in tests.glob("test_*.py"))
+    assert top == ["test_architecture.py", "test_containers.py"]
+    folders = {p.relative_to(tests).parts[0] for p in tests.rglob("test_*.py")} - set(top)
+    assert folders <= {*APP_ROOMS, *ENTRY_POINTS, "training", "bench"}, folders
+    for path in (tests / "training").rglob("test_*.py"):
+        room = path.parent.relative_to(tests)
+        assert (ROOT / room).is_dir(), f"{path.relative_to(ROOT)}: no {room} to mirror"
+
+
 @pytest.mark.parametrize("room", APP_ROOMS)
 def test_each_room_imports_only_the_rooms_below_it(room: str) -> None:
     graph = architecture.room_graph(ROOT)

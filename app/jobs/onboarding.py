@@ -10,7 +10,7 @@ batch is the ten papers that together best cover the *newest* stored days.
 
 "Cover" is greedy facility location over TF-IDF cosine similarity: each pick in turn is the
 paper that most raises, summed over every candidate, its likeness to the nearest pick. Measured
-on real days (tests/test_onboarding.py, bench/onboarding.py), such picks are each typical of a
+on real days (tests/jobs/test_onboarding.py, bench/onboarding.py), such picks are each typical of a
 topic: the mean likeness of a candidate to its nearest pick is higher than for ten newest or
 random papers, or k-means' typical papers; picking papers far from each other instead (farthest
 first) picks outliers that resemble nothing else.

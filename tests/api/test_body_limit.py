@@ -11,7 +11,7 @@ import pytest
 
 from app.api.body_limit import BodySizeLimit
 from app.main import create_app
-from tests.serving import serving
+from tests.live import serving
 
 MB = 1_000_000
 

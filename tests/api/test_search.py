@@ -9,7 +9,7 @@ import pytest
 
 from app.jobs.ingest import ingest_day
 from tests.factories import activate_model_dir
-from tests.test_search import CAM_SEG, DAYS, HOSTILE, UTTERANCE_REWRITING
+from tests.store.test_search import CAM_SEG, DAYS, HOSTILE, UTTERANCE_REWRITING
 
 
 @pytest.fixture

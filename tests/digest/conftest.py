@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from app.core.config import Settings
 from app.jobs.ingest import ingest_day
 from tests.factories import activate_model_dir
-from tests.serving import free_port
+from tests.live import free_port
 
 FRIDAY = dt.date(2025, 3, 21)
 SATURDAY = FRIDAY + dt.timedelta(days=1)  # the daily job on Saturday ingests Wed, Thu and Fri

@@ -22,7 +22,7 @@ from app.main import create_app
 from app.store.schema import IngestRun, Label, Paper
 from tests.digest.conftest import FRIDAY, SATURDAY, label_links, parts
 from tests.factories import local_client
-from tests.serving import free_port
+from tests.live import free_port
 
 
 def _recommended(settings, day: dt.date) -> list[dict]:

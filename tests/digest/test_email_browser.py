@@ -13,7 +13,7 @@ from app.digest.service import send_daily_digest
 from app.main import create_app
 from app.store.schema import Label
 from tests.digest.conftest import label_links, parts
-from tests.serving import CHROMIUM, chromium, free_port, serving
+from tests.live import CHROMIUM, chromium, free_port, serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 SCREENSHOT = Path(__file__).resolve().parents[1] / "_screenshots" / "digest-email.png"

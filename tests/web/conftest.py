@@ -13,7 +13,7 @@ import pytest
 from app.jobs.ingest import ingest_day
 from app.main import create_app
 from tests.factories import activate_model_dir
-from tests.serving import CHROMIUM, chromium, serving
+from tests.live import CHROMIUM, chromium, serving
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "_screenshots"
 SERVED_DAYS = (dt.date(2025, 3, 19), dt.date(2025, 3, 20), dt.date(2025, 3, 21))

@@ -10,7 +10,7 @@ from app.jobs.ingest import ingest_day
 from app.main import create_app
 from app.store.schema import Label
 from tests.label_import.conftest import IMPORTS
-from tests.serving import serving
+from tests.live import serving
 from tests.web.conftest import SCREENSHOTS, SERVED_DAYS
 
 playwright_api = pytest.importorskip("playwright.sync_api")

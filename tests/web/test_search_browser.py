@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.store.schema import Label
-from tests.test_search import CAM_SEG, UTTERANCE_REWRITING
+from tests.store.test_search import CAM_SEG, UTTERANCE_REWRITING
 from tests.web.conftest import SCREENSHOTS
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -8,7 +8,7 @@ import pytest
 
 from app.jobs.ingest import ingest_day
 from tests.factories import activate_model_dir
-from tests.test_search import CAM_SEG, DAYS, UTTERANCE_REWRITING
+from tests.store.test_search import CAM_SEG, DAYS, UTTERANCE_REWRITING
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 

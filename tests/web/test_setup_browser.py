@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.jobs.ingest import ingest_day
 from app.main import create_app
 from app.store.schema import Label, OnboardingSkip, Paper
-from tests.serving import CHROMIUM, chromium, serving
+from tests.live import CHROMIUM, chromium, serving
 from tests.web.conftest import SCREENSHOTS, SERVED_DAYS
 
 playwright_api = pytest.importorskip("playwright.sync_api")

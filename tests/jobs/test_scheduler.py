@@ -179,7 +179,7 @@ PARENT = """
 import sys
 from app.core.config import Settings
 from app.jobs.child import in_child_process
-from tests.test_scheduler import nap_in_child
+from tests.jobs.test_scheduler import nap_in_child
 in_child_process(Settings(data_dir=sys.argv[1], _env_file=None), nap_in_child, sys.argv[2], 120)
 """
 
@@ -190,7 +190,7 @@ def test_the_jobs_child_process_dies_with_the_service_however_it_ends(tmp_path):
     pid_file = tmp_path / "child.pid"
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT, str(tmp_path / "data"), str(pid_file)],
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
     )
     try:
         deadline = time.monotonic() + 60
@@ -392,7 +392,7 @@ def test_a_job_child_whose_parent_ended_while_it_started_exits(tmp_path):
             "import time; from app.jobs.child import _child_setup; "
             f"_child_setup(0, 'WARNING', {gone.pid}); time.sleep(30)",
         ],
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
         capture_output=True,
         text=True,
         timeout=25,

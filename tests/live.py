@@ -1,5 +1,6 @@
-"""The app served by uvicorn on a free loopback port, and Debian's Chromium driven by playwright
-(no browser download), for the tests that need a real socket or a real browser."""
+"""Live servers for the tests: the app served by uvicorn on a free loopback port, and Debian's
+Chromium driven by playwright (no browser download), for the tests that need a real socket or a real
+browser."""
 
 from __future__ import annotations
 
