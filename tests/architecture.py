@@ -89,6 +89,38 @@ def room_graph(root: Path = ROOT) -> dict[str, set[str]]:
     return dict(graph)
 
 
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of rooms that import each other, directly or through others (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(room: str) -> None:
+        index[room] = low[room] = len(index)
+        stack.append(room)
+        for target in graph.get(room, ()):
+            if target not in index:
+                visit(target)
+                low[room] = min(low[room], low[target])
+            elif target in stack:
+                low[room] = min(low[room], index[target])
+        if low[room] == index[room]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == room:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for room in sorted(graph):
+        if room not in index:
+            visit(room)
+    return sorted(found)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to read")
@@ -100,6 +132,10 @@ def main() -> None:
         for room in names:
             targets = ", ".join(sorted(graph[room])) or "-"
             print(f"  {room} -> {targets}")
+    groups = cycles(graph)
+    print(f"rooms that import each other: {len(groups)} group(s)")
+    for group in groups:
+        print("  " + " <-> ".join(group))
 
 
 if __name__ == "__main__":

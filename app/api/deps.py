@@ -38,7 +38,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+def services_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
@@ -66,7 +66,7 @@ def get_arxiv(services: ServicesDep) -> ArxivClient:
     return services.arxiv
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(services_settings)]
 ArxivDep = Annotated[ArxivClient, Depends(get_arxiv)]
 SessionDep = Annotated[Session, Depends(get_db)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]

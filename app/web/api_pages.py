@@ -1,6 +1,6 @@
 """Pages for a paper (``/papers/{id}``) and for the service's state (``/status``), at the JSON
 API's own URLs: a browser asking for a page (``Accept: text/html``) gets one, any other client
-the API's JSON, as with search (``app.web.search.PageRoute``). Each page renders what the API
+the API's JSON, as with search (``app.web.search_pages.PageRoute``). Each page renders what the API
 answers, so the two never disagree."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from app.api.routes.system import status as status_answer
 from app.core.arxiv_ids import is_arxiv_id, split_version
 from app.store import queries
 from app.store.categories import followed_categories
-from app.web.search import PageRoute, html_page, search_form
+from app.web.search_pages import PageRoute, html_page, search_form
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 

@@ -1,7 +1,7 @@
 """Finding stored papers: ``GET /search`` and ``GET /papers/{id}/similar`` (app/store/search.py).
 
 A browser asking for a page (``Accept: text/html``) at the same URLs gets the reader's pages
-(``app.web.search``), which are matched first."""
+(``app.web.search_pages``), which are matched first."""
 
 from __future__ import annotations
 
