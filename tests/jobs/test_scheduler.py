@@ -239,6 +239,7 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
     with what holds it, and the daily job waits for a retrain rather than skip its day."""
     import pytest
 
+    import app.cli.models
     import app.jobs.onboarding
     import app.jobs.retrain
     from app.cli import main
@@ -252,7 +253,6 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
     monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setattr("app.jobs.lock.PROBE_GRACE_SECONDS", 0.0)  # refusals at once
-    monkeypatch.setattr("app.jobs.lock.PROBE_GRACE_SECONDS", 0.0)
     monkeypatch.setattr("app.jobs.scheduler.PROBE_GRACE_SECONDS", 0.0)
     with session_scope(sessions) as session:
         import_labels_csv(session, LABELS_CSV)
@@ -275,6 +275,7 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
 
     monkeypatch.setattr(app.jobs.retrain, "retrain", spy(app.jobs.retrain.retrain))
     monkeypatch.setattr(app.jobs.onboarding, "retrain", spy(app.jobs.onboarding.retrain))
+    monkeypatch.setattr(app.cli.models, "retrain", spy(app.cli.models.retrain))
     with local_client(create_app(settings)) as client:
         job = client.app.state.services.job
 
