@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, Security
+from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,8 @@ from app.core.config import Settings
 from app.jobs.arxiv_source import ArxivClient
 from app.runtime.services import Services
 from app.serving.holder import LoadedModel, ModelHolder
+from app.store.schema import DEFAULT_TOPIC, Topic
+from app.store.topics import MAX_NAME, TopicNotFound, find_topic
 
 NO_MODEL = (
     "no model is active yet: train one with "
@@ -45,6 +47,23 @@ def services_settings(services: ServicesDep) -> Settings:
 def get_db(services: ServicesDep) -> Iterator[Session]:
     with services.sessions() as session:
         yield session
+
+
+def current_topic(
+    session: Annotated[Session, Depends(get_db)],
+    topic: Annotated[
+        str,
+        Query(max_length=MAX_NAME, description="The topic (GET /topics lists them)"),
+    ] = DEFAULT_TOPIC,
+) -> Topic:
+    """The topic a request names (``?topic=``, default ``default``); 404 naming an unknown one."""
+    try:
+        return find_topic(session, topic)
+    except TopicNotFound as err:
+        raise HTTPException(404, str(err)) from None
+
+
+TopicDep = Annotated[Topic, Depends(current_topic)]
 
 
 def get_holder(services: ServicesDep) -> ModelHolder:

@@ -444,3 +444,26 @@ class AuthorCandidatesResponse(BaseModel):
     name: str
     query: str = Field(description='The arXiv search asked, au:"Full Name"')
     papers: list[AuthorCandidate] = Field(description="Newest first")
+
+
+class TopicRequest(BaseModel):
+    """A topic's name: a slug (lower-case letters, digits, single hyphens), unique."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, examples=["llm-evaluation"])
+
+
+class TopicPublic(BaseModel):
+    name: str
+    position: int = Field(description="The reader's order: the switcher and the digest follow it")
+    labels: int
+    active_model_id: int | None
+
+
+class TopicDeleted(BaseModel):
+    name: str
+    labels: int = Field(description="Labels deleted, exported first to labels_export")
+    model_versions: int
+    retrain_runs: int
+    labels_export: str = Field(description="The CSV the topic's labels were exported to")

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     labels_export = labels_sub.add_parser("export", help="write all labels as CSV")
     labels_export.add_argument("file", type=Path, nargs="?", help="default: standard output")
+    for command in (labels_import, labels_export):
+        command.add_argument("--topic", help="the topic (default: the topic named default)")
     labels.set_defaults(run="data:cmd_labels")
     seed = sub.add_parser(
         "seed",
@@ -151,6 +153,26 @@ def build_parser() -> argparse.ArgumentParser:
         "need when the service listens beyond this machine",
     )
     token.set_defaults(run="service:cmd_token")
+    topics = sub.add_parser("topics", help="your interests: each has its own labels and model")
+    topics_sub = topics.add_subparsers(dest="action", required=True)
+    topics_sub.add_parser("list", help="every topic, its labels and its active model")
+    topics_add = topics_sub.add_parser("add", help="a new topic (a slug, e.g. llm-evaluation)")
+    topics_add.add_argument("name")
+    topics_rename = topics_sub.add_parser("rename", help="rename a topic")
+    topics_rename.add_argument("name")
+    topics_rename.add_argument("new_name")
+    topics_delete = topics_sub.add_parser(
+        "delete", help="delete a topic with its labels, models and scores (labels exported first)"
+    )
+    topics_delete.add_argument("name")
+    topics_delete.add_argument("--yes", action="store_true", help="do not ask")
+    topics_delete.add_argument(
+        "--export",
+        type=Path,
+        metavar="FILE",
+        help="where its labels go first (default: <data>/exports/topic-NAME-TIME-labels.csv)",
+    )
+    topics.set_defaults(run="topics:cmd_topics")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run="service:cmd_migrate")
     sub.add_parser("train", help="train a model (see `arxiv-reco train --help`)", add_help=False)

@@ -19,6 +19,8 @@ from app.label_import.service import (
 )
 from app.serving.holder import ModelHolder
 from app.store.labels import export_labels_csv, labels_csv_text
+from app.store.schema import DEFAULT_TOPIC
+from app.store.topics import TopicNotFound, find_topic
 from training.inference.layout import DataError
 
 
@@ -54,6 +56,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
     sessions = open_database(settings).sessions
+    with sessions() as session:
+        try:
+            topic_id = find_topic(session, args.topic or DEFAULT_TOPIC).id
+        except TopicNotFound as err:
+            raise SystemExit(
+                f"labels {args.action}: {err}; `arxiv-reco topics add` makes one"
+            ) from None
     if args.action == "import":
         try:
             with session_scope(sessions) as session:
@@ -63,6 +72,7 @@ def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
                     client=ArxivClient(settings),
                     format=args.format,
                     prefer_file=args.prefer_file,
+                    topic_id=topic_id,
                 )
         except (DataError, FetchError) as err:
             raise SystemExit(f"nothing imported: {err}") from None
@@ -70,9 +80,10 @@ def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     with sessions() as session:
         if args.file is None:
-            sys.stdout.write(labels_csv_text(session))
+            sys.stdout.write(labels_csv_text(session, topic_id))
         else:
-            print(f"wrote {export_labels_csv(session, args.file)} labels to {args.file}")
+            count = export_labels_csv(session, args.file, topic_id)
+            print(f"wrote {count} labels to {args.file}")
     return 0
 
 

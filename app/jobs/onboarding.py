@@ -41,7 +41,7 @@ from app.serving.holder import LoadedModel
 from app.serving.scoring import paper_input, score_inputs
 from app.store.labels import set_label
 from app.store.rules import current_score
-from app.store.schema import Label, OnboardingSkip, Paper, Score
+from app.store.schema import DEFAULT_TOPIC_ID, Label, OnboardingSkip, Paper, Score
 from training.inference.layout import DataError
 from training.regime import MEASURED
 
@@ -90,11 +90,15 @@ class Candidate:
     probability: float | None
 
 
-def _not_asked() -> list[Any]:
-    """Unlabelled and not skipped."""
+def _not_asked(topic_id: int = DEFAULT_TOPIC_ID) -> list[Any]:
+    """Unlabelled and not skipped, in the topic."""
     return [
-        ~select(Label.paper_id).where(Label.paper_id == Paper.id).exists(),
-        ~select(OnboardingSkip.paper_id).where(OnboardingSkip.paper_id == Paper.id).exists(),
+        ~select(Label.paper_id)
+        .where(Label.topic_id == topic_id, Label.paper_id == Paper.id)
+        .exists(),
+        ~select(OnboardingSkip.paper_id)
+        .where(OnboardingSkip.topic_id == topic_id, OnboardingSkip.paper_id == Paper.id)
+        .exists(),
     ]
 
 
@@ -216,10 +220,11 @@ def cover(similarity: np.ndarray, k: int, *, covered: np.ndarray | None = None) 
     return chosen
 
 
-def _labelled_texts(session: Session) -> list[str]:
+def _labelled_texts(session: Session, topic_id: int = DEFAULT_TOPIC_ID) -> list[str]:
     rows = session.execute(
         select(Paper.title, Paper.abstract)
         .join(Label, Label.paper_id == Paper.id)
+        .where(Label.topic_id == topic_id)
         .order_by(Label.updated_at.desc())
         .limit(MAX_LABELLED)
     ).all()
@@ -334,7 +339,11 @@ class StoredAnswers:
 
 
 def store_answers(
-    session: Session, answers: Sequence[tuple[str, int | None]], *, now: dt.datetime
+    session: Session,
+    answers: Sequence[tuple[str, int | None]],
+    *,
+    now: dt.datetime,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> StoredAnswers:
     """Store each answer: 1 or 0 as the paper's label (source ``onboarding``), None as a skip,
     which leaves a label given elsewhere as it is. The papers must be stored (the caller
@@ -342,13 +351,19 @@ def store_answers(
     labelled = skipped = 0
     for paper_id, interest in answers:
         if interest is None:
-            if session.get(OnboardingSkip, paper_id) is None:
-                session.add(OnboardingSkip(paper_id=paper_id, skipped_at=now))
+            if session.get(OnboardingSkip, (topic_id, paper_id)) is None:
+                session.add(OnboardingSkip(topic_id=topic_id, paper_id=paper_id, skipped_at=now))
             skipped += 1
             continue
-        before = session.get(Label, paper_id)
+        before = session.get(Label, (topic_id, paper_id))
         previous = before.interest if before is not None else None
-        set_label(session, paper_id=paper_id, interest=interest, source=ONBOARDING_SOURCE)
+        set_label(
+            session,
+            paper_id=paper_id,
+            interest=interest,
+            source=ONBOARDING_SOURCE,
+            topic_id=topic_id,
+        )
         labelled += previous != interest
     session.flush()
     return StoredAnswers(labelled=labelled, skipped=skipped)

@@ -32,7 +32,7 @@ from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
 from app.serving.registry import activate_model, active_model, register_trained
 from app.store.labels import load_labels
-from app.store.schema import Label, ModelVersion, Paper, RetrainRun, utcnow
+from app.store.schema import DEFAULT_TOPIC_ID, Label, ModelVersion, Paper, RetrainRun, utcnow
 from training.inference.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ArtifactError, ModelMeta
 from training.inference.layout import AUTHOR_JOINER, DataError, data_hash, join_categories
 from training.regime import EARLY, Readiness, readiness
@@ -365,6 +365,7 @@ def retrain(
     trigger: str = "cli",
     frame: pd.DataFrame | None = None,
     labels_hash: str | None = None,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> RetrainOutcome:
     """Train on ``frame`` (default: the stored labels), gate, register, maybe activate; the run
     is recorded whatever happens. ``labels_hash`` is ``data_hash(frame)`` where the caller has
@@ -374,10 +375,11 @@ def retrain(
     tolerance = settings.retrain_tolerance if tolerance is None else tolerance
     if frame is None:
         with sessions() as session:
-            frame = reader_labels(session)
+            frame = reader_labels(session, topic_id=topic_id)
     labels_hash = labels_hash or data_hash(frame)
     with session_scope(sessions) as session:
         run = RetrainRun(
+            topic_id=topic_id,
             trigger=trigger,
             method=method,
             labels=len(frame),
@@ -393,6 +395,7 @@ def retrain(
             settings,
             frame,
             labels_hash,
+            topic_id=topic_id,
             method=method,
             tolerance=tolerance,
             force=force,
@@ -420,6 +423,7 @@ def _retrain(
     frame: pd.DataFrame,
     labels_hash: str,
     *,
+    topic_id: int,
     method: str,
     tolerance: float,
     force: bool,
@@ -485,10 +489,12 @@ def _retrain(
             name=name,
             labels_hash=labels_hash,
         )
-    version_id = register_trained(sessions, result.path, result.meta, name=name, activate=False)
+    version_id = register_trained(
+        sessions, result.path, result.meta, name=name, activate=False, topic_id=topic_id
+    )
 
     with sessions() as session:
-        active = active_model(session)
+        active = active_model(session, topic_id=topic_id)
         active_id, active_path, active_method = (
             (active.id, active.path, active.method) if active else (None, None, None)
         )
@@ -548,11 +554,11 @@ def _regime_of(model_dir: str) -> str | None:
         return None
 
 
-def reader_labels(session: Session) -> pd.DataFrame:
-    """The labels a retrain learns from: one interesting paper is enough (the early model);
-    a refusal says in plain words what to do."""
+def reader_labels(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> pd.DataFrame:
+    """The topic's labels a retrain learns from: one interesting paper is enough (the early
+    model); a refusal says in plain words what to do."""
     try:
-        frame = load_labels(session, require_both_classes=False)
+        frame = load_labels(session, require_both_classes=False, topic_id=topic_id)
     except DataError as err:
         if "no labelled rows" in str(err):
             raise DataError(
@@ -568,8 +574,9 @@ def reader_labels(session: Session) -> pd.DataFrame:
     return frame
 
 
-def label_progress(session: Session) -> Readiness:
-    """Where the reader's labels stand: early or measured, and what more a measured model needs."""
+def label_progress(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> Readiness:
+    """Where the topic's labels stand: early or measured, and what more a measured model
+    needs."""
     from training.config import TrainConfig
 
     defaults = TrainConfig(output="-")
@@ -581,7 +588,9 @@ def label_progress(session: Session) -> Readiness:
     day = cast(Paper.submitted_on, String) if sqlite else Paper.submitted_on
     rows = sorted(
         session.execute(
-            select(day, Paper.id, Label.interest).join(Label, Label.paper_id == Paper.id)
+            select(day, Paper.id, Label.interest)
+            .join(Label, Label.paper_id == Paper.id)
+            .where(Label.topic_id == topic_id)
         ).all(),
         key=lambda row: (row[0], row[1]),  # as stored_labels orders them
     )
@@ -599,7 +608,8 @@ def label_progress(session: Session) -> Readiness:
 
 def unlabelled_papers(session: Session, *, limit: int) -> pd.DataFrame:
     """The newest ``limit`` stored papers nobody labelled, in the layout training reads: an
-    early model's weak negatives."""
+    early model's weak negatives. Nobody means in no topic: another topic's ✓ paper is no
+    negative of this one, nor is its ✕ (the reader did not say it here)."""
     rows = session.execute(
         select(
             Paper.id,
@@ -636,19 +646,25 @@ class LabelsChange(NamedTuple):
     why: str
 
 
-def labels_changed(sessions: sessionmaker[Session], method: str) -> LabelsChange:
+def labels_changed(
+    sessions: sessionmaker[Session], method: str, *, topic_id: int = DEFAULT_TOPIC_ID
+) -> LabelsChange:
     """The stored labels when a nightly retrain should learn from them: they differ from those
     the active model and the last retrain of this method were trained on. So a model the reader
     activated or rolled back to stays until new labels come, and a candidate the gate refused
     is not trained again on the same labels every night."""
     try:
         with sessions() as session:
-            frame = reader_labels(session)
-            active = active_model(session)
+            frame = reader_labels(session, topic_id=topic_id)
+            active = active_model(session, topic_id=topic_id)
             active_path = active.path if active is not None else None
             last = session.scalar(
                 select(RetrainRun)
-                .where(RetrainRun.status == "success", RetrainRun.method == method)
+                .where(
+                    RetrainRun.topic_id == topic_id,
+                    RetrainRun.status == "success",
+                    RetrainRun.method == method,
+                )
                 .order_by(RetrainRun.id.desc())
                 .limit(1)
             )
@@ -693,8 +709,13 @@ def nightly_retrain(sessions: sessionmaker[Session], settings: Settings) -> Retr
         return None
 
 
-def last_retrain(session: Session) -> RetrainRun | None:
-    return session.scalar(select(RetrainRun).order_by(RetrainRun.id.desc()).limit(1))
+def last_retrain(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> RetrainRun | None:
+    return session.scalar(
+        select(RetrainRun)
+        .where(RetrainRun.topic_id == topic_id)
+        .order_by(RetrainRun.id.desc())
+        .limit(1)
+    )
 
 
 class RetrainRunner:

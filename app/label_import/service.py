@@ -25,7 +25,7 @@ from app.jobs.ingest import upsert_papers
 from app.label_import import SEED_LIMIT
 from app.label_import.formats import FORMAT_NAMES, UNITS, ReadFile, Reference, read_file
 from app.store.labels import ImportReport, import_labels_csv, merge_file_label
-from app.store.schema import Label, Paper, utcnow
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper, utcnow
 from training.inference.layout import DataError
 
 logger = logging.getLogger(__name__)
@@ -106,23 +106,30 @@ def import_file(
     name: str | None = None,
     format: str | None = None,
     prefer_file: bool = False,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> FileImportReport:
-    """Import a file of any format (``format``, or detected from its content and name). Labels
-    carry the file's ``labelled_at`` where it has one, else its modification time, and the
-    newer label wins where the file and a stored label disagree (``prefer_file``: the file's).
-    ``name`` stands for ``path`` in messages (an upload kept in a temporary file)."""
+    """Import a file of any format, its labels into the topic ``topic_id`` (``format``, or detected
+    from its content and name). Labels carry the file's ``labelled_at`` where it has one, else its
+    modification time, and the newer label wins where the file and a stored label disagree
+    (``prefer_file``: the file's). ``name`` stands for ``path`` in messages (an upload kept in a
+    temporary file)."""
     path = Path(path)
     name = name or str(path)
     read = read_file(path, name=name, format=format)
     if read.full_csv:
         try:
-            base = import_labels_csv(session, path, prefer_file=prefer_file)
+            base = import_labels_csv(session, path, prefer_file=prefer_file, topic_id=topic_id)
         except DataError as err:
             raise DataError(str(err).replace(str(path), name)) from None
         return FileImportReport(**vars(base), source=name, format="csv")
     modified = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
     return import_references(
-        session, read, client=client, labelled_at=modified, prefer_file=prefer_file
+        session,
+        read,
+        client=client,
+        labelled_at=modified,
+        prefer_file=prefer_file,
+        topic_id=topic_id,
     )
 
 
@@ -134,6 +141,7 @@ def import_references(
     labelled_at: dt.datetime | None = None,
     prefer_file: bool = False,
     known: Mapping[str, ArxivPaper] | None = None,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> FileImportReport:
     """Store the papers and labels ``read`` names: the stored ones as they are, the others
     fetched from arXiv (``known``: papers already fetched, by id). A reference's own
@@ -178,7 +186,9 @@ def import_references(
     labelled = [paper_id for paper_id in ids if paper_id in stored or paper_id in papers]
     labels = {
         label.paper_id: label
-        for label in session.scalars(select(Label).where(Label.paper_id.in_(labelled)))
+        for label in session.scalars(
+            select(Label).where(Label.topic_id == topic_id, Label.paper_id.in_(labelled))
+        )
     }
     source = CSV_SOURCE if read.format == "csv" else IMPORT_SOURCE
     for paper_id in labelled:
@@ -191,6 +201,7 @@ def import_references(
             given_at=reference.labelled_at or labelled_at,
             source=source,
             prefer_file=prefer_file,
+            topic_id=topic_id,
         )
         report.count(outcome, conflict)
     session.flush()
@@ -232,7 +243,12 @@ class Candidate:
 
 
 def author_candidates(
-    session: Session, *, client: ArxivClient, name: str, limit: int = SEED_LIMIT
+    session: Session,
+    *,
+    client: ArxivClient,
+    name: str,
+    limit: int = SEED_LIMIT,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> list[Candidate]:
     """The author's newest papers on arXiv (``au:"Full Name"``), newest first, each saying
     whether it is stored and how it is labelled. ValueError for a name without letters."""
@@ -241,7 +257,9 @@ def author_candidates(
     stored = set(session.scalars(select(Paper.id).where(Paper.id.in_(ids)))) if ids else set()
     labels = {
         label.paper_id: label.interest
-        for label in session.scalars(select(Label).where(Label.paper_id.in_(ids)))
+        for label in session.scalars(
+            select(Label).where(Label.topic_id == topic_id, Label.paper_id.in_(ids))
+        )
     }
     return [Candidate(paper, paper.id in stored, labels.get(paper.id)) for paper in papers]
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.serving.registry import active_model
+from app.store.schema import DEFAULT_TOPIC_ID
 from training.inference.artifact import ArtifactError
 from training.inference.predictor import Precision, Predictor, load_predictor
 
@@ -49,6 +50,7 @@ class LoadedModel:
     threshold: float
     predictor: Predictor
     fingerprint: Fingerprint = ()
+    topic_id: int = DEFAULT_TOPIC_ID
 
     @property
     def method(self) -> str:
@@ -77,8 +79,10 @@ class ModelHolder:
         batch_size: int,
         precision: Precision = "auto",
         on_change: Callable[[LoadedModel], None] | None = None,
+        topic_id: int = DEFAULT_TOPIC_ID,
     ):
         self._sessions = sessions
+        self.topic_id = topic_id
         self._precision = precision
         self._on_change = on_change
         self._device, self._batch_size = device, batch_size
@@ -95,20 +99,22 @@ class ModelHolder:
         settings: Settings,
         *,
         on_change: Callable[[LoadedModel], None] | None = None,
+        topic_id: int = DEFAULT_TOPIC_ID,
     ) -> ModelHolder:
-        """The holder the service, its job and the CLI use: device, batch and precision from
-        the settings."""
+        """The holder the service, its job and the CLI use for a topic's active model: device,
+        batch and precision from the settings."""
         return cls(
             sessions,
             device=settings.device,
             batch_size=settings.score_batch_size,
             precision=settings.scoring_precision,
             on_change=on_change,
+            topic_id=topic_id,
         )
 
     def get(self) -> LoadedModel | None:
         with self._sessions() as session:
-            version = active_model(session)
+            version = active_model(session, topic_id=self.topic_id)
             if version is None:
                 return None
             version_id, name, path = version.id, version.name, version.path
@@ -138,6 +144,7 @@ class ModelHolder:
                 threshold=float(predictor.meta.threshold),
                 predictor=predictor,
                 fingerprint=fingerprint,
+                topic_id=self.topic_id,
             )
             logger.info("serving model version %d (%s)", version_id, name)
             loaded = self._loaded

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.serving.holder import LoadedModel
 from app.serving.scoring import paper_input
-from app.store.schema import Label, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper
 from training.inference.artifact import compose_text
 from training.inference.explain import Reason, explains, tfidf_reasons
 
@@ -39,11 +39,13 @@ def reasons_for(
         # Where nothing clear raised the score, the reader's closest ✓ paper says why.
         bare = [i for i, reasons in enumerate(found) if not reasons]
         if bare:
-            similar = similar_interesting(session, [papers[i] for i in bare], top=1)
+            similar = similar_interesting(
+                session, [papers[i] for i in bare], top=1, topic_id=model.topic_id
+            )
             for i, reasons in zip(bare, similar, strict=True):
                 found[i] = reasons
     else:
-        found = similar_interesting(session, papers, top=min(top, 3))
+        found = similar_interesting(session, papers, top=min(top, 3), topic_id=model.topic_id)
     return {p.id: [r.describe() for r in rs] for p, rs in zip(papers, found, strict=True)}
 
 
@@ -75,12 +77,12 @@ def _cached_tfidf_reasons(
 
 
 def similar_interesting(
-    session: Session, papers: Sequence[Paper], *, top: int
+    session: Session, papers: Sequence[Paper], *, top: int, topic_id: int = DEFAULT_TOPIC_ID
 ) -> list[list[Reason]]:
     liked = session.execute(
         select(Paper.id, Paper.title, Paper.abstract)
         .join(Label, Label.paper_id == Paper.id)
-        .where(Label.interest == 1)
+        .where(Label.topic_id == topic_id, Label.interest == 1)
         .order_by(Paper.submitted_on.desc())
         .limit(SIMILAR_POOL)
     ).all()

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
-from app.store.schema import ModelVersion, utcnow
+from app.store.schema import DEFAULT_TOPIC_ID, ModelVersion, utcnow
 from training.inference.artifact import META_FILE, ModelMeta
 
 logger = logging.getLogger(__name__)
@@ -24,14 +24,24 @@ class ModelNotServable(ModelVersionError):
 
 
 def register_model(
-    session: Session, *, path: Path, meta: ModelMeta, name: str | None = None, activate: bool
+    session: Session,
+    *,
+    path: Path,
+    meta: ModelMeta,
+    name: str | None = None,
+    activate: bool,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> ModelVersion:
-    """Record a model directory (re-registering the same path updates it)."""
+    """Record a model directory of a topic (re-registering the same path updates it)."""
     resolved = str(Path(path).resolve())
     version = session.scalar(select(ModelVersion).where(ModelVersion.path == resolved))
     if version is None:
-        version = ModelVersion(path=resolved)
+        version = ModelVersion(path=resolved, topic_id=topic_id)
         session.add(version)
+    elif version.topic_id != topic_id:
+        raise ModelVersionError(
+            f"{resolved} is registered as model version {version.id} of another topic"
+        )
     version.name = name or Path(path).name
     version.method = meta.method
     version.metrics = meta.metrics
@@ -48,10 +58,13 @@ def register_trained(
     *,
     name: str | None = None,
     activate: bool,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> int:
     """Record a model directory that training just wrote, in its own transaction."""
     with session_scope(sessions) as session:
-        version_id = register_model(session, path=path, meta=meta, name=name, activate=activate).id
+        version_id = register_model(
+            session, path=path, meta=meta, name=name, activate=activate, topic_id=topic_id
+        ).id
     logger.info(
         "registered model version %d%s", version_id, " and made it active" if activate else ""
     )
@@ -68,13 +81,21 @@ def version_threshold(version: ModelVersion) -> float | None:
 
 
 def activate_model(
-    session: Session, *, version_id: int, verify: bool = False, device: str = "cpu"
+    session: Session,
+    *,
+    version_id: int,
+    verify: bool = False,
+    device: str = "cpu",
+    topic_id: int | None = None,
 ) -> ModelVersion:
-    """Serve ``version_id``. ``verify`` loads it and scores a test paper first, so that a broken
-    model directory is refused here rather than found by the service."""
+    """Serve ``version_id`` in its topic (``topic_id``, when given, must be its topic: a version is
+    never activated from another topic's page). ``verify`` loads it and scores a test paper first,
+    so that a broken model directory is refused here rather than found by the service."""
     version = session.get(ModelVersion, version_id)
     if version is None:
         raise ModelVersionError(f"no model version {version_id}")
+    if topic_id is not None and version.topic_id != topic_id:
+        raise ModelVersionError(f"model version {version_id} belongs to another topic")
     if not (Path(version.path) / META_FILE).is_file():
         raise ModelVersionError(f"model version {version_id} has no files at {version.path}")
     if verify:
@@ -84,21 +105,33 @@ def activate_model(
             load_predictor(version.path, device=device)
         except ValueError as err:  # ArtifactError, or a device that is not there
             raise ModelNotServable(f"model version {version_id} cannot be served: {err}") from err
-    session.execute(update(ModelVersion).values(is_active=False))
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.topic_id == version.topic_id)
+        .values(is_active=False)
+    )
     version.is_active = True
     version.activated_at = utcnow()
     session.flush()
     return version
 
 
-def active_model(session: Session) -> ModelVersion | None:
-    return session.scalar(select(ModelVersion).where(ModelVersion.is_active.is_(True)))
+def active_model(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> ModelVersion | None:
+    return session.scalar(
+        select(ModelVersion).where(
+            ModelVersion.topic_id == topic_id, ModelVersion.is_active.is_(True)
+        )
+    )
 
 
-def rollback_model(session: Session, *, verify: bool = False, device: str = "cpu") -> ModelVersion:
-    """Activate the version that was active before the current one."""
-    current = active_model(session)
-    earlier = select(ModelVersion).where(ModelVersion.activated_at.is_not(None))
+def rollback_model(
+    session: Session, *, verify: bool = False, device: str = "cpu", topic_id: int = DEFAULT_TOPIC_ID
+) -> ModelVersion:
+    """Activate the topic's version that was active before the current one."""
+    current = active_model(session, topic_id=topic_id)
+    earlier = select(ModelVersion).where(
+        ModelVersion.topic_id == topic_id, ModelVersion.activated_at.is_not(None)
+    )
     if current is not None:
         earlier = earlier.where(ModelVersion.id != current.id)
     previous = session.scalar(earlier.order_by(ModelVersion.activated_at.desc()).limit(1))
@@ -107,8 +140,15 @@ def rollback_model(session: Session, *, verify: bool = False, device: str = "cpu
     return activate_model(session, version_id=previous.id, verify=verify, device=device)
 
 
-def list_models(session: Session) -> list[ModelVersion]:
-    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())))
+def list_models(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> list[ModelVersion]:
+    """The topic's model versions, newest first."""
+    return list(
+        session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.topic_id == topic_id)
+            .order_by(ModelVersion.created_at.desc())
+        )
+    )
 
 
 __all__ = [

@@ -1,4 +1,7 @@
-"""Labels as first-class data: set and clear them, import and export the notebook's CSV layout."""
+"""Labels as first-class data: set and clear them, import and export the notebook's CSV layout.
+
+Every label belongs to a topic (``topic_id``; the default topic when none is given).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.core.arxiv_ids import is_arxiv_id, split_version
 from app.core.config import split_subject_classes
-from app.store.schema import Label, Paper, utcnow
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper, utcnow
 from training.inference.layout import (
     LABEL_TIME_COLUMN,
     DataError,
@@ -102,14 +105,21 @@ class ImportReport:
             self.conflicts.append(conflict)
 
 
-def set_label(session: Session, *, paper_id: str, interest: int, source: str) -> Label:
+def set_label(
+    session: Session,
+    *,
+    paper_id: str,
+    interest: int,
+    source: str,
+    topic_id: int = DEFAULT_TOPIC_ID,
+) -> Label:
     if interest not in (0, 1):
         raise ValueError(f"interest must be 0 or 1, got {interest!r}")
     if session.get(Paper, paper_id) is None:
         raise UnknownPaperError(f"paper {paper_id} is not in the database")
-    label = session.get(Label, paper_id)
+    label = session.get(Label, (topic_id, paper_id))
     if label is None:
-        label = Label(paper_id=paper_id, interest=interest, source=source)
+        label = Label(topic_id=topic_id, paper_id=paper_id, interest=interest, source=source)
         session.add(label)
     elif label.interest != interest:
         label.interest, label.source, label.updated_at = interest, source, utcnow()
@@ -117,8 +127,8 @@ def set_label(session: Session, *, paper_id: str, interest: int, source: str) ->
     return label
 
 
-def clear_label(session: Session, *, paper_id: str) -> bool:
-    label = session.get(Label, paper_id)
+def clear_label(session: Session, *, paper_id: str, topic_id: int = DEFAULT_TOPIC_ID) -> bool:
+    label = session.get(Label, (topic_id, paper_id))
     if label is None:
         return False
     session.delete(label)
@@ -126,7 +136,9 @@ def clear_label(session: Session, *, paper_id: str) -> bool:
     return True
 
 
-def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False) -> ImportReport:
+def import_labels_csv(
+    session: Session, path: Path, *, prefer_file: bool = False, topic_id: int = DEFAULT_TOPIC_ID
+) -> ImportReport:
     """Validate the whole file first (errors name the rows), then store it in one transaction.
     Papers the database lacks are added from the file, with its optional authors and comment
     columns; a paper it has keeps its metadata.
@@ -144,7 +156,9 @@ def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False
     }
     labels = {
         label.paper_id: label
-        for label in session.scalars(select(Label).where(Label.paper_id.in_(frame["paper_id"])))
+        for label in session.scalars(
+            select(Label).where(Label.topic_id == topic_id, Label.paper_id.in_(frame["paper_id"]))
+        )
     }
     report = ImportReport(len(frame), 0, 0, 0, 0)
     now = utcnow()
@@ -182,6 +196,7 @@ def import_labels_csv(session: Session, path: Path, *, prefer_file: bool = False
             given_at=given_at,
             source="csv",
             prefer_file=prefer_file,
+            topic_id=topic_id,
         )
         report.count(outcome, conflict)
     session.flush()
@@ -198,6 +213,7 @@ def merge_file_label(
     given_at: dt.datetime,
     source: str,
     prefer_file: bool,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> tuple[str, LabelConflict | None]:
     """A file's label against the stored one, for every import format: where they disagree,
     the newer wins (``prefer_file``: the file's always does). Returns ``new``, ``unchanged``,
@@ -205,6 +221,7 @@ def merge_file_label(
     if stored is None:
         session.add(
             Label(
+                topic_id=topic_id,
                 paper_id=paper_id,
                 interest=interest,
                 source=source,
@@ -257,8 +274,8 @@ def checked_ids(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
     return frame
 
 
-def stored_labels(session: Session) -> list[LabelledPaper]:
-    """Every label with what the models read of its paper, oldest paper first."""
+def stored_labels(session: Session, topic_id: int = DEFAULT_TOPIC_ID) -> list[LabelledPaper]:
+    """Every label of the topic with what the models read of its paper, oldest paper first."""
     rows = session.execute(
         select(
             Paper.id,
@@ -271,7 +288,9 @@ def stored_labels(session: Session) -> list[LabelledPaper]:
             Paper.comment,
             Label.updated_at,
             Paper.subject_classes,
-        ).join(Label, Label.paper_id == Paper.id)
+        )
+        .join(Label, Label.paper_id == Paper.id)
+        .where(Label.topic_id == topic_id)
     ).all()
     # Ordered here, not in SQL: collations differ between databases, and the date split (and so
     # the data hash) must not.
@@ -305,32 +324,34 @@ def stored_labels(session: Session) -> list[LabelledPaper]:
     ]
 
 
-def load_labels(session: Session, *, require_both_classes: bool = True) -> pd.DataFrame:
-    """The service's labels as the validated frame that a CSV of them gives (same data hash)."""
+def load_labels(
+    session: Session, *, require_both_classes: bool = True, topic_id: int = DEFAULT_TOPIC_ID
+) -> pd.DataFrame:
+    """The topic's labels as the validated frame that a CSV of them gives (same data hash)."""
     return labels_frame(
-        stored_labels(session),
+        stored_labels(session, topic_id),
         source="database labels",
         require_both_classes=require_both_classes,
     )
 
 
-def export_labels_frame(session: Session) -> pd.DataFrame:
+def export_labels_frame(session: Session, topic_id: int = DEFAULT_TOPIC_ID) -> pd.DataFrame:
     """Every label with its paper in the CSV layout, authors and comment included, oldest first,
     each text cell spreadsheet-safe (``spreadsheet_safe``; the import reads it back)."""
-    papers = stored_labels(session)
+    papers = stored_labels(session, topic_id)
     if not papers:
         return csv_frame(empty_frame())
     frame = csv_frame(labels_frame(papers, source="database labels", require_both_classes=False))
     return _text_cells(frame, spreadsheet_safe)
 
 
-def labels_csv_text(session: Session) -> str:
-    return export_labels_frame(session).to_csv(index=False, lineterminator="\n")
+def labels_csv_text(session: Session, topic_id: int = DEFAULT_TOPIC_ID) -> str:
+    return export_labels_frame(session, topic_id).to_csv(index=False, lineterminator="\n")
 
 
-def export_labels_csv(session: Session, path: Path) -> int:
-    """Write the labels to ``path`` atomically; returns the number of rows."""
-    frame = export_labels_frame(session)
+def export_labels_csv(session: Session, path: Path, topic_id: int = DEFAULT_TOPIC_ID) -> int:
+    """Write the topic's labels to ``path`` atomically; returns the number of rows."""
+    frame = export_labels_frame(session, topic_id)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

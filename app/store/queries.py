@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.core.arxiv_ids import split_version
 from app.store.categories import BACKFILL_TRIGGER
 from app.store.rules import LISTED_RUN, current_score, is_recommended
-from app.store.schema import IngestRun, Label, Paper, Score
+from app.store.schema import DEFAULT_TOPIC_ID, IngestRun, Label, Paper, Score
 
 
 @dataclass
@@ -94,8 +94,10 @@ def table_counts(session: Session) -> dict[str, int]:
     }
 
 
-def label_count(session: Session) -> int:
-    return session.scalar(select(func.count(Label.paper_id))) or 0
+def label_count(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> int:
+    """The labels of a topic."""
+    count = select(func.count(Label.paper_id)).where(Label.topic_id == topic_id)
+    return session.scalar(count) or 0
 
 
 def recent_runs(session: Session, *, limit: int = 10) -> list[IngestRun]:
@@ -123,9 +125,14 @@ def adjacent_days(session: Session, *, day: dt.date) -> tuple[dt.date | None, dt
     return earlier, later
 
 
-def labels_of(session: Session, *, paper_ids: list[str]) -> dict[str, int]:
+def labels_of(
+    session: Session, *, paper_ids: list[str], topic_id: int = DEFAULT_TOPIC_ID
+) -> dict[str, int]:
+    """The papers' labels in a topic, by paper id (unlabelled papers are absent)."""
     rows = session.execute(
-        select(Label.paper_id, Label.interest).where(Label.paper_id.in_(paper_ids))
+        select(Label.paper_id, Label.interest).where(
+            Label.topic_id == topic_id, Label.paper_id.in_(paper_ids)
+        )
     ).all()
     return {paper_id: interest for paper_id, interest in rows}
 

@@ -75,13 +75,36 @@ class Paper(Base):
     last_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     scores: Mapped[list[Score]] = relationship(back_populates="paper", passive_deletes=True)
-    label: Mapped[Label | None] = relationship(back_populates="paper", uselist=False)
+    labels: Mapped[list[Label]] = relationship(back_populates="paper", passive_deletes=True)
+
+
+# The topic migration 0008 made of the data before topics: requests without a topic go to it, so
+# it is never renamed nor deleted (app.store.topics).
+DEFAULT_TOPIC_ID = 1
+DEFAULT_TOPIC = "default"
+
+
+class Topic(Base):
+    """One of the reader's interests: its own labels, model versions, scores and retrains."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A URL-safe slug, lower case (so unique whatever the case it was typed in).
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # The reader's order: the page's switcher and the digest's sections follow it.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
+    __table_args__ = (Index("ix_model_versions_topic_active", "topic_id", "is_active"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign key (SQLite could add none in place without copying the table, which would
+    # cascade into the scores): deleting a topic deletes its versions (app.store.topics).
+    topic_id: Mapped[int] = mapped_column(Integer, default=DEFAULT_TOPIC_ID)
     name: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(Text, unique=True)
     method: Mapped[str] = mapped_column(String(32))
@@ -115,8 +138,14 @@ class Score(Base):
 
 
 class Label(Base):
-    __tablename__ = "labels"
+    """The reader's answer for a paper in one topic: a paper can be ✓ in one and ✕ in another."""
 
+    __tablename__ = "labels"
+    __table_args__ = (Index("ix_labels_paper", "paper_id"),)
+
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, default=DEFAULT_TOPIC_ID
+    )
     paper_id: Mapped[str] = mapped_column(
         ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
@@ -125,7 +154,7 @@ class Label(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    paper: Mapped[Paper] = relationship(back_populates="label")
+    paper: Mapped[Paper] = relationship(back_populates="labels")
 
 
 class IngestRun(Base):
@@ -149,8 +178,10 @@ class RetrainRun(Base):
     """One retrain: its trigger, the labels it saw, and why its model was or was not activated."""
 
     __tablename__ = "retrain_runs"
+    __table_args__ = (Index("ix_retrain_runs_topic", "topic_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(Integer, default=DEFAULT_TOPIC_ID)  # as model_versions
     trigger: Mapped[str] = mapped_column(String(32))  # nightly | page | cli | ...
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -185,6 +216,9 @@ class OnboardingSkip(Base):
 
     __tablename__ = "onboarding_skips"
 
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, default=DEFAULT_TOPIC_ID
+    )
     paper_id: Mapped[str] = mapped_column(
         ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )

@@ -20,7 +20,7 @@ from app.digest.compose import day_url
 from app.digest.links import LABEL_PATH, LabelLink, LinkRefused, digest_key
 from app.store import queries
 from app.store.labels import set_label
-from app.store.schema import Label, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper
 from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -90,7 +90,8 @@ def _open_link(
     paper = queries.get_paper(session, paper_id=link.paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {link.paper_id} is not in the database")
-    return OpenedLink(link=link, paper=paper, label=session.get(Label, paper.id))
+    label = session.get(Label, (DEFAULT_TOPIC_ID, paper.id))
+    return OpenedLink(link=link, paper=paper, label=label)
 
 
 def _later_label(label: Label | None, link: LabelLink) -> Label | None:

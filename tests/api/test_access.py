@@ -13,13 +13,13 @@ from app.core.access import TOKEN_FILE, Access, TokenFileError, host_name, is_lo
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.main import create_app
-from app.store.schema import Label
+from app.store.schema import DEFAULT_TOPIC_ID, Label
 from tests.factories import local_client
 
 
 def _label(sessions, paper_id):
     with session_scope(sessions) as session:
-        label = session.get(Label, paper_id)
+        label = session.get(Label, (DEFAULT_TOPIC_ID, paper_id))
         return None if label is None else label.interest
 
 

@@ -7,7 +7,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from app.main import create_app
-from app.store.schema import Label, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper
 from tests.factories import local_client
 from tests.label_import.conftest import IMPORTS
 
@@ -53,7 +53,7 @@ def test_pasted_ids_and_a_text_body_are_imported_too(client, sessions):
     assert body.status_code == 200, body.text
     assert (body.json()["format"], body.json()["already_stored"]) == ("ris", ["2503.16048"])
     with sessions() as session:
-        assert session.get_one(Label, "2503.13531").source == "import"
+        assert session.get_one(Label, (DEFAULT_TOPIC_ID, "2503.13531")).source == "import"
 
 
 def test_a_malformed_upload_is_422_naming_the_line_and_stores_nothing(client, sessions, standin):

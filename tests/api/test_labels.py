@@ -10,7 +10,7 @@ from app.core.db import session_scope
 from app.jobs.ingest import ingest_day
 from app.main import create_app
 from app.store.labels import import_labels_csv
-from app.store.schema import Label, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper
 from tests.api.conftest import WEDNESDAY
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, local_client, with_metadata, write_labels_csv
@@ -19,7 +19,7 @@ from training.inference.layout import DataError, load_labelled_csv
 
 def _label(sessions, paper_id):
     with sessions() as session:
-        label = session.get(Label, paper_id)
+        label = session.get(Label, (DEFAULT_TOPIC_ID, paper_id))
         return None if label is None else (label.interest, label.source)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.core.db import session_scope
 from app.jobs.ingest import ingest_day
 from app.main import create_app
-from app.store.schema import Label, OnboardingSkip, Paper, RetrainRun
+from app.store.schema import DEFAULT_TOPIC_ID, Label, OnboardingSkip, Paper, RetrainRun
 from tests.factories import local_client
 from training.regime import MEASURED_MIN_NEGATIVES, MEASURED_MIN_POSITIVES
 
@@ -125,7 +125,7 @@ def test_answers_are_stored_then_a_model_is_trained_and_chooses_the_next(client,
         labels = {label.paper_id: label for label in session.scalars(select(Label))}
         assert (labels[papers[0]].interest, labels[papers[0]].source) == (1, "onboarding")
         assert labels[papers[1]].interest == 0 and papers[2] not in labels
-        assert session.get(OnboardingSkip, papers[2]) is not None
+        assert session.get(OnboardingSkip, (DEFAULT_TOPIC_ID, papers[2])) is not None
         (run,) = session.scalars(select(RetrainRun)).all()
         assert (run.trigger, run.status, run.labels) == ("onboarding", "success", 32)
 

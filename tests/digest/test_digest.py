@@ -19,7 +19,7 @@ from app.digest.service import RETRY_SECONDS, send_daily_digest
 from app.digest.state import DigestState, load_state, save_state
 from app.jobs.scheduler import DailyJob
 from app.main import create_app
-from app.store.schema import IngestRun, Label, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, IngestRun, Label, Paper
 from tests.digest.conftest import FRIDAY, SATURDAY, label_links, parts
 from tests.factories import local_client
 from tests.live import free_port
@@ -76,7 +76,7 @@ def _remote_client(settings) -> TestClient:
 
 def _label(sessions, paper_id: str) -> tuple[int, str] | None:
     with sessions() as session:
-        label = session.get(Label, paper_id)
+        label = session.get(Label, (DEFAULT_TOPIC_ID, paper_id))
         return None if label is None else (label.interest, label.source)
 
 

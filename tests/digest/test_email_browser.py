@@ -11,7 +11,7 @@ import pytest
 
 from app.digest.service import send_daily_digest
 from app.main import create_app
-from app.store.schema import Label
+from app.store.schema import DEFAULT_TOPIC_ID, Label
 from tests.digest.conftest import label_links, parts
 from tests.live import CHROMIUM, chromium, free_port, serving
 
@@ -54,9 +54,11 @@ def test_the_email_renders_and_its_link_labels_after_the_click(
         assert "Mark this paper interesting?" in page.content()
         page.screenshot(path=str(SCREENSHOT.with_name("digest-confirm.png")))
         with sessions() as session:
-            assert session.get(Label, paper_id) is None  # opening the link stored nothing
+            assert (
+                session.get(Label, (DEFAULT_TOPIC_ID, paper_id)) is None
+            )  # opening the link stored nothing
         page.get_by_role("button", name="✓ Interesting").click()
         playwright_api.expect(page.locator("h1")).to_have_text("Saved: interesting")
         with sessions() as session:
-            label = session.get(Label, paper_id)
+            label = session.get(Label, (DEFAULT_TOPIC_ID, paper_id))
             assert label is not None and (label.interest, label.source) == (1, "email")

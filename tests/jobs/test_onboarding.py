@@ -26,7 +26,7 @@ from app.jobs.onboarding import (
     threshold_distance,
 )
 from app.serving.scoring import paper_input, score_inputs
-from app.store.schema import Label, OnboardingSkip, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Label, OnboardingSkip, Paper
 from tests.factories import activate_model_dir, paper_row
 from training.regime import MEASURED_MIN_NEGATIVES, MEASURED_MIN_POSITIVES
 
@@ -205,7 +205,7 @@ def test_a_skip_keeps_a_label_given_elsewhere_and_is_stored_once(sessions, store
         unchanged = store_answers(session, [(stored[2], 1)], now=now)
         assert unchanged.labelled == 0
     with sessions() as session:
-        label = session.get_one(Label, stored[0])
+        label = session.get_one(Label, (DEFAULT_TOPIC_ID, stored[0]))
         assert (label.interest, label.source) == (1, "web")
         assert len(session.scalars(select(OnboardingSkip)).all()) == 2
 

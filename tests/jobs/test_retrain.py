@@ -20,7 +20,7 @@ from app.jobs.scheduler import DailyJob
 from app.serving.registry import active_model, list_models, rollback_model
 from app.store import queries
 from app.store.labels import import_labels_csv, set_label
-from app.store.schema import IngestRun, Label, ModelVersion, RetrainRun
+from app.store.schema import DEFAULT_TOPIC_ID, IngestRun, Label, ModelVersion, RetrainRun
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
 from training.inference.artifact import (
@@ -141,7 +141,7 @@ def test_the_nightly_retrain_runs_only_when_the_labels_changed(labelled, setting
     with labelled() as session:
         paper_id = session.scalars(select(Label.paper_id).limit(1)).one()
     with session_scope(labelled) as session:
-        label = session.get_one(Label, paper_id)
+        label = session.get_one(Label, (DEFAULT_TOPIC_ID, paper_id))
         set_label(session, paper_id=paper_id, interest=1 - label.interest, source="web")
     again = nightly_retrain(labelled, settings)
     assert again is not None and again.activated
@@ -243,7 +243,7 @@ def test_a_rollback_holds_and_a_refused_candidate_is_not_retrained_every_night(l
     with labelled() as session:
         paper_id = session.scalars(select(Label.paper_id).limit(1)).one()
     with session_scope(labelled) as session:
-        label = session.get_one(Label, paper_id)
+        label = session.get_one(Label, (DEFAULT_TOPIC_ID, paper_id))
         set_label(session, paper_id=paper_id, interest=1 - label.interest, source="web")
     second = nightly_retrain(labelled, settings)
     assert first is not None and second is not None and second.activated

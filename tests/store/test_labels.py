@@ -19,7 +19,7 @@ from app.store.labels import (
     set_label,
     spreadsheet_safe,
 )
-from app.store.schema import Label, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper
 from tests.conftest import LABELS_CSV
 from tests.factories import paper_row, with_metadata, write_labels_csv
 from training.inference.layout import DataError, data_hash, load_labelled_csv, paper_inputs
@@ -114,7 +114,9 @@ def test_an_import_never_silently_overwrites_a_label_given_later(sessions, tmp_p
         import_labels_csv(session, LABELS_CSV)
     first, second = pd.read_csv(LABELS_CSV)["paper_id"].astype(str).iloc[:2]
     with session_scope(sessions) as session:
-        original = {p: session.get_one(Label, p).interest for p in (first, second)}
+        original = {
+            p: session.get_one(Label, (DEFAULT_TOPIC_ID, p)).interest for p in (first, second)
+        }
         for paper_id in (first, second):
             set_label(session, paper_id=paper_id, interest=1 - original[paper_id], source="web")
     with session_scope(sessions) as session:
@@ -127,7 +129,7 @@ def test_an_import_never_silently_overwrites_a_label_given_later(sessions, tmp_p
         original[first],
     )
     with sessions() as session:
-        assert session.get_one(Label, first).interest == 1 - original[first]
+        assert session.get_one(Label, (DEFAULT_TOPIC_ID, first)).interest == 1 - original[first]
 
     # A row stamped after the page's label wins without being asked.
     frame = load_labelled_csv(LABELS_CSV).iloc[:1].copy()
@@ -141,14 +143,14 @@ def test_an_import_never_silently_overwrites_a_label_given_later(sessions, tmp_p
         report = import_labels_csv(session, stamped)
     assert [c.kept for c in report.conflicts] == ["file"] and report.changed_labels == 1
     with sessions() as session:
-        assert session.get_one(Label, first).interest == original[first]
+        assert session.get_one(Label, (DEFAULT_TOPIC_ID, first)).interest == original[first]
 
     with session_scope(sessions) as session:
         report = import_labels_csv(session, LABELS_CSV, prefer_file=True)
     assert [c.paper_id for c in report.conflicts] == [second]
     assert report.conflicts[0].kept == "file"
     with sessions() as session:
-        assert session.get_one(Label, second).interest == original[second]
+        assert session.get_one(Label, (DEFAULT_TOPIC_ID, second)).interest == original[second]
 
 
 def test_the_cli_lists_conflicts_by_paper_id(sessions, settings, monkeypatch, capsys):
@@ -157,7 +159,7 @@ def test_the_cli_lists_conflicts_by_paper_id(sessions, settings, monkeypatch, ca
     assert main(["labels", "import", str(LABELS_CSV)]) == 0
     paper_id = str(pd.read_csv(LABELS_CSV)["paper_id"].iloc[0])
     with session_scope(sessions) as session:
-        label = session.get_one(Label, paper_id)
+        label = session.get_one(Label, (DEFAULT_TOPIC_ID, paper_id))
         set_label(session, paper_id=paper_id, interest=1 - label.interest, source="web")
     capsys.readouterr()
     assert main(["labels", "import", str(LABELS_CSV)]) == 0
@@ -176,7 +178,10 @@ def test_imported_paper_ids_must_be_arxiv_ids_and_versions_are_dropped(sessions,
         report = import_labels_csv(session, path)
     assert report.new_labels == 20
     with sessions() as session:
-        assert session.get(Label, first) is not None and session.get(Label, f"{first}v2") is None
+        assert (
+            session.get(Label, (DEFAULT_TOPIC_ID, first)) is not None
+            and session.get(Label, (DEFAULT_TOPIC_ID, f"{first}v2")) is None
+        )
 
     frame.loc[frame.index[1], "paper_id"] = "a/../../retrain?"
     with pytest.raises(DataError, match=r"not arXiv ids .*line 3 \('a/\.\./\.\./retrain\?'\)"):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.store.schema import Label
+from app.store.schema import DEFAULT_TOPIC_ID, Label
 from tests.web.conftest import SCREENSHOTS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -22,7 +22,7 @@ def test_label_a_paper_and_move_to_another_day(served_url, sessions, browser):
     up.click()
     playwright_api.expect(up).to_have_attribute("aria-pressed", "true")
     with sessions() as session:
-        label = session.get(Label, paper_id)
+        label = session.get(Label, (DEFAULT_TOPIC_ID, paper_id))
         assert label is not None and (label.interest, label.source) == (1, "web")
     first.locator(".more").click()
     playwright_api.expect(first).to_have_class(re.compile(r"\bopen\b"))
@@ -40,4 +40,4 @@ def test_label_a_paper_and_move_to_another_day(served_url, sessions, browser):
     again.click()  # clicking again clears the label
     playwright_api.expect(again).to_have_attribute("aria-pressed", "false")
     with sessions() as session:
-        assert session.get(Label, paper_id) is None
+        assert session.get(Label, (DEFAULT_TOPIC_ID, paper_id)) is None

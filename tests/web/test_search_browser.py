@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.store.schema import Label
+from app.store.schema import DEFAULT_TOPIC_ID, Label
 from tests.store.test_search import CAM_SEG, UTTERANCE_REWRITING
 from tests.web.conftest import SCREENSHOTS
 
@@ -45,7 +45,7 @@ def test_search_finds_a_paper_and_more_like_this_labels_one(served_url, browser,
     expect(up).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#label-count")).to_have_text("1")
     with sessions() as session:
-        label = session.get(Label, second)
+        label = session.get(Label, (DEFAULT_TOPIC_ID, second))
         assert label is not None and (label.interest, label.source) == (1, "web")
     page.screenshot(path=str(SCREENSHOTS / "similar-desktop.png"))
 

@@ -14,6 +14,7 @@ from app.api.routes import (
     score,
     search,
     system,
+    topics,
 )
 
 # Label and search routes first: /papers/{id}/label and /papers/{id}/similar must not be taken
@@ -29,5 +30,6 @@ ROUTERS = [
     system.router,
     categories.router,
     onboarding.router,
+    topics.router,
     docs.router,
 ]

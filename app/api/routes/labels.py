@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response
 
-from app.api.deps import ArxivDep, PaperIdPath, SessionDep, WriterDep
+from app.api.deps import ArxivDep, PaperIdPath, SessionDep, TopicDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import LabelPublic, LabelRequest
 from app.jobs.arxiv_source import FetchError
@@ -12,9 +12,9 @@ from app.store.labels import clear_label, labels_csv_text, set_label
 
 router = APIRouter(tags=["labels"], route_class=JSONRoute)
 
-_NOT_STORED = {404: "The paper is not in the database"}
+_NOT_STORED = {404: "The paper is not in the database, or no topic of that name"}
 _FETCHED = {
-    404: "arXiv does not know the paper",
+    404: "arXiv does not know the paper, or no topic of that name",
     503: "The paper is not stored, and arXiv could not be asked for it",
 }
 
@@ -26,9 +26,14 @@ _FETCHED = {
     responses=error_responses(*WRITE_ERRORS, 404, 413, 503, notes=_FETCHED),
 )
 def label_paper(
-    paper_id: PaperIdPath, body: LabelRequest, session: SessionDep, client: ArxivDep
+    paper_id: PaperIdPath,
+    body: LabelRequest,
+    session: SessionDep,
+    client: ArxivDep,
+    topic: TopicDep,
 ) -> LabelPublic:
-    """A paper the service does not have is fetched from arXiv and stored first."""
+    """Label a paper in a topic. A paper the service does not have is fetched from arXiv and
+    stored first."""
     paper = queries.get_paper(session, paper_id=paper_id)
     if paper is None:
         try:
@@ -39,7 +44,9 @@ def label_paper(
             raise HTTPException(
                 503, f"paper {paper_id} is not stored and could not be fetched from arXiv: {err}"
             ) from None
-    label = set_label(session, paper_id=paper.id, interest=body.interest, source="web")
+    label = set_label(
+        session, paper_id=paper.id, interest=body.interest, source="web", topic_id=topic.id
+    )
     session.commit()
     return LabelPublic(paper_id=paper.id, interest=label.interest)
 
@@ -50,19 +57,24 @@ def label_paper(
     dependencies=[WriterDep],
     responses=error_responses(*WRITE_ERRORS, 404, notes=_NOT_STORED),
 )
-def unlabel_paper(paper_id: PaperIdPath, session: SessionDep) -> LabelPublic:
+def unlabel_paper(paper_id: PaperIdPath, session: SessionDep, topic: TopicDep) -> LabelPublic:
     paper = queries.get_paper(session, paper_id=paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
-    clear_label(session, paper_id=paper.id)
+    clear_label(session, paper_id=paper.id, topic_id=topic.id)
     session.commit()
     return LabelPublic(paper_id=paper.id, interest=None)
 
 
-@router.get("/labels.csv", response_class=Response)
-def labels_csv(session: SessionDep) -> Response:
+@router.get(
+    "/labels.csv",
+    response_class=Response,
+    responses=error_responses(404, notes={404: "No topic of that name"}),
+)
+def labels_csv(session: SessionDep, topic: TopicDep) -> Response:
+    """The topic's labels in the notebook's CSV layout."""
     return Response(
-        labels_csv_text(session),
+        labels_csv_text(session, topic.id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="labels.csv"'},
     )

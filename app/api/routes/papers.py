@@ -38,6 +38,6 @@ def paper(paper_id: PaperIdPath, session: SessionDep, holder: HolderDep) -> Pape
         updated_at=row.updated_at,
         probability=probability,
         recommended=listed is not None and is_recommended(probability, listed.threshold),
-        label=row.label.interest if row.label is not None else None,
+        label=queries.labels_of(session, paper_ids=[row.id]).get(row.id),
         reasons=reasons_for(session, loaded, [row])[row.id] if loaded is not None else None,
     )

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 
-from app.store.schema import Label, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper
 from app.store.search.query import MAX_RESULTS, SearchQuery, parse_query, since_utc
 
 # SQLite's tokenizer, as migration 0005 created papers_fts with it (a test keeps them equal).
@@ -50,7 +50,11 @@ def backend(session: Session) -> str:
 
 
 def filters(
-    *, category: str | None, unlabelled: bool, since: dt.datetime | None
+    *,
+    category: str | None,
+    unlabelled: bool,
+    since: dt.datetime | None,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> list[ColumnElement[bool]]:
     """Cross-lists count: a category filter matches any of a paper's categories."""
     conditions: list[ColumnElement[bool]] = []
@@ -58,7 +62,7 @@ def filters(
         escaped = category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(cast(Paper.categories, Text).like(f'%"{escaped}"%', escape="\\"))
     if unlabelled:
-        conditions.append(~exists().where(Label.paper_id == Paper.id))
+        conditions.append(~exists().where(Label.topic_id == topic_id, Label.paper_id == Paper.id))
     if since is not None:
         conditions.append(Paper.first_seen_at >= since_utc(since))
     return conditions
@@ -86,12 +90,13 @@ def search_papers(
     unlabelled: bool = False,
     since: dt.datetime | None = None,
     limit: int = 20,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> list[Paper]:
     """Stored papers matching ``query``, best first: at most ``limit``, optionally only those in
     ``category``, not labelled yet, or first stored at or after ``since``. QueryError for a query
     with nothing to look for, SearchUnavailable on a backend without full-text search."""
     parsed = parse_query(query) if isinstance(query, str) else query
-    conditions = filters(category=category, unlabelled=unlabelled, since=since)
+    conditions = filters(category=category, unlabelled=unlabelled, since=since, topic_id=topic_id)
     if backend(session) == "sqlite":
         statement = (
             select(Paper.id)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.store import queries
 from app.store.rules import ScoredBy, current_score, is_recommended
-from app.store.schema import Paper, Score
+from app.store.schema import DEFAULT_TOPIC_ID, Paper, Score
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,14 @@ class FoundPaper:
 
 
 def with_labels_and_scores(
-    session: Session, papers: list[Paper], *, model: ScoredBy | None
+    session: Session,
+    papers: list[Paper],
+    *,
+    model: ScoredBy | None,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> list[FoundPaper]:
     ids = [p.id for p in papers]
-    labels = queries.labels_of(session, paper_ids=ids)
+    labels = queries.labels_of(session, paper_ids=ids, topic_id=topic_id)
     probabilities: dict[str, float] = {}
     if model is not None and ids:
         probabilities = dict(

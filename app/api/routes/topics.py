@@ -1,0 +1,148 @@
+"""Topics: ``GET /topics``, ``POST /topics``, ``PATCH|DELETE /topics/{name}``.
+
+A topic is one of the reader's interests, with its own labels, models and day list; other
+routes name one with ``?topic=`` (default ``default``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy.orm import Session
+
+from app.api.deps import SessionDep, SettingsDep, WriterDep
+from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
+from app.api.schemas import TopicDeleted, TopicPublic, TopicRequest
+from app.core.private_files import private_directory
+from app.serving.registry import active_model
+from app.store import queries
+from app.store.labels import export_labels_csv
+from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, Topic
+from app.store.topics import (
+    TopicError,
+    TopicExists,
+    TopicNotFound,
+    create_topic,
+    delete_topic,
+    find_topic,
+    list_topics,
+    rename_topic,
+)
+
+router = APIRouter(tags=["topics"], route_class=JSONRoute)
+
+_UNKNOWN = {404: "No topic of that name"}
+
+
+def _public(session: Session, topic: Topic) -> TopicPublic:
+    active = active_model(session, topic_id=topic.id)
+    return TopicPublic(
+        name=topic.name,
+        position=topic.position,
+        labels=queries.label_count(session, topic_id=topic.id),
+        active_model_id=active.id if active is not None else None,
+    )
+
+
+def _found(session: Session, name: str) -> Topic:
+    try:
+        return find_topic(session, name)
+    except TopicNotFound as err:
+        raise HTTPException(404, str(err)) from None
+
+
+@router.get("/topics", response_model=list[TopicPublic])
+def topics(session: SessionDep) -> list[TopicPublic]:
+    """Every topic, in the reader's order."""
+    return [_public(session, topic) for topic in list_topics(session)]
+
+
+@router.post(
+    "/topics",
+    response_model=TopicPublic,
+    status_code=201,
+    dependencies=[WriterDep],
+    responses=error_responses(*WRITE_ERRORS, 409, notes={409: "A topic of that name exists"}),
+)
+def add_topic(body: TopicRequest, session: SessionDep) -> TopicPublic:
+    try:
+        topic = create_topic(session, body.name)
+    except TopicExists as err:
+        raise HTTPException(409, str(err)) from None
+    except TopicError as err:
+        raise validation_error(("body", "name"), str(err)) from None
+    session.commit()
+    return _public(session, topic)
+
+
+@router.patch(
+    "/topics/{name}",
+    response_model=TopicPublic,
+    dependencies=[WriterDep],
+    responses=error_responses(
+        *WRITE_ERRORS,
+        404,
+        409,
+        notes={**_UNKNOWN, 409: "A topic of the new name exists, or this is the default topic"},
+    ),
+)
+def rename(name: str, body: TopicRequest, session: SessionDep) -> TopicPublic:
+    """Rename a topic (its labels, models and scores stay)."""
+    _found(session, name)
+    try:
+        topic = rename_topic(session, name, body.name)
+    except TopicExists as err:
+        raise HTTPException(409, str(err)) from None
+    except TopicError as err:
+        if "takes every request" in str(err):
+            raise HTTPException(409, str(err)) from None
+        raise validation_error(("body", "name"), str(err)) from None
+    session.commit()
+    return _public(session, topic)
+
+
+@router.delete(
+    "/topics/{name}",
+    response_model=TopicDeleted,
+    dependencies=[WriterDep],
+    responses=error_responses(
+        *WRITE_ERRORS,
+        404,
+        409,
+        notes={**_UNKNOWN, 409: "The default topic, which is never deleted"},
+    ),
+)
+def remove(
+    name: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    confirm: Annotated[
+        str, Query(max_length=64, description="The topic's name again: deleting cannot be undone")
+    ],
+) -> TopicDeleted:
+    """Delete a topic: its labels are exported to a CSV in the data directory first, then its
+    labels, model versions, scores and retrain runs are deleted. No other topic changes."""
+    topic = _found(session, name)
+    if confirm.strip().lower() != topic.name:
+        raise validation_error(
+            ("query", "confirm"),
+            f"confirm={confirm!r} does not repeat the topic's name {topic.name!r}",
+        )
+    if topic.id == DEFAULT_TOPIC_ID:
+        raise HTTPException(409, f"the topic {DEFAULT_TOPIC!r} takes every request without a topic")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    exports = private_directory(Path(settings.data_dir) / "exports")
+    export = exports / f"topic-{topic.name}-{stamp}-labels.csv"
+    export_labels_csv(session, export, topic_id=topic.id)
+    deleted = delete_topic(session, topic.name)
+    session.commit()
+    return TopicDeleted(
+        name=deleted.name,
+        labels=deleted.labels,
+        model_versions=deleted.model_versions,
+        retrain_runs=deleted.retrain_runs,
+        labels_export=str(export),
+    )

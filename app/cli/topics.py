@@ -1,0 +1,76 @@
+"""``topics``: the reader's interests, listed, added, renamed and deleted."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.cli.common import open_database
+from app.core.config import Settings
+from app.core.db import session_scope
+from app.core.private_files import private_directory
+from app.serving.registry import active_model
+from app.store import queries
+from app.store.labels import export_labels_csv
+from app.store.topics import (
+    TopicError,
+    TopicNotFound,
+    create_topic,
+    delete_topic,
+    find_topic,
+    list_topics,
+    rename_topic,
+)
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    sessions = open_database(settings).sessions
+    try:
+        with session_scope(sessions) as session:
+            if args.action == "add":
+                print(f"added the topic {create_topic(session, args.name).name}")
+            elif args.action == "rename":
+                topic = rename_topic(session, args.name, args.new_name)
+                print(f"renamed the topic {args.name} to {topic.name}")
+            elif args.action == "delete":
+                return _delete(session, args, settings)
+            else:
+                print(f"{'topic':<32} {'labels':>6}  active model")
+                for topic in list_topics(session):
+                    active = active_model(session, topic_id=topic.id)
+                    labels = queries.label_count(session, topic_id=topic.id)
+                    shown = f"{active.id} ({active.name})" if active is not None else "none"
+                    print(f"{topic.name:<32} {labels:>6}  {shown}")
+    except (TopicError, TopicNotFound) as err:
+        raise SystemExit(f"topics {args.action}: {err}") from None
+    return 0
+
+
+def _delete(session: Session, args: argparse.Namespace, settings: Settings) -> int:
+    topic = find_topic(session, args.name)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise SystemExit(
+                f"not deleted: give --yes to delete the topic {topic.name} and its labels, "
+                "models and scores (its labels are exported first)"
+            )
+        answer = input(f"Delete the topic {topic.name}, its labels, models and scores? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not deleted")
+            return 1
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    export = args.export or (
+        private_directory(Path(settings.data_dir) / "exports")
+        / f"topic-{topic.name}-{stamp}-labels.csv"
+    )
+    exported = export_labels_csv(session, export, topic_id=topic.id)
+    deleted = delete_topic(session, topic.name)
+    print(
+        f"exported {exported} labels to {export}; deleted the topic {deleted.name} with "
+        f"{deleted.model_versions} model versions and {deleted.retrain_runs} retrain runs"
+    )
+    return 0

@@ -1,0 +1,123 @@
+"""Topics: the reader's interests, each with its own labels, model versions, scores and retrains.
+
+A topic's name is a URL-safe slug (``rl-robotics``), kept in lower case, so unique whatever the
+case it is typed in. The topic ``default`` holds what came before topics and takes every request
+that names none: it is never renamed nor deleted. Deleting a topic deletes its labels, skips,
+model versions (with their scores) and retrain runs, and nothing of another topic; the caller
+exports its labels first (``app.store.labels.export_labels_csv``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.store.schema import (
+    DEFAULT_TOPIC,
+    DEFAULT_TOPIC_ID,
+    Label,
+    ModelVersion,
+    OnboardingSkip,
+    RetrainRun,
+    Score,
+    Topic,
+)
+
+MAX_NAME = 64
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+class TopicError(ValueError):
+    """A topic name that cannot be used, or a change the default topic does not allow."""
+
+
+class TopicNotFound(LookupError):
+    def __init__(self, name: str):
+        super().__init__(f"no topic {name!r} (`arxiv-reco topics list` and GET /topics list them)")
+        self.name = name
+
+
+class TopicExists(TopicError):
+    pass
+
+
+def topic_name(name: str) -> str:
+    """``name`` as stored: lower case, checked to be a slug; TopicError naming it otherwise."""
+    normal = name.strip().lower()
+    if not normal or len(normal) > MAX_NAME or not _SLUG.fullmatch(normal):
+        raise TopicError(
+            f"topic name {name!r} is not a slug: lower-case letters, digits and single hyphens "
+            f"between them, at most {MAX_NAME} characters (e.g. llm-evaluation)"
+        )
+    return normal
+
+
+def list_topics(session: Session) -> list[Topic]:
+    """In the reader's order."""
+    return list(session.scalars(select(Topic).order_by(Topic.position, Topic.id)))
+
+
+def find_topic(session: Session, name: str) -> Topic:
+    """The topic of that name, whatever its case; TopicNotFound naming it."""
+    topic = session.scalar(select(Topic).where(Topic.name == name.strip().lower()))
+    if topic is None:
+        raise TopicNotFound(name)
+    return topic
+
+
+def create_topic(session: Session, name: str) -> Topic:
+    """A new topic, last in the reader's order."""
+    normal = topic_name(name)
+    if session.scalar(select(Topic.id).where(Topic.name == normal)) is not None:
+        raise TopicExists(f"a topic named {normal!r} exists already")
+    last = session.scalar(select(func.max(Topic.position))) or 0
+    topic = Topic(name=normal, position=last + 1)
+    session.add(topic)
+    session.flush()
+    return topic
+
+
+def rename_topic(session: Session, name: str, new_name: str) -> Topic:
+    topic = find_topic(session, name)
+    normal = topic_name(new_name)
+    if topic.id == DEFAULT_TOPIC_ID:
+        raise TopicError(f"the topic {DEFAULT_TOPIC!r} takes every request without a topic")
+    if normal != topic.name and session.scalar(select(Topic.id).where(Topic.name == normal)):
+        raise TopicExists(f"a topic named {normal!r} exists already")
+    topic.name = normal
+    session.flush()
+    return topic
+
+
+@dataclass(frozen=True)
+class DeletedTopic:
+    name: str
+    labels: int
+    model_versions: int
+    retrain_runs: int
+
+
+def delete_topic(session: Session, name: str) -> DeletedTopic:
+    """Delete the topic and everything of it, in the caller's transaction."""
+    topic = find_topic(session, name)
+    if topic.id == DEFAULT_TOPIC_ID:
+        raise TopicError(f"the topic {DEFAULT_TOPIC!r} takes every request without a topic")
+    versions = select(ModelVersion.id).where(ModelVersion.topic_id == topic.id)
+    labels = session.scalar(select(func.count(Label.paper_id)).where(Label.topic_id == topic.id))
+    # Explicitly, child tables first: not every backend enforces the cascades.
+    session.execute(delete(Score).where(Score.model_version_id.in_(versions)))
+    runs = session.execute(delete(RetrainRun).where(RetrainRun.topic_id == topic.id))
+    models = session.execute(delete(ModelVersion).where(ModelVersion.topic_id == topic.id))
+    session.execute(delete(Label).where(Label.topic_id == topic.id))
+    session.execute(delete(OnboardingSkip).where(OnboardingSkip.topic_id == topic.id))
+    session.delete(topic)
+    session.flush()
+    return DeletedTopic(
+        name=topic.name,
+        labels=labels or 0,
+        model_versions=models.rowcount,  # type: ignore[attr-defined]
+        retrain_runs=runs.rowcount,  # type: ignore[attr-defined]
+    )

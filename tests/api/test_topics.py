@@ -1,0 +1,79 @@
+"""Topics through the API (issue 19): GET/POST/PATCH/DELETE /topics, and a paper labelled in
+two topics at once, each topic's labels apart."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from app.store.schema import Label, Topic
+
+
+def _labels(sessions) -> list[tuple[str, str, int]]:
+    with sessions() as session:
+        rows = session.execute(
+            select(Topic.name, Label.paper_id, Label.interest).join(
+                Topic, Topic.id == Label.topic_id
+            )
+        ).all()
+    return sorted(tuple(r) for r in rows)
+
+
+def test_topics_are_listed_added_renamed_and_deleted(client, sessions, day_ids, settings):
+    assert client.get("/topics").json() == [
+        {"name": "default", "position": 0, "labels": 0, "active_model_id": None}
+    ]
+    added = client.post("/topics", json={"name": "LLM-Evaluation"})
+    assert added.status_code == 201 and added.json()["name"] == "llm-evaluation"
+    assert client.post("/topics", json={"name": "llm-evaluation"}).status_code == 409
+    bad = client.post("/topics", json={"name": "two words"})
+    assert bad.status_code == 422 and "is not a slug" in str(bad.json()["detail"])
+    client.post(
+        f"/papers/{day_ids[0]}/label", params={"topic": "llm-evaluation"}, json={"interest": 1}
+    )
+    renamed = client.patch("/topics/llm-evaluation", json={"name": "evals"})
+    assert renamed.json() == {"name": "evals", "position": 1, "labels": 1, "active_model_id": None}
+    assert client.patch("/topics/default", json={"name": "x"}).status_code == 409
+    unknown = client.patch("/topics/nope", json={"name": "x"})
+    assert unknown.status_code == 404 and "no topic 'nope'" in unknown.json()["detail"]
+
+    refused = client.delete("/topics/evals", params={"confirm": "eval"})
+    assert refused.status_code == 422 and "does not repeat" in str(refused.json()["detail"])
+    assert client.delete("/topics/default", params={"confirm": "default"}).status_code == 409
+    deleted = client.delete("/topics/evals", params={"confirm": "evals"}).json()
+    assert (deleted["name"], deleted["labels"]) == ("evals", 1)
+    export = Path(deleted["labels_export"])
+    assert export.parent == Path(settings.data_dir) / "exports"
+    assert pd.read_csv(export)["paper_id"].astype(str).tolist() == [day_ids[0]]
+    assert [t["name"] for t in client.get("/topics").json()] == ["default"]
+    assert _labels(sessions) == []
+
+
+def test_a_paper_is_interesting_in_one_topic_and_not_in_another(client, sessions, day_ids):
+    client.post("/topics", json={"name": "robots"})
+    paper = day_ids[0]
+    assert client.post(f"/papers/{paper}/label", json={"interest": 0}).status_code == 200
+    answer = client.post(f"/papers/{paper}/label", params={"topic": "ROBOTS"}, json={"interest": 1})
+    assert answer.json() == {"paper_id": paper, "interest": 1}
+    assert _labels(sessions) == [("default", paper, 0), ("robots", paper, 1)]
+
+    robots = pd.read_csv(io.StringIO(client.get("/labels.csv", params={"topic": "robots"}).text))
+    default = pd.read_csv(io.StringIO(client.get("/labels.csv").text))
+    assert robots["interest"].tolist() == [1] and default["interest"].tolist() == [0]
+
+    client.delete(f"/papers/{paper}/label", params={"topic": "robots"})
+    assert _labels(sessions) == [("default", paper, 0)]
+
+
+def test_an_unknown_topic_is_a_404_naming_it_and_stores_nothing(client, sessions, day_ids):
+    for response in (
+        client.post(f"/papers/{day_ids[0]}/label", params={"topic": "nope"}, json={"interest": 1}),
+        client.delete(f"/papers/{day_ids[0]}/label", params={"topic": "nope"}),
+        client.get("/labels.csv", params={"topic": "nope"}),
+    ):
+        assert response.status_code == 404
+        assert "no topic 'nope'" in response.json()["detail"]
+    assert _labels(sessions) == []
