@@ -24,7 +24,7 @@ from app.core.db import Database, DatabaseGone
 from app.core.private_files import private_directory
 from app.jobs.scheduler import DailyJob, LockedRetrainRunner, start_scheduler
 from app.runtime.services import Services
-from app.serving.holder import ModelHolder
+from app.serving.holder import LoadedModel, ModelHolders
 from app.web import PAGES_AT_API_URLS, STATIC_DIR
 from app.web import ROUTERS as WEB_ROUTERS
 
@@ -42,32 +42,46 @@ def start_services(
     database = Database(settings.resolved_database_url)
     services: Services
 
-    def rescore_every_day(_: object) -> None:
+    def rescore_every_day(loaded: LoadedModel) -> None:
         # A newly served model scores every stored day in the background, newest first; without
         # the scheduler (the demo, ARXIV_RECO_SCHEDULER_ENABLED=false) in a thread of its own.
+        topic_id = loaded.topic_id
         if services.scheduler is not None:
-            services.scheduler.add_job(services.job.rescore, id="rescore", replace_existing=True)
+            services.scheduler.add_job(
+                services.job.rescore,
+                id=f"rescore-{topic_id}",
+                replace_existing=True,
+                kwargs={"topic_id": topic_id},
+            )
         else:
-            threading.Thread(target=rescore_logged, name="rescore", daemon=True).start()
+            threading.Thread(
+                target=rescore_logged, args=(topic_id,), name="rescore", daemon=True
+            ).start()
 
-    def rescore_logged() -> None:
+    def rescore_logged(topic_id: int) -> None:
         try:
-            services.job.rescore()
+            services.job.rescore(topic_id=topic_id)
         except Exception:  # a background thread's failure is logged, never lost
             logger.exception("re-scoring with the new model failed")
 
-    def model_loaded(loaded: object) -> None:
+    def model_loaded(loaded: LoadedModel) -> None:
         if settle_heap:  # app.core.heap: the model's objects are long-lived
             heap.settle()
         rescore_every_day(loaded)
 
-    holder = ModelHolder.from_settings(database.sessions, settings, on_change=model_loaded)
-    job = DailyJob(database.sessions, settings, holder, isolated=settings.job_process)
+    holders = ModelHolders(database.sessions, settings, on_change=model_loaded)
+    job = DailyJob(
+        database.sessions,
+        settings,
+        holders.default,
+        isolated=settings.job_process,
+        holders=holders,
+    )
     services = Services(
         settings=settings,
         access=access or Access.for_settings(settings),
         database=database,
-        holder=holder,
+        holders=holders,
         job=job,
         retrainer=LockedRetrainRunner(database.sessions, settings, job),
         response_cache=ResponseCache.for_engine(

@@ -66,6 +66,14 @@ def current_topic(
 TopicDep = Annotated[Topic, Depends(current_topic)]
 
 
+def topic_holder(services: ServicesDep, topic: TopicDep) -> ModelHolder:
+    """The model holder of the topic a request names."""
+    return services.holders[topic.id]
+
+
+TopicHolderDep = Annotated[ModelHolder, Depends(topic_holder)]
+
+
 def get_holder(services: ServicesDep) -> ModelHolder:
     return services.holder
 

@@ -88,10 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(run="data:cmd_seed")
     models = sub.add_parser("models", help="list, activate or roll back model versions")
     models_sub = models.add_subparsers(dest="action", required=True)
-    models_sub.add_parser("list", help="every registered model version (* = active)")
+    models_list = models_sub.add_parser("list", help="a topic's model versions (* = active)")
     models_activate = models_sub.add_parser("activate", help="serve a model version")
     models_activate.add_argument("version", type=int)
-    models_sub.add_parser("rollback", help="serve the previously active version again")
+    models_rollback = models_sub.add_parser(
+        "rollback", help="serve the previously active version again"
+    )
+    for command in (models_list, models_activate, models_rollback):
+        command.add_argument("--topic", help="the topic (default: the topic named default)")
     models.set_defaults(run="models:cmd_models")
     retrain = sub.add_parser(
         "retrain", help="train on all stored labels; activate only if not worse than the active"
@@ -99,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--method", choices=["finetune", "tfidf", "embed"])
     retrain.add_argument("--tolerance", type=float, help="accepted loss of test AP (default 0)")
     retrain.add_argument("--force", action="store_true", help="activate whatever the result")
+    retrain.add_argument("--topic", help="the topic to retrain (default: the topic named default)")
     retrain.set_defaults(run="models:cmd_retrain")
     demo = sub.add_parser(
         "demo", help="the whole product offline on a bundled sample of real papers, then serve"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from app.cli.common import open_database
 from app.core.config import Settings
 from app.core.db import session_scope
@@ -18,21 +20,37 @@ from app.serving.registry import (
     rollback_model,
     version_threshold,
 )
+from app.store.schema import DEFAULT_TOPIC
+from app.store.topics import TopicNotFound, find_topic
 from training.config import ConfigError
 from training.inference.layout import DataError
 
 
+def topic_id_of(sessions: sessionmaker[Session], name: str | None, command: str) -> int:
+    """The id of ``--topic NAME`` (default: the default topic); exits naming an unknown one."""
+    with sessions() as session:
+        try:
+            return find_topic(session, name or DEFAULT_TOPIC).id
+        except TopicNotFound as err:
+            raise SystemExit(f"{command}: {err}") from None
+
+
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     sessions = open_database(settings).sessions
+    topic_id = topic_id_of(sessions, args.topic, f"models {args.action}")
     try:
         with session_scope(sessions) as session:
             if args.action == "activate":
                 activate_model(
-                    session, version_id=args.version, verify=True, device=settings.device
+                    session,
+                    version_id=args.version,
+                    verify=True,
+                    device=settings.device,
+                    topic_id=topic_id,
                 )
             elif args.action == "rollback":
-                rollback_model(session, verify=True, device=settings.device)
-            versions = list_models(session)
+                rollback_model(session, verify=True, device=settings.device, topic_id=topic_id)
+            versions = list_models(session, topic_id=topic_id)
     except ModelVersionError as err:
         raise SystemExit(str(err)) from None
     print(f"{'':1} {'id':>3}  {'name':<28} {'method':<8} {'threshold':>9} {'test AP':>7}  created")
@@ -50,6 +68,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     sessions = open_database(settings).sessions
+    topic_id = topic_id_of(sessions, args.topic, "retrain")
     # The job's one lock, as the service's retrains and ingestions take it: never two retrains
     # activating their models side by side.
     job = DailyJob(sessions, settings, ModelHolder.from_settings(sessions, settings))
@@ -61,6 +80,7 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
                 method=args.method,
                 tolerance=args.tolerance,
                 force=args.force,
+                topic_id=topic_id,
             )
     except JobBusy as busy:
         raise SystemExit(

@@ -19,6 +19,7 @@ from app.store.labels import export_labels_csv
 from app.store.topics import (
     TopicError,
     TopicNotFound,
+    check_deletable,
     create_topic,
     delete_topic,
     find_topic,
@@ -52,6 +53,7 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 def _delete(session: Session, args: argparse.Namespace, settings: Settings) -> int:
     topic = find_topic(session, args.name)
+    check_deletable(topic)
     if not args.yes:
         if not sys.stdin.isatty():
             raise SystemExit(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import Database
 from app.serving.holder import ModelHolder
+from app.store.schema import DEFAULT_TOPIC_ID
 
 T = TypeVar("T")
 
@@ -69,7 +70,13 @@ def _exit_with_parent(parent: int) -> None:
 
 
 @contextmanager
-def child_state(settings: Settings) -> Iterator[tuple[sessionmaker[Session], ModelHolder]]:
-    # The parent migrated the database; the child only opens it.
+def child_state(
+    settings: Settings, *, topic_id: int = DEFAULT_TOPIC_ID
+) -> Iterator[tuple[sessionmaker[Session], ModelHolder]]:
+    """The child's database and the topic's model holder. The parent migrated the database;
+    the child only opens it."""
     with Database(settings.resolved_database_url, migrate=False) as database:
-        yield database.sessions, ModelHolder.from_settings(database.sessions, settings)
+        yield (
+            database.sessions,
+            ModelHolder.from_settings(database.sessions, settings, topic_id=topic_id),
+        )

@@ -4,28 +4,52 @@ nightly part of the daily job that leads to it."""
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.jobs.child import child_state
 from app.jobs.retrain import RetrainOutcome, nightly_retrain
-from app.serving.holder import ModelHolder
+from app.serving.holder import ModelHolder, ModelHolders
 from app.serving.scoring import score_pending
+from app.store.schema import DEFAULT_TOPIC_ID
+from app.store.topics import list_topics
+
+logger = logging.getLogger(__name__)
 
 
 def after_ingestion(
-    sessions: sessionmaker[Session], settings: Settings, holder: ModelHolder
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    holder: ModelHolder,
+    *,
+    holders: ModelHolders | None = None,
 ) -> RetrainOutcome | None:
-    """The nightly part of the daily job: retrain when the labels changed and, when the gate
-    activates the new model, score every stored day with it, newest first."""
-    outcome = nightly_retrain(sessions, settings)
-    if outcome is not None and outcome.activated:
-        rescore_until_current(sessions, holder)
-    return outcome
+    """The nightly part of the daily job, topic after topic in the reader's order: retrain when
+    the topic's labels changed and, when the gate activates the new model, score every stored
+    day with it, newest first. Another topic's model also scores the papers the ingestion
+    stored (the ingestion scores with the default topic's). A topic's failed retrain is
+    recorded on its run and logged; the next topic goes on. Returns the default topic's
+    outcome (``holder`` is its model)."""
+    holders = holders or ModelHolders(sessions, settings, default=holder)
+    with sessions() as session:
+        topic_ids = [topic.id for topic in list_topics(session)]
+    default_outcome = None
+    for topic_id in topic_ids:
+        outcome = nightly_retrain(sessions, settings, topic_id=topic_id)
+        if topic_id == holder.topic_id:
+            default_outcome = outcome
+        try:
+            if (outcome is not None and outcome.activated) or topic_id != holder.topic_id:
+                rescore_until_current(sessions, holders[topic_id])
+        except Exception:  # one topic's model that cannot score never stops the others
+            logger.exception("scoring with the model of topic %d failed", topic_id)
+    return default_outcome
 
 
-def rescore_in_child(settings: Settings) -> int:
-    with child_state(settings) as (sessions, holder):
+def rescore_in_child(settings: Settings, *, topic_id: int = DEFAULT_TOPIC_ID) -> int:
+    with child_state(settings, topic_id=topic_id) as (sessions, holder):
         return rescore_until_current(sessions, holder)
 
 

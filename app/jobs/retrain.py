@@ -32,7 +32,15 @@ from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
 from app.serving.registry import activate_model, active_model, register_trained
 from app.store.labels import load_labels
-from app.store.schema import DEFAULT_TOPIC_ID, Label, ModelVersion, Paper, RetrainRun, utcnow
+from app.store.schema import (
+    DEFAULT_TOPIC,
+    DEFAULT_TOPIC_ID,
+    Label,
+    ModelVersion,
+    Paper,
+    RetrainRun,
+    utcnow,
+)
 from training.inference.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ArtifactError, ModelMeta
 from training.inference.layout import AUTHOR_JOINER, DataError, data_hash, join_categories
 from training.regime import EARLY, Readiness, readiness
@@ -687,11 +695,14 @@ def labels_changed(
     )
 
 
-def nightly_retrain(sessions: sessionmaker[Session], settings: Settings) -> RetrainOutcome | None:
-    """The daily job's retrain: only when the labels changed; never fatal to the job."""
+def nightly_retrain(
+    sessions: sessionmaker[Session], settings: Settings, *, topic_id: int = DEFAULT_TOPIC_ID
+) -> RetrainOutcome | None:
+    """The daily job's retrain of a topic: only when its labels changed; never fatal to the
+    job (a failure is recorded on its retrain run)."""
     if not settings.nightly_retrain:
         return None
-    change = labels_changed(sessions, settings.retrain_method)
+    change = labels_changed(sessions, settings.retrain_method, topic_id=topic_id)
     if change.frame is None:
         logger.info(change.why)
         return None
@@ -703,6 +714,7 @@ def nightly_retrain(sessions: sessionmaker[Session], settings: Settings) -> Retr
             trigger="nightly",
             frame=change.frame,
             labels_hash=change.labels_hash,
+            topic_id=topic_id,
         )
     except Exception:  # recorded on its retrain run; ingestion has already succeeded
         logger.exception("the nightly retrain failed")
@@ -724,32 +736,46 @@ class RetrainRunner:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings):
         self.sessions, self.settings = sessions, settings
         self._lock = threading.Lock()
-        self.state: dict[str, Any] = {"state": "idle", "message": None, "activated": False}
+        self.topic_id = DEFAULT_TOPIC_ID
+        self.state: dict[str, Any] = {
+            "state": "idle",
+            "message": None,
+            "activated": False,
+            "topic": DEFAULT_TOPIC,
+        }
 
-    def start(self) -> bool:
+    def start(self, *, topic_id: int = DEFAULT_TOPIC_ID, topic: str = DEFAULT_TOPIC) -> bool:
+        """Retrain the topic's model in a thread; False when a retrain runs already."""
         with self._lock:
             if self.state["state"] == "running":
                 return False
-            self.state = {"state": "running", "message": "retraining", "activated": False}
+            self.topic_id = topic_id
+            self.state = {
+                "state": "running",
+                "message": "retraining",
+                "activated": False,
+                "topic": topic,
+            }
         threading.Thread(target=self._run, name="retrain", daemon=True).start()
         return True
 
     def _fit(self) -> RetrainOutcome:
         lower_thread_priority(self.settings.background_nice)
-        return retrain(self.sessions, self.settings, trigger="page")
+        return retrain(self.sessions, self.settings, trigger="page", topic_id=self.topic_id)
 
     def _run(self) -> None:
         try:
             outcome = self._fit()
         except DataError as err:  # the labels cannot train a model yet: no traceback to read
             logger.warning("retrain refused: %s", err)
-            self.state = {"state": "failed", "message": f"{err}", "activated": False}
+            self.state = {**self.state, "state": "failed", "message": f"{err}", "activated": False}
             return
         except Exception as err:  # shown to the user on the page and in the log
             logger.exception("retrain failed")
-            self.state = {"state": "failed", "message": f"{err}", "activated": False}
+            self.state = {**self.state, "state": "failed", "message": f"{err}", "activated": False}
             return
         self.state = {
+            **self.state,
             "state": "done",
             "message": f"{outcome.name}: {outcome.reason}",
             "activated": outcome.activated,

@@ -37,8 +37,8 @@ from app.jobs.lock import (
 )
 from app.jobs.rescore import after_ingestion, rescore_in_child, rescore_until_current
 from app.jobs.retrain import RetrainOutcome, RetrainRunner, retrain
-from app.serving.holder import ModelHolder
-from app.store.schema import IngestRun, RetrainRun
+from app.serving.holder import ModelHolder, ModelHolders
+from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, IngestRun, RetrainRun
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +75,11 @@ class DailyJob:
         holder: ModelHolder,
         *,
         isolated: bool = False,
+        holders: ModelHolders | None = None,
     ):
         self.sessions, self.settings, self.holder = sessions, settings, holder
+        # Every topic's model (``holder`` is the default topic's): re-scoring is per topic.
+        self.holders = holders or ModelHolders(sessions, settings, default=holder)
         self.isolated = isolated
         private_directory(settings.data_dir)
         self.lock = JobLock(settings.data_dir)
@@ -216,7 +219,7 @@ class DailyJob:
                 categories=categories,
             )
             if nightly and not self.cancel_flag():
-                after_ingestion(self.sessions, self.settings, self.holder)
+                after_ingestion(self.sessions, self.settings, self.holder, holders=self.holders)
             return reports
         finally:
             self.cancel_flag.clear()
@@ -250,20 +253,23 @@ class DailyJob:
         self.lock.give()
         return False
 
-    def rescore(self, *, wait: float = RESCORE_WAIT_SECONDS) -> int:
-        """Score every stored day with a newly served model, newest day first, in committed
-        batches; until a day is done its list keeps the previous model's scores. Waits for a
-        running job (which scores with the new model itself) rather than racing it."""
-        if self.holder.get() is None:
+    def rescore(
+        self, *, wait: float = RESCORE_WAIT_SECONDS, topic_id: int = DEFAULT_TOPIC_ID
+    ) -> int:
+        """Score every stored day with a topic's newly served model, newest day first, in
+        committed batches; until a day is done its list keeps the previous model's scores. Waits
+        for a running job (which scores with the new model itself) rather than racing it."""
+        holder = self.holders[topic_id]
+        if holder.get() is None:
             return 0
         if not self.lock.take(wait=wait, what=RESCORING):
             logger.warning("re-scoring skipped: a job held the lock for %.0f s", wait)
             return 0
         try:
             if self.isolated:
-                return in_child_process(self.settings, rescore_in_child)
+                return in_child_process(self.settings, rescore_in_child, topic_id=topic_id)
             lower_thread_priority(self.settings.background_nice)
-            return rescore_until_current(self.sessions, self.holder)
+            return rescore_until_current(self.sessions, holder)
         finally:
             self.lock.give()
 
@@ -299,10 +305,10 @@ class LockedRetrainRunner(RetrainRunner):
         super().__init__(sessions, settings)
         self.job = job
 
-    def start(self) -> bool:
+    def start(self, *, topic_id: int = DEFAULT_TOPIC_ID, topic: str = DEFAULT_TOPIC) -> bool:
         self.job.hold(PAGE_RETRAIN, wait=0.25)
         try:
-            started = super().start()
+            started = super().start(topic_id=topic_id, topic=topic)
         except BaseException:
             self.job.release()
             raise
@@ -315,7 +321,9 @@ class LockedRetrainRunner(RetrainRunner):
         # all) in a thread of the web process held the interpreter lock from the requests,
         # GET /recommendations p99 185 ms under 50 clients (bench/load.py, retrain part).
         if self.job.isolated:
-            return in_child_process(self.settings, _retrain_in_child, trigger="page")
+            return in_child_process(
+                self.settings, _retrain_in_child, trigger="page", topic_id=self.topic_id
+            )
         return super()._fit()
 
     def _run(self) -> None:
@@ -351,9 +359,9 @@ def _ingest_range_in_child(
         return reports
 
 
-def _retrain_in_child(settings: Settings, *, trigger: str) -> RetrainOutcome:
-    with child_state(settings) as (sessions, _):
-        return retrain(sessions, settings, trigger=trigger)
+def _retrain_in_child(settings: Settings, *, trigger: str, topic_id: int) -> RetrainOutcome:
+    with child_state(settings, topic_id=topic_id) as (sessions, _):
+        return retrain(sessions, settings, trigger=trigger, topic_id=topic_id)
 
 
 INTERRUPTED = (

@@ -15,7 +15,7 @@ from app.core.db import Database
 from app.jobs.arxiv_source import ArxivClient
 from app.jobs.retrain import RetrainRunner
 from app.jobs.scheduler import DailyJob
-from app.serving.holder import ModelHolder
+from app.serving.holder import ModelHolder, ModelHolders
 
 if TYPE_CHECKING:
     import anyio
@@ -27,7 +27,7 @@ class Services:
     settings: Settings
     access: Access
     database: Database
-    holder: ModelHolder
+    holders: ModelHolders  # each topic's active model
     job: DailyJob
     retrainer: RetrainRunner
     response_cache: ResponseCache
@@ -43,3 +43,8 @@ class Services:
     @property
     def sessions(self) -> sessionmaker[Session]:
         return self.database.sessions
+
+    @property
+    def holder(self) -> ModelHolder:
+        """The default topic's model holder."""
+        return self.holders.default

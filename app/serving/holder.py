@@ -187,3 +187,42 @@ class ModelHolder:
         if loaded is not None:
             message += f"; still serving version {loaded.version_id} ({loaded.name})"
         return message
+
+
+class ModelHolders:
+    """One ``ModelHolder`` per topic, made on first use and kept: each topic serves its own active
+    model. They share the settings and the ``on_change`` callback (whose ``LoadedModel`` names
+    its topic); ``default`` is the default topic's."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        *,
+        on_change: Callable[[LoadedModel], None] | None = None,
+        default: ModelHolder | None = None,
+    ):
+        self._sessions, self._settings, self._on_change = sessions, settings, on_change
+        self.default = default or ModelHolder.from_settings(
+            sessions, settings, on_change=on_change, topic_id=DEFAULT_TOPIC_ID
+        )
+        self._holders: dict[int, ModelHolder] = {self.default.topic_id: self.default}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, topic_id: int) -> ModelHolder:
+        holder = self._holders.get(topic_id)
+        if holder is not None:
+            return holder
+        with self._lock:
+            return self._holders.setdefault(
+                topic_id,
+                ModelHolder.from_settings(
+                    self._sessions, self._settings, on_change=self._on_change, topic_id=topic_id
+                ),
+            )
+
+    def forget(self, topic_id: int) -> None:
+        """Drop a deleted topic's holder and its model."""
+        if topic_id != self.default.topic_id:
+            with self._lock:
+                self._holders.pop(topic_id, None)

@@ -100,11 +100,16 @@ class DeletedTopic:
     retrain_runs: int
 
 
+def check_deletable(topic: Topic) -> None:
+    """TopicError for the default topic, before anything is exported or deleted."""
+    if topic.id == DEFAULT_TOPIC_ID:
+        raise TopicError(f"the topic {DEFAULT_TOPIC!r} takes every request without a topic")
+
+
 def delete_topic(session: Session, name: str) -> DeletedTopic:
     """Delete the topic and everything of it, in the caller's transaction."""
     topic = find_topic(session, name)
-    if topic.id == DEFAULT_TOPIC_ID:
-        raise TopicError(f"the topic {DEFAULT_TOPIC!r} takes every request without a topic")
+    check_deletable(topic)
     versions = select(ModelVersion.id).where(ModelVersion.topic_id == topic.id)
     labels = session.scalar(select(func.count(Label.paper_id)).where(Label.topic_id == topic.id))
     # Explicitly, child tables first: not every backend enforces the cascades.

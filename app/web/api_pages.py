@@ -17,6 +17,7 @@ from app.api.routes.system import status as status_answer
 from app.core.arxiv_ids import is_arxiv_id, split_version
 from app.store import queries
 from app.store.categories import followed_categories
+from app.store.schema import DEFAULT_TOPIC_ID, Topic
 from app.web.search_pages import PageRoute, html_page, search_form
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -47,7 +48,9 @@ def paper_page(
         context["error"] = f"{paper_id!r} is not an arXiv id (such as 2503.11742)."
         return html_page(request, "paper.html", context, status=404)
     try:
-        detail = paper_answer(split_version(paper_id)[0], session, holder)
+        # The page shows the default topic (a topic switcher is issue 19's next step).
+        default = session.get_one(Topic, DEFAULT_TOPIC_ID)
+        detail = paper_answer(split_version(paper_id)[0], session, holder, default)
     except HTTPException as err:
         context["error"] = f"Paper {paper_id} is not in the database; search for it, or label it "
         context["error"] += "from the day page."

@@ -158,16 +158,16 @@ def test_the_largest_model_id_is_looked_up(client):
 
 
 DECLARED = {
-    ("post", "/score"): {"413", "422", "503"},
+    ("post", "/score"): {"404", "413", "422", "503"},
     ("get", "/recommendations"): {"304", "404", "422", "503"},
     ("get", "/papers/{paper_id}"): {"404", "422"},
     ("post", "/papers/{paper_id}/label"): {"401", "403", "404", "413", "422", "503"},
     ("delete", "/papers/{paper_id}/label"): {"401", "403", "404", "422"},
     ("post", "/models/{version_id}/activate"): {"401", "403", "404", "409", "422"},
-    ("post", "/models/rollback"): {"401", "403", "409"},
-    ("post", "/retrain"): {"401", "403", "409"},
-    ("post", "/labels/import"): {"400", "401", "403", "413", "422", "503"},
-    ("get", "/seed/author"): {"422", "503"},
+    ("post", "/models/rollback"): {"401", "403", "404", "409", "422"},
+    ("post", "/retrain"): {"401", "403", "404", "409", "422"},
+    ("post", "/labels/import"): {"400", "401", "403", "404", "413", "422", "503"},
+    ("get", "/seed/author"): {"404", "422", "503"},
 }
 
 

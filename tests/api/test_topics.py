@@ -4,6 +4,7 @@ two topics at once, each topic's labels apart."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -77,3 +78,60 @@ def test_an_unknown_topic_is_a_404_naming_it_and_stores_nothing(client, sessions
         assert response.status_code == 404
         assert "no topic 'nope'" in response.json()["detail"]
     assert _labels(sessions) == []
+
+
+def _retrained(client, topic: str) -> dict:
+    assert client.post("/retrain", params={"topic": topic}).status_code == 202
+    deadline = time.monotonic() + 60
+    while (state := client.get("/retrain").json())["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert state["topic"] == topic
+    return state
+
+
+def _settled(client, **params) -> dict:
+    """The day's list once the active model has scored every paper of it (re-scoring runs in
+    the background after an activation)."""
+    deadline = time.monotonic() + 60
+    while True:
+        answer = client.get("/recommendations", params={"all": True, **params}).json()
+        if not answer["pending"] and not answer["rescoring"]:
+            return answer
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.05)
+
+
+def test_a_second_topic_from_five_ids_gets_its_own_model_and_day_list(client, day_ids):
+    """Issue 19's first goal, through the API: a second topic from five imported ids has its
+    own ranked day, and the first topic's list does not change."""
+    for paper in day_ids[:3]:
+        client.post(f"/papers/{paper}/label", json={"interest": 1})
+    assert _retrained(client, "default")["state"] == "done"
+    before = _settled(client)
+
+    client.post("/topics", json={"name": "second"})
+    ids = "\n".join(day_ids[-5:])
+    imported = client.post(
+        "/labels/import",
+        params={"topic": "second"},
+        content=ids,
+        headers={"content-type": "text/plain"},
+    )
+    assert imported.status_code == 200 and imported.json()["new_labels"] == 5
+    assert _retrained(client, "second")["state"] == "done"
+
+    second = _settled(client, topic="second")
+    default = _settled(client)
+    assert default == before
+    assert second["model"]["id"] != default["model"]["id"]
+    ranked = [p["id"] for p in second["papers"]]
+    assert set(ranked[:5]) & set(day_ids[-5:])  # its own ✓ papers rank among its first
+    assert (
+        client.get("/models", params={"topic": "second"}).json()[0]["id"] == second["model"]["id"]
+    )
+    assert [m["id"] for m in client.get("/models").json()] == [default["model"]["id"]]
+    scored = client.post("/score", params={"topic": "second"}, json={"abstract": "A robot."})
+    assert scored.json()["model"]["id"] == second["model"]["id"]
+    missing = client.get("/recommendations", params={"topic": "nope"})
+    assert missing.status_code == 404 and "no topic 'nope'" in missing.json()["detail"]

@@ -20,7 +20,14 @@ from app.jobs.scheduler import DailyJob
 from app.serving.registry import active_model, list_models, rollback_model
 from app.store import queries
 from app.store.labels import import_labels_csv, set_label
-from app.store.schema import DEFAULT_TOPIC_ID, IngestRun, Label, ModelVersion, RetrainRun
+from app.store.schema import (
+    DEFAULT_TOPIC_ID,
+    IngestRun,
+    Label,
+    ModelVersion,
+    RetrainRun,
+    Score,
+)
 from tests.conftest import LABELS_CSV
 from tests.factories import activate_model_dir, with_metadata, write_labels_csv
 from training.inference.artifact import (
@@ -361,3 +368,50 @@ def test_the_retrain_recipe_fixed_c_and_second_stage_follow_the_settings(labelle
     plain = retrain(labelled, settings.model_copy(update={"retrain_second_stage": False}))
     plain_meta = ModelMeta.load(Path(_path_of(labelled, plain.version_id)))
     assert plain_meta.info["hyperparameters"]["second_stage"] is None
+
+
+def test_the_nightly_part_retrains_each_topic_and_one_failure_stops_none(
+    labelled, settings, holder, monkeypatch
+):
+    """Three topics whose labels changed: each retrains in the reader's order; the one whose
+    retrain fails is recorded as failed, and the others get and serve their models."""
+    from app.jobs import retrain as retrain_module
+    from app.jobs.rescore import after_ingestion
+    from app.store.topics import create_topic
+
+    with session_scope(labelled) as session:
+        ids = session.scalars(select(Label.paper_id).order_by(Label.paper_id)).all()
+        topics = {name: create_topic(session, name).id for name in ("broken", "third")}
+        for topic_id in topics.values():
+            for n, paper_id in enumerate(ids[:40]):
+                set_label(
+                    session,
+                    paper_id=paper_id,
+                    interest=int(n % 4 == 0),
+                    source="web",
+                    topic_id=topic_id,
+                )
+    real = retrain_module._retrain
+
+    def failing(*args, **kwargs):
+        if kwargs.get("topic_id") == topics["broken"]:
+            raise RuntimeError("this topic's model cannot be fit")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(retrain_module, "_retrain", failing)
+    outcome = after_ingestion(labelled, settings, holder)
+    assert outcome is not None and outcome.activated  # the default topic's
+    with labelled() as session:
+        for name, topic_id in (("default", DEFAULT_TOPIC_ID), ("third", topics["third"])):
+            run = last_retrain(session, topic_id=topic_id)
+            assert (name, run.status, run.activated) == (name, "success", True)
+            version = active_model(session, topic_id=topic_id)
+            assert version is not None and version.topic_id == topic_id
+        broken = last_retrain(session, topic_id=topics["broken"])
+        assert broken.status == "failed" and "cannot be fit" in broken.reason
+        assert active_model(session, topic_id=topics["broken"]) is None
+        third = active_model(session, topic_id=topics["third"])
+        scored = session.scalar(
+            select(func.count(Score.id)).where(Score.model_version_id == third.id)
+        )
+        assert scored > 0

@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from app.api.deps import ArxivDep, SessionDep, WriterDep
+from app.api.deps import ArxivDep, SessionDep, TopicDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import (
     AuthorCandidate,
@@ -88,6 +88,7 @@ def _import(
     format: str | None,
     prefer_file: bool,
     modified: dt.datetime | None,
+    topic_id: int,
 ) -> FileImportReport:
     with tempfile.TemporaryDirectory(prefix="arxiv-reco-import-") as folder:
         path = Path(folder) / _safe_name(name)
@@ -95,7 +96,13 @@ def _import(
         set_modified(path, modified or utcnow())
         try:
             report = import_file(
-                session, path, client=client, name=name, format=format, prefer_file=prefer_file
+                session,
+                path,
+                client=client,
+                name=name,
+                format=format,
+                prefer_file=prefer_file,
+                topic_id=topic_id,
             )
             session.commit()
         except BaseException:
@@ -108,7 +115,9 @@ def _import(
     "/labels/import",
     response_model=LabelImportReport,
     dependencies=[WriterDep],
-    responses=error_responses(*WRITE_ERRORS, 400, 413, 503, notes=_UNREACHABLE),
+    responses=error_responses(
+        *WRITE_ERRORS, 400, 404, 413, 503, notes={**_UNREACHABLE, 404: "No topic of that name"}
+    ),
     openapi_extra=_TEXT_BODY,
     summary="Import labels from a file or pasted arXiv ids",
 )
@@ -116,6 +125,7 @@ async def import_labels(
     request: Request,
     session: SessionDep,
     client: ArxivDep,
+    topic: TopicDep,
     file: Annotated[
         UploadFile | None,
         File(description="BibTeX, CSL-JSON (Zotero, Mendeley), RIS, a labelled CSV, or ids"),
@@ -138,7 +148,8 @@ async def import_labels(
         ),
     ] = None,
 ) -> LabelImportReport:
-    """Every paper the file names is labelled (interesting, unless a CSV says otherwise); those
+    """Every paper the file names is labelled in the topic (interesting, unless a CSV says
+    otherwise); those
     not stored are fetched from arXiv. All or nothing: a malformed file (422, naming the line) or
     an arXiv that cannot be reached (503) stores nothing. Entries without an arXiv id, ids arXiv
     does not know and papers named twice are skipped and listed."""
@@ -166,6 +177,7 @@ async def import_labels(
             format=format,
             prefer_file=prefer_file,
             modified=modified,
+            topic_id=topic.id,
         )
     except DataError as err:
         raise validation_error(("body", "file" if file is not None else "text"), str(err)) from None
@@ -177,12 +189,13 @@ async def import_labels(
 @router.get(
     "/seed/author",
     response_model=AuthorCandidatesResponse,
-    responses=error_responses(503, notes=_UNREACHABLE),
+    responses=error_responses(404, 503, notes={**_UNREACHABLE, 404: "No topic of that name"}),
     summary="An author's papers on arXiv, to tick your own",
 )
 def seed_author(
     session: SessionDep,
     client: ArxivDep,
+    topic: TopicDep,
     name: Annotated[
         str,
         Query(
@@ -199,7 +212,9 @@ def seed_author(
     labels. Post the ids of yours to ``/labels/import`` (as text) to store and label them."""
     try:
         query = author_query(name)
-        candidates = author_candidates(session, client=client, name=name, limit=limit)
+        candidates = author_candidates(
+            session, client=client, name=name, limit=limit, topic_id=topic.id
+        )
     except ValueError as err:
         raise validation_error(("query", "name"), str(err)) from None
     except RefusedError as err:

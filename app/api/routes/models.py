@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 
-from app.api.deps import ServicesDep, SessionDep, SettingsDep, VersionIdPath, WriterDep
+from app.api.deps import ServicesDep, SessionDep, SettingsDep, TopicDep, VersionIdPath, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import ModelVersionDetail
 from app.jobs.lock import JobBusy
@@ -35,9 +35,14 @@ def _detail(version: ModelVersion) -> ModelVersionDetail:
     )
 
 
-@router.get("/models", response_model=list[ModelVersionDetail])
-def models(session: SessionDep) -> list[ModelVersionDetail]:
-    return [_detail(v) for v in list_models(session)]
+@router.get(
+    "/models",
+    response_model=list[ModelVersionDetail],
+    responses=error_responses(404, notes={404: "No topic of that name"}),
+)
+def models(session: SessionDep, topic: TopicDep) -> list[ModelVersionDetail]:
+    """The topic's model versions, newest first."""
+    return [_detail(v) for v in list_models(session, topic_id=topic.id)]
 
 
 @router.post(
@@ -49,18 +54,24 @@ def models(session: SessionDep) -> list[ModelVersionDetail]:
         404,
         409,
         notes={
-            404: "No model version has this id, or its files are gone",
+            404: "No model version has this id in the topic, or its files are gone, or no "
+            "topic of that name",
             409: "The model cannot be loaded or cannot score a test paper",
         },
     ),
 )
 def activate(
-    version_id: VersionIdPath, session: SessionDep, settings: SettingsDep
+    version_id: VersionIdPath, session: SessionDep, settings: SettingsDep, topic: TopicDep
 ) -> ModelVersionDetail:
-    """Serve a model version; it is loaded and scores a test paper first (409 if it cannot)."""
+    """Serve a model version of the topic; it is loaded and scores a test paper first (409 if
+    it cannot)."""
     try:
         version = activate_model(
-            session, version_id=version_id, verify=True, device=settings.device
+            session,
+            version_id=version_id,
+            verify=True,
+            device=settings.device,
+            topic_id=topic.id,
         )
     except ModelNotServable as err:
         raise HTTPException(409, str(err)) from err
@@ -76,13 +87,18 @@ def activate(
     dependencies=[WriterDep],
     responses=error_responses(
         *WRITE_ERRORS,
+        404,
         409,
-        notes={409: "No earlier model to roll back to, or it cannot be served"},
+        notes={
+            404: "No topic of that name",
+            409: "No earlier model to roll back to, or it cannot be served",
+        },
     ),
 )
-def rollback(session: SessionDep, settings: SettingsDep) -> ModelVersionDetail:
+def rollback(session: SessionDep, settings: SettingsDep, topic: TopicDep) -> ModelVersionDetail:
+    """Serve the topic's previously active version again."""
     try:
-        version = rollback_model(session, verify=True, device=settings.device)
+        version = rollback_model(session, verify=True, device=settings.device, topic_id=topic.id)
     except ModelVersionError as err:
         raise HTTPException(409, str(err)) from err
     session.commit()
@@ -95,15 +111,20 @@ def rollback(session: SessionDep, settings: SettingsDep) -> ModelVersionDetail:
     dependencies=[WriterDep],
     responses=error_responses(
         *WRITE_ERRORS,
+        404,
         409,
-        notes={409: "A retrain, an ingestion or a re-scoring is running; the detail names it"},
+        notes={
+            404: "No topic of that name",
+            409: "A retrain, an ingestion or a re-scoring is running; the detail names it",
+        },
     ),
 )
-def start_retrain(services: ServicesDep, response: Response) -> dict[str, Any]:
-    """Train on every stored label in the background; poll GET /retrain for the outcome. Under
-    the daily job's one lock, so never beside an ingestion or another retrain (CLI included)."""
+def start_retrain(services: ServicesDep, topic: TopicDep, response: Response) -> dict[str, Any]:
+    """Train the topic's model on its labels in the background; poll GET /retrain for the
+    outcome. Under the daily job's one lock, so never beside an ingestion or another retrain
+    (CLI included)."""
     try:
-        started = services.retrainer.start()
+        started = services.retrainer.start(topic_id=topic.id, topic=topic.name)
     except JobBusy as busy:  # the page shows it after "Retrain refused: "
         sentence = busy.plain()
         raise HTTPException(
@@ -116,4 +137,5 @@ def start_retrain(services: ServicesDep, response: Response) -> dict[str, Any]:
 
 @router.get("/retrain")
 def retrain_state(services: ServicesDep) -> dict[str, Any]:
+    """The last retrain started here (one runs at a time, whatever its topic: ``topic``)."""
     return services.retrainer.state

@@ -15,6 +15,8 @@ from app.core.cache import CachedBody
 from app.runtime.services import Services
 from app.serving.day import list_day
 from app.store import queries
+from app.store.schema import DEFAULT_TOPIC
+from app.store.topics import MAX_NAME, TopicNotFound, find_topic
 
 router = APIRouter(tags=["recommendations"], route_class=JSONRoute)
 
@@ -36,7 +38,10 @@ def _parse_day(value: str) -> dt.date:
         **error_responses(
             404,
             503,
-            notes={404: "No papers have been ingested yet, or not on this day"},
+            notes={
+                404: "No papers have been ingested yet, or not on this day, or no topic of "
+                "that name"
+            },
         ),
     },
 )
@@ -55,6 +60,9 @@ async def recommendations(
     explain: Annotated[
         bool, Query(description="Give each recommended paper its strongest reasons")
     ] = False,
+    topic: Annotated[
+        str, Query(max_length=MAX_NAME, description="The topic (GET /topics lists them)")
+    ] = DEFAULT_TOPIC,
 ) -> Response:
     """A day's papers at or above the active model's threshold, best first.
 
@@ -62,7 +70,9 @@ async def recommendations(
     reads cost no query and no model work; each answer carries an ETag for conditional requests.
     """
     day = _parse_day(date) if date is not None else None
-    key = ("recommendations", day, limit, all, explain)
+    # The topic is looked up on a miss only: a cached list costs no query.
+    topic = topic.strip().lower()
+    key = ("recommendations", topic, day, limit, all, explain)
     cache = services.response_cache
     entry = cache.get(key)
     if entry is None:
@@ -71,7 +81,14 @@ async def recommendations(
         rendering = cache.rendering.get(flight)
         if rendering is None:
             render = partial(
-                _render, services, key, day=day, limit=limit, include_all=all, explain=explain
+                _render,
+                services,
+                key,
+                topic=topic,
+                day=day,
+                limit=limit,
+                include_all=all,
+                explain=explain,
             )
             # A few rendering threads at most: more would only fight the event loop for the
             # interpreter lock while cached answers wait to be sent.
@@ -90,6 +107,7 @@ def _render(
     services: Services,
     key: tuple[object, ...],
     *,
+    topic: str,
     day: dt.date | None,
     limit: int | None,
     include_all: bool,
@@ -97,8 +115,12 @@ def _render(
 ) -> CachedBody:
     cache = services.response_cache
     version = cache.version()  # before reading, so a commit meanwhile leaves the entry stale
-    model = require_model(services.holder)
     with services.sessions() as session:
+        try:
+            topic_id = find_topic(session, topic).id
+        except TopicNotFound as err:
+            raise HTTPException(404, str(err)) from None
+        model = require_model(services.holders[topic_id])
         day = day or queries.latest_day(session)
         if day is None:
             raise HTTPException(404, "no papers have been ingested yet; run `arxiv-reco ingest`")

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 from fastapi import APIRouter, Body
 
-from app.api.deps import HolderDep, SettingsDep, require_model
+from app.api.deps import SettingsDep, TopicHolderDep, require_model
 from app.api.errors import JSONRoute, error_responses, one_or_many, validation_error
 from app.api.schemas import (
     BatchScoreResponse,
@@ -28,11 +28,11 @@ else:  # one paper or a list, each refused once when wrong
 @router.post(
     "/score",
     response_model=ScoreResponse | BatchScoreResponse,
-    responses=error_responses(413, 503),
+    responses=error_responses(404, 413, 503, notes={404: "No topic of that name"}),
 )
 def score(
     settings: SettingsDep,
-    holder: HolderDep,
+    holder: TopicHolderDep,
     body: Annotated[
         ScoreBody,
         Body(

@@ -20,11 +20,12 @@ from app.core.private_files import private_directory
 from app.serving.registry import active_model
 from app.store import queries
 from app.store.labels import export_labels_csv
-from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, Topic
+from app.store.schema import Topic
 from app.store.topics import (
     TopicError,
     TopicExists,
     TopicNotFound,
+    check_deletable,
     create_topic,
     delete_topic,
     find_topic,
@@ -131,8 +132,10 @@ def remove(
             ("query", "confirm"),
             f"confirm={confirm!r} does not repeat the topic's name {topic.name!r}",
         )
-    if topic.id == DEFAULT_TOPIC_ID:
-        raise HTTPException(409, f"the topic {DEFAULT_TOPIC!r} takes every request without a topic")
+    try:
+        check_deletable(topic)
+    except TopicError as err:
+        raise HTTPException(409, str(err)) from None
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     exports = private_directory(Path(settings.data_dir) / "exports")
     export = exports / f"topic-{topic.name}-{stamp}-labels.csv"
