@@ -16,7 +16,7 @@ from app.core.config import Settings
 from app.jobs.arxiv_source import ArxivClient
 from app.runtime.services import Services
 from app.serving.holder import LoadedModel, ModelHolder
-from app.store.schema import DEFAULT_TOPIC, Topic
+from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, Topic
 from app.store.topics import MAX_NAME, TopicNotFound, find_topic
 
 NO_MODEL = (
@@ -81,9 +81,18 @@ def get_holder(services: ServicesDep) -> ModelHolder:
 def require_model(holder: ModelHolder) -> LoadedModel:
     """The active model, or 503 saying how to get one. Called in a route after its own checks,
     never as a dependency: FastAPI resolves dependencies before it reports a bad body, and bad
-    input is a 422 whether a model is active or not."""
+    input is a 422 whether a model is active or not.
+
+    A topic other than the default one without any model yet is 409 (the reader has not trained
+    it; nothing is unavailable); a model that no longer loads is 503 in every topic."""
     loaded = holder.get()
     if loaded is None:
+        if holder.last_error is None and holder.topic_id != DEFAULT_TOPIC_ID:
+            raise HTTPException(
+                status_code=409,
+                detail="this topic has no model yet: mark a paper ✓ in it (?topic=) and "
+                "retrain it (POST /retrain?topic=)",
+            )
         detail = holder.last_error or NO_MODEL
         raise HTTPException(status_code=503, detail=detail)
     return loaded

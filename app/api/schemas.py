@@ -54,10 +54,24 @@ class ScoredPaper(PaperPublic):
     )
 
 
+class PaperInTopic(BaseModel):
+    """The paper's score and label in one topic."""
+
+    topic: str
+    probability: float | None = Field(description="None: no model, or not scored yet")
+    recommended: bool
+    label: int | None = None
+
+
 class PaperDetail(ScoredPaper):
     submitted_at: dt.datetime
     updated_at: dt.datetime | None
     label: int | None = None
+    topics: list[PaperInTopic] = Field(
+        default_factory=list,
+        description="Without ?topic=: the paper in every topic, in the reader's order (the "
+        "fields above are the default topic's); with it, empty",
+    )
 
 
 class RecommendationsResponse(BaseModel):

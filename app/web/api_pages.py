@@ -12,7 +12,7 @@ from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse
 
 from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
-from app.api.routes.papers import paper as paper_answer
+from app.api.routes.papers import paper_detail
 from app.api.routes.system import status as status_answer
 from app.core.arxiv_ids import is_arxiv_id, split_version
 from app.store import queries
@@ -50,7 +50,7 @@ def paper_page(
     try:
         # The page shows the default topic (a topic switcher is issue 19's next step).
         default = session.get_one(Topic, DEFAULT_TOPIC_ID)
-        detail = paper_answer(split_version(paper_id)[0], session, holder, default)
+        detail = paper_detail(session, split_version(paper_id)[0], holder=holder, topic=default)
     except HTTPException as err:
         context["error"] = f"Paper {paper_id} is not in the database; search for it, or label it "
         context["error"] += "from the day page."

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import NO_MODEL, HolderDep, SessionDep, SettingsDep
+from app.api.deps import NO_MODEL, SessionDep, SettingsDep, TopicDep, TopicHolderDep
+from app.api.errors import error_responses
 from app.store import queries
+from app.store.schema import DEFAULT_TOPIC_ID
 from app.web.templating import TEMPLATES
 
 router = APIRouter(tags=["feed"])
@@ -18,16 +20,22 @@ def _stamp(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@router.get("/feed.atom", response_class=Response)
+@router.get(
+    "/feed.atom",
+    response_class=Response,
+    responses=error_responses(404, notes={404: "No topic of that name"}),
+)
 def feed(
     request: Request,
     session: SessionDep,
-    holder: HolderDep,
+    holder: TopicHolderDep,
+    topic: TopicDep,
     settings: SettingsDep,
     days: Annotated[int | None, Query(ge=1, le=60, description="How many recent days")] = None,
 ) -> Response:
-    """The recommended papers of the last listing days, newest day first. Without a model it
-    is a valid feed with no entries whose subtitle says what to do."""
+    """A topic's recommended papers of the last listing days, newest day first (one feed per
+    topic: ``?topic=NAME``; the default topic's without it). Without a model it is a valid feed
+    with no entries whose subtitle says what to do."""
     model = holder.get()
     rows = (
         queries.recent_recommendations(
@@ -51,6 +59,7 @@ def feed(
             "model": model,
             "no_model": holder.last_error or NO_MODEL,
             "rows": rows,
+            "topic": None if topic.id == DEFAULT_TOPIC_ID else topic.name,
             "updated": _stamp(newest),
             "stamp": _stamp,
         },

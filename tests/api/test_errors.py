@@ -158,8 +158,8 @@ def test_the_largest_model_id_is_looked_up(client):
 
 
 DECLARED = {
-    ("post", "/score"): {"404", "413", "422", "503"},
-    ("get", "/recommendations"): {"304", "404", "422", "503"},
+    ("post", "/score"): {"404", "409", "413", "422", "503"},
+    ("get", "/recommendations"): {"304", "404", "409", "422", "503"},
     ("get", "/papers/{paper_id}"): {"404", "422"},
     ("post", "/papers/{paper_id}/label"): {"401", "403", "404", "413", "422", "503"},
     ("delete", "/papers/{paper_id}/label"): {"401", "403", "404", "422"},

@@ -7,6 +7,7 @@ import io
 import time
 from pathlib import Path
 
+import feedparser
 import pandas as pd
 from sqlalchemy import select
 
@@ -111,6 +112,8 @@ def test_a_second_topic_from_five_ids_gets_its_own_model_and_day_list(client, da
     before = _settled(client)
 
     client.post("/topics", json={"name": "second"})
+    untrained = client.get("/recommendations", params={"topic": "second"})
+    assert untrained.status_code == 409 and "no model yet" in untrained.json()["detail"]
     ids = "\n".join(day_ids[-5:])
     imported = client.post(
         "/labels/import",
@@ -133,5 +136,17 @@ def test_a_second_topic_from_five_ids_gets_its_own_model_and_day_list(client, da
     assert [m["id"] for m in client.get("/models").json()] == [default["model"]["id"]]
     scored = client.post("/score", params={"topic": "second"}, json={"abstract": "A robot."})
     assert scored.json()["model"]["id"] == second["model"]["id"]
+    detail = client.get(f"/papers/{day_ids[-1]}").json()
+    assert [(t["topic"], t["label"]) for t in detail["topics"]] == [
+        ("default", None),
+        ("second", 1),
+    ]
+    assert detail["label"] is None  # the default topic's
+    in_second = client.get(f"/papers/{day_ids[-1]}", params={"topic": "second"}).json()
+    assert (in_second["label"], in_second["topics"]) == (1, [])
+    feed = feedparser.parse(client.get("/feed.atom", params={"topic": "second"}).text)
+    assert feed.feed.title == "arxiv-reco: recommended papers (second)"
+    assert feed.feed.id.endswith("/feed.atom?topic=second")
+    assert client.get("/feed.atom", params={"topic": "nope"}).status_code == 404
     missing = client.get("/recommendations", params={"topic": "nope"})
     assert missing.status_code == 404 and "no topic 'nope'" in missing.json()["detail"]

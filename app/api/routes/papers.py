@@ -1,15 +1,19 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.orm import Session
 
-from app.api.deps import PaperIdPath, SessionDep, TopicDep, TopicHolderDep
+from app.api.deps import PaperIdPath, ServicesDep, SessionDep, TopicDep, TopicHolderDep
 from app.api.errors import JSONRoute, error_responses
-from app.api.schemas import PaperDetail, PaperPublic
+from app.api.schemas import PaperDetail, PaperInTopic, PaperPublic
 from app.serving.day import list_model
+from app.serving.holder import LoadedModel, ModelHolder, ModelHolders
 from app.serving.reasons import reasons_for
 from app.serving.scoring import paper_score
 from app.store import queries
 from app.store.rules import is_recommended
+from app.store.schema import Paper, Topic
+from app.store.topics import list_topics
 
 router = APIRouter(tags=["papers"], route_class=JSONRoute)
 
@@ -22,13 +26,53 @@ router = APIRouter(tags=["papers"], route_class=JSONRoute)
     ),
 )
 def paper(
-    paper_id: PaperIdPath, session: SessionDep, holder: TopicHolderDep, topic: TopicDep
+    paper_id: PaperIdPath,
+    session: SessionDep,
+    holder: TopicHolderDep,
+    topic: TopicDep,
+    services: ServicesDep,
+    request: Request,
 ) -> PaperDetail:
-    """The paper with its score and label in the topic (default: the default topic)."""
+    """The paper with its score and label in the topic (default: the default topic); without
+    ``?topic=``, also in every topic (``topics``)."""
+    every = None if "topic" in request.query_params else services.holders
+    return paper_detail(session, paper_id, holder=holder, topic=topic, every_topic=every)
+
+
+def paper_detail(
+    session: Session,
+    paper_id: str,
+    *,
+    holder: ModelHolder,
+    topic: Topic,
+    every_topic: ModelHolders | None = None,
+) -> PaperDetail:
+    """``GET /papers/{id}``'s answer; ``every_topic``: every topic's model, for ``topics``."""
     row = queries.get_paper(session, paper_id=paper_id)
     if row is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
     loaded = holder.get()
+    here = _in_topic(session, row, topic, loaded)
+    everywhere = (
+        [_in_topic(session, row, each, every_topic[each.id].get()) for each in list_topics(session)]
+        if every_topic is not None
+        else []
+    )
+    return PaperDetail(
+        **PaperPublic.model_validate(row).model_dump(),
+        submitted_at=row.submitted_at,
+        updated_at=row.updated_at,
+        probability=here.probability,
+        recommended=here.recommended,
+        label=here.label,
+        reasons=reasons_for(session, loaded, [row])[row.id] if loaded is not None else None,
+        topics=everywhere,
+    )
+
+
+def _in_topic(
+    session: Session, row: Paper, topic: Topic, loaded: LoadedModel | None
+) -> PaperInTopic:
     # The score its day's list shows: the active model's, or the previous one's until the
     # active model has re-scored that day.
     listed = list_model(session, day=row.submitted_on, active=loaded) if loaded else None
@@ -37,12 +81,9 @@ def paper(
         if listed is not None
         else None
     )
-    return PaperDetail(
-        **PaperPublic.model_validate(row).model_dump(),
-        submitted_at=row.submitted_at,
-        updated_at=row.updated_at,
+    return PaperInTopic(
+        topic=topic.name,
         probability=probability,
         recommended=listed is not None and is_recommended(probability, listed.threshold),
         label=queries.labels_of(session, paper_ids=[row.id], topic_id=topic.id).get(row.id),
-        reasons=reasons_for(session, loaded, [row])[row.id] if loaded is not None else None,
     )

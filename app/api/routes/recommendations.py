@@ -37,10 +37,12 @@ def _parse_day(value: str) -> dt.date:
         304: {"description": "Not modified since the ETag in If-None-Match"},
         **error_responses(
             404,
+            409,
             503,
             notes={
                 404: "No papers have been ingested yet, or not on this day, or no topic of "
-                "that name"
+                "that name",
+                409: "The topic has no model yet",
             },
         ),
     },

@@ -28,7 +28,9 @@ else:  # one paper or a list, each refused once when wrong
 @router.post(
     "/score",
     response_model=ScoreResponse | BatchScoreResponse,
-    responses=error_responses(404, 413, 503, notes={404: "No topic of that name"}),
+    responses=error_responses(
+        404, 409, 413, 503, notes={404: "No topic of that name", 409: "The topic has no model yet"}
+    ),
 )
 def score(
     settings: SettingsDep,

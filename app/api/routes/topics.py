@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.orm import Session
 
-from app.api.deps import SessionDep, SettingsDep, WriterDep
+from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import TopicDeleted, TopicPublic, TopicRequest
 from app.core.private_files import private_directory
@@ -120,6 +120,7 @@ def remove(
     name: str,
     session: SessionDep,
     settings: SettingsDep,
+    services: ServicesDep,
     confirm: Annotated[
         str, Query(max_length=64, description="The topic's name again: deleting cannot be undone")
     ],
@@ -142,6 +143,7 @@ def remove(
     export_labels_csv(session, export, topic_id=topic.id)
     deleted = delete_topic(session, topic.name)
     session.commit()
+    services.holders.forget(topic.id)
     return TopicDeleted(
         name=deleted.name,
         labels=deleted.labels,

@@ -1,0 +1,221 @@
+"""Issue 19's figures for topics: the migration's time on a big database, and what scoring a day
+costs for several topics.
+
+    .venv/bin/python -m bench.topics migration [--papers 170000] [--labels 4000]
+        [--postgres postgresql+psycopg://...]
+    .venv/bin/python -m bench.topics scoring [--topics 5]
+
+``migration`` builds a database at revision 0007 (the schema before topics) holding ``--papers``
+papers (each scored by one model, the full-text index filled by its triggers), ``--labels``
+labels and onboarding skips, then times ``alembic upgrade 0008`` and, for the way back,
+``downgrade 0007``; on SQLite in a temporary file, and on the PostgreSQL server given (a fresh
+database made there and dropped afterwards).
+
+``scoring`` trains one tfidf model per topic on the shared benchmark's labels (each topic a
+different slice of them, as readers' topics differ) and times the service's scorer
+(``app.serving.scoring.score_inputs``) on the largest real listing day, for one topic and for
+``--topics``, best of five runs each; the ratio is the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app.core.db import Database, alembic_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "arxiv_interest_2025spring.csv"
+
+
+def _fill(url: str, *, papers: int, labels: int) -> None:
+    """A database at 0007 with the papers, one model's scores, labels and skips."""
+    command.upgrade(alembic_config(url), "0007")
+    database = Database(url, migrate=False)
+    engine = database.engine
+    now = dt.datetime(2025, 3, 19, tzinfo=dt.timezone.utc)
+    chunk = 5000
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO model_versions (id, name, path, method, metrics, is_active, "
+                "created_at) VALUES (1, 'bench', '/bench/m', 'tfidf', '{}', :yes, :now)"
+            ),
+            {"yes": True, "now": now},
+        )
+    for start in range(0, papers, chunk):
+        rows = [
+            {
+                "id": f"2501.{n:05d}" if n < 100000 else f"2502.{n - 100000:05d}",
+                "title": f"A paper on topic {n % 97} and method {n % 13}",
+                "abstract": f"We study problem {n % 211} with approach {n % 17}. " * 8,
+                "day": (now + dt.timedelta(days=n % 250)).date(),
+                "now": now,
+            }
+            for n in range(start, min(start + chunk, papers))
+        ]
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO papers (id, version, title, abstract, authors, categories, "
+                    "subject_classes, primary_category, submitted_at, submitted_on, abs_url, "
+                    "first_seen_at, last_changed_at) VALUES (:id, 1, :title, :abstract, "
+                    "'[\"A. Author\"]', '[\"cs.LG\"]', '[]', 'cs.LG', :now, :day, 'x', :now, "
+                    ":now)"
+                ),
+                rows,
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO scores (paper_id, model_version_id, probability, "
+                    "paper_version, scored_at) VALUES (:id, 1, 0.5, 1, :now)"
+                ),
+                rows,
+            )
+    with engine.begin() as connection:
+        ids = [r[0] for r in connection.execute(text(f"SELECT id FROM papers LIMIT {labels}"))]
+        connection.execute(
+            text(
+                "INSERT INTO labels (paper_id, interest, source, created_at, updated_at) "
+                "VALUES (:id, :interest, 'web', :now, :now)"
+            ),
+            [{"id": i, "interest": int(n % 7 == 0), "now": now} for n, i in enumerate(ids)],
+        )
+        connection.execute(
+            text("INSERT INTO onboarding_skips (paper_id, skipped_at) VALUES (:id, :now)"),
+            [{"id": i, "now": now} for i in ids[:100]],
+        )
+    database.dispose()
+
+
+def _admin(server_url: str, statement: str) -> None:
+    """A statement outside a transaction (CREATE DATABASE), on the server's own database."""
+    import psycopg
+
+    plain = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
+def _timed_migration(url: str) -> dict[str, float]:
+    config = alembic_config(url)
+    started = time.perf_counter()
+    command.upgrade(config, "0008")
+    up = time.perf_counter() - started
+    started = time.perf_counter()
+    command.downgrade(config, "0007")
+    down = time.perf_counter() - started
+    return {"upgrade_s": round(up, 2), "downgrade_s": round(down, 2)}
+
+
+def migration(args: argparse.Namespace) -> dict[str, object]:
+    results: dict[str, object] = {"papers": args.papers, "labels": args.labels}
+    with tempfile.TemporaryDirectory(prefix="bench-topics-") as folder:
+        url = f"sqlite:///{folder}/bench.db"
+        started = time.perf_counter()
+        _fill(url, papers=args.papers, labels=args.labels)
+        print(f"sqlite: filled in {time.perf_counter() - started:.0f}s", flush=True)
+        results["sqlite"] = _timed_migration(url)
+        print(f"sqlite: {results['sqlite']}", flush=True)
+    if args.postgres:
+        server = make_url(args.postgres)
+        name = f"bench_topics_{uuid.uuid4().hex[:8]}"
+        _admin(args.postgres, f"CREATE DATABASE {name}")
+        url = server.set(database=name).render_as_string(hide_password=False)
+        try:
+            started = time.perf_counter()
+            _fill(url, papers=args.papers, labels=args.labels)
+            print(f"postgresql: filled in {time.perf_counter() - started:.0f}s", flush=True)
+            results["postgresql"] = _timed_migration(url)
+            print(f"postgresql: {results['postgresql']}", flush=True)
+        finally:
+            _admin(args.postgres, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return results
+
+
+def scoring(args: argparse.Namespace) -> dict[str, object]:
+    from app.demo.standin import listing_files, read_listing
+    from app.serving.holder import LoadedModel
+    from app.serving.scoring import score_inputs
+    from training.config import TrainConfig
+    from training.inference.artifact import PaperInput
+    from training.inference.layout import load_labelled_csv
+    from training.inference.predictor import load_predictor
+    from training.train import train
+
+    frame = load_labelled_csv(DATA)
+    day, rows = max(
+        (
+            (d, read_listing(p))
+            for d, p in listing_files(ROOT.parent / "shared/data/listings").items()
+        ),
+        key=lambda item: len(item[1]),
+    )
+    papers = [
+        PaperInput(
+            title=r["title"],
+            abstract=r["summary"],
+            categories=tuple(r.get("categories") or ()),
+            authors=tuple(r.get("authors") or ()),
+            comment=r.get("comment"),
+        )
+        for r in rows
+    ]
+    models = []
+    with tempfile.TemporaryDirectory(prefix="bench-topics-") as folder:
+        for topic in range(args.topics):
+            # Each topic: every other slice of the labels, so that the topics' vocabularies differ.
+            part = frame.iloc[topic :: args.topics].reset_index(drop=True)
+            config = TrainConfig(
+                output=f"{folder}/topic{topic}", method="tfidf", progress=False, seed=topic
+            )
+            result = train(config, frame=part, source=f"slice {topic}")
+            predictor = load_predictor(result.path)
+            models.append(LoadedModel(topic, f"topic{topic}", predictor.meta.threshold, predictor))
+
+        def best(count: int) -> float:
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                for model in models[:count]:
+                    score_inputs(model, papers)
+                times.append(time.perf_counter() - started)
+            return min(times)
+
+        best(1)  # warm-up
+        one, many = best(1), best(args.topics)
+    return {
+        "day": str(day),
+        "papers": len(papers),
+        "topics": args.topics,
+        "one_topic_s": round(one, 4),
+        f"{args.topics}_topics_s": round(many, 4),
+        "ratio": round(many / one, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    mig = sub.add_parser("migration", help="migration 0008's time on a big database")
+    mig.add_argument("--papers", type=int, default=170_000)
+    mig.add_argument("--labels", type=int, default=4_000)
+    mig.add_argument("--postgres", help="a PostgreSQL server URL (a database is made there)")
+    sco = sub.add_parser("scoring", help="scoring a day for one topic and for several")
+    sco.add_argument("--topics", type=int, default=5)
+    args = parser.parse_args()
+    result = migration(args) if args.what == "migration" else scoring(args)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
