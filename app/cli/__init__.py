@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     labels_export.add_argument("file", type=Path, nargs="?", help="default: standard output")
     for command in (labels_import, labels_export):
         command.add_argument("--topic", help="the topic (default: the topic named default)")
+    labels_export.add_argument(
+        "--all-topics",
+        action="store_true",
+        help="every topic's labels, a topic column naming each row's (imports back whole)",
+    )
     labels.set_defaults(run="data:cmd_labels")
     seed = sub.add_parser(
         "seed",

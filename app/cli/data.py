@@ -80,9 +80,9 @@ def cmd_labels(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     with sessions() as session:
         if args.file is None:
-            sys.stdout.write(labels_csv_text(session, topic_id))
+            sys.stdout.write(labels_csv_text(session, None if args.all_topics else topic_id))
         else:
-            count = export_labels_csv(session, args.file, topic_id)
+            count = export_labels_csv(session, args.file, None if args.all_topics else topic_id)
             print(f"wrote {count} labels to {args.file}")
     return 0
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.core.arxiv_ids import is_arxiv_id, split_version
 from app.core.config import split_subject_classes
 from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper, utcnow
+from app.store.topics import TopicError, TopicNotFound, create_topic, find_topic, list_topics
 from training.inference.layout import (
     LABEL_TIME_COLUMN,
     DataError,
@@ -28,12 +29,16 @@ from training.inference.layout import (
     csv_frame,
     empty_frame,
     labels_frame,
-    load_labelled_csv,
+    read_labelled_csv,
     split_authors,
     split_categories,
+    validate_labels,
 )
 
 logger = logging.getLogger(__name__)
+
+# A labelled CSV's optional column naming each row's topic (an export of every topic has it).
+TOPIC_COLUMN = "topic"
 
 # OWASP's CSV injection: a spreadsheet runs a cell that starts with one of = + - @ (or a tab or
 # a carriage return before one) as a formula, and an arXiv title or comment is the author's to
@@ -146,11 +151,61 @@ def import_labels_csv(
     A label carries its time: the file's ``labelled_at`` column, else the file's modification
     time. Where the file and a stored label disagree, the newer one wins (``prefer_file``: the
     file always does), and every such paper is listed in the report's ``conflicts``. Cells an
-    export made spreadsheet-safe are read back as they were."""
+    export made spreadsheet-safe are read back as they were.
+
+    An optional ``topic`` column puts each row in its topic (made when it does not exist yet),
+    so that an export of every topic imports back whole; a row without one, or a file without
+    the column, goes to ``topic_id``."""
     path = Path(path)
-    frame = checked_ids(load_labelled_csv(path, require_both_classes=False), source=str(path))
-    frame = _text_cells(frame, from_spreadsheet_safe)
+    raw = read_labelled_csv(path, keep=(TOPIC_COLUMN,))
+    groups: list[tuple[int, pd.DataFrame]] = []
+    if TOPIC_COLUMN not in raw.columns:
+        groups.append((topic_id, raw))
+    else:
+        names = raw[TOPIC_COLUMN].str.strip().str.lower()
+        for name in dict.fromkeys(names):
+            rows = raw[names == name].drop(columns=TOPIC_COLUMN)
+            groups.append((_topic_of(session, name, rows, path, topic_id), rows))
     file_time = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
+    frames = []
+    for group_topic, rows in groups:
+        where = str(path) if len(groups) == 1 else f"{path} (the rows of one topic)"
+        frame = validate_labels(rows, source=where, require_both_classes=False)
+        frames.append(
+            (group_topic, _text_cells(checked_ids(frame, source=where), from_spreadsheet_safe))
+        )
+    report = ImportReport(len(raw), 0, 0, 0, 0)
+    for group_topic, frame in frames:  # every group validated before anything is stored
+        _store_csv_rows(session, frame, report, group_topic, file_time, prefer_file)
+    session.flush()
+    logger.info("imported %s: %s", path, report)
+    return report
+
+
+def _topic_of(session: Session, name: str, rows: pd.DataFrame, path: Path, default: int) -> int:
+    if not name:
+        return default
+    try:
+        return find_topic(session, name).id
+    except TopicNotFound:
+        pass
+    try:
+        return create_topic(session, name).id
+    except TopicError as err:
+        lines = ", ".join(str(line) for line in rows["line"].head(5))
+        raise DataError(f"{path}: line {lines}: {err}") from None
+
+
+def _store_csv_rows(
+    session: Session,
+    frame: pd.DataFrame,
+    report: ImportReport,
+    topic_id: int,
+    file_time: dt.datetime,
+    prefer_file: bool,
+) -> None:
+    """Store one topic's validated rows, adding the papers the database lacks."""
+    session.flush()  # an earlier topic's rows may have added some of these papers
     papers = {
         p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(frame["paper_id"])))
     }
@@ -160,7 +215,6 @@ def import_labels_csv(
             select(Label).where(Label.topic_id == topic_id, Label.paper_id.in_(frame["paper_id"]))
         )
     }
-    report = ImportReport(len(frame), 0, 0, 0, 0)
     now = utcnow()
     for row in frame.itertuples(index=False):
         if row.paper_id not in papers:
@@ -199,9 +253,6 @@ def import_labels_csv(
             topic_id=topic_id,
         )
         report.count(outcome, conflict)
-    session.flush()
-    logger.info("imported %s: %s", path, report)
-    return report
 
 
 def merge_file_label(
@@ -345,13 +396,34 @@ def export_labels_frame(session: Session, topic_id: int = DEFAULT_TOPIC_ID) -> p
     return _text_cells(frame, spreadsheet_safe)
 
 
-def labels_csv_text(session: Session, topic_id: int = DEFAULT_TOPIC_ID) -> str:
-    return export_labels_frame(session, topic_id).to_csv(index=False, lineterminator="\n")
+def export_all_topics_frame(session: Session) -> pd.DataFrame:
+    """Every topic's labels, a ``topic`` column last naming each row's topic (the import puts
+    each row back in its topic), topics in the reader's order."""
+    frames = [
+        export_labels_frame(session, topic.id).assign(**{TOPIC_COLUMN: topic.name})
+        for topic in list_topics(session)
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
-def export_labels_csv(session: Session, path: Path, topic_id: int = DEFAULT_TOPIC_ID) -> int:
-    """Write the topic's labels to ``path`` atomically; returns the number of rows."""
-    frame = export_labels_frame(session, topic_id)
+def labels_csv_text(session: Session, topic_id: int | None = DEFAULT_TOPIC_ID) -> str:
+    """One topic's labels as CSV; ``topic_id=None``: every topic's, with a ``topic`` column."""
+    frame = (
+        export_all_topics_frame(session)
+        if topic_id is None
+        else export_labels_frame(session, topic_id)
+    )
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def export_labels_csv(session: Session, path: Path, topic_id: int | None = DEFAULT_TOPIC_ID) -> int:
+    """Write a topic's labels (``None``: every topic's, with a ``topic`` column) to ``path``
+    atomically; returns the number of rows."""
+    frame = (
+        export_all_topics_frame(session)
+        if topic_id is None
+        else export_labels_frame(session, topic_id)
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from alembic import command
 from sqlalchemy import func, select, text
 
 from app.core.db import Database, alembic_config, session_scope
-from app.store.labels import set_label
+from app.store.labels import export_labels_csv, import_labels_csv, set_label
 from app.store.schema import (
     DEFAULT_TOPIC_ID,
     Label,
@@ -32,6 +33,7 @@ from app.store.topics import (
     topic_name,
 )
 from tests.factories import paper_row
+from training.inference.layout import DataError
 
 NOW = dt.datetime(2026, 12, 1, 12, 0)
 
@@ -216,3 +218,52 @@ def _snapshot(session, *, exclude: int) -> dict[str, list[tuple[object, ...]]]:
         ),
         "runs": rows(select(RetrainRun.id).where(RetrainRun.topic_id != exclude)),
     }
+
+
+def test_an_export_of_every_topic_imports_back_whole(sessions, tmp_path):
+    """The CSV's topic column (issue 19): a paper ✓ in one topic and ✕ in another comes back so
+    in a fresh database, its topics made on the way."""
+    with session_scope(sessions) as session:
+        session.add_all([paper_row("2601.00001"), paper_row("2601.00002")])
+        session.flush()
+        robots = create_topic(session, "robots").id
+        set_label(session, paper_id="2601.00001", interest=0, source="web")
+        set_label(session, paper_id="2601.00001", interest=1, source="web", topic_id=robots)
+        set_label(session, paper_id="2601.00002", interest=1, source="web", topic_id=robots)
+    export = tmp_path / "all.csv"
+    with sessions() as session:
+        assert export_labels_csv(session, export, None) == 3
+    assert pd.read_csv(export)["topic"].tolist() == ["default", "robots", "robots"]
+    with Database(f"sqlite:///{tmp_path / 'fresh.db'}") as fresh:
+        with fresh.session() as session:
+            report = import_labels_csv(session, export)
+            assert (report.rows, report.new_labels, report.new_papers) == (3, 3, 2)
+        with fresh.session() as session:
+            rows = session.execute(
+                select(Topic.name, Label.paper_id, Label.interest).join(
+                    Topic, Topic.id == Label.topic_id
+                )
+            ).all()
+            assert sorted(tuple(r) for r in rows) == [
+                ("default", "2601.00001", 0),
+                ("robots", "2601.00001", 1),
+                ("robots", "2601.00002", 1),
+            ]
+
+
+def test_a_bad_topic_in_the_csv_names_its_line_and_stores_nothing(sessions, tmp_path):
+    with session_scope(sessions) as session:
+        session.add(paper_row("2601.00001"))
+        session.flush()
+        set_label(session, paper_id="2601.00001", interest=1, source="web")
+    export = tmp_path / "one.csv"
+    with sessions() as session:
+        export_labels_csv(session, export, None)
+    frame = pd.read_csv(export, dtype=str, keep_default_na=False)
+    frame["topic"] = ["two words"]
+    frame.to_csv(export, index=False)
+    refused = pytest.raises(DataError, match=r"line 2: topic name 'two words' is not a slug")
+    with refused, session_scope(sessions) as session:
+        import_labels_csv(session, export)
+    with sessions() as session:
+        assert [t.name for t in list_topics(session)] == ["default"]

@@ -66,6 +66,14 @@ def load_labelled_csv(path: str | Path, *, require_both_classes: bool = True) ->
 
     Training needs both classes; importing labels into the service does not.
     """
+    return validate_labels(
+        read_labelled_csv(path), source=str(path), require_both_classes=require_both_classes
+    )
+
+
+def read_labelled_csv(path: str | Path, *, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A labelled CSV's known columns (and ``keep``) as text, each row's file line in ``line``,
+    not yet validated (``validate_labels``); DataError for a file that is no such CSV."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"labelled CSV {path} does not exist")
@@ -85,14 +93,14 @@ def load_labelled_csv(path: str | Path, *, require_both_classes: bool = True) ->
             f"{path}: expected the columns {list(COLUMNS)}, but {missing} are missing "
             f"(found {list(frame.columns)})"
         )
-    known = (*COLUMNS, *OPTIONAL_COLUMNS, LABEL_TIME_COLUMN)
+    known = (*COLUMNS, *OPTIONAL_COLUMNS, LABEL_TIME_COLUMN, *keep)
     extra = [column for column in frame.columns if column not in known]
     if extra:
         logger.info("%s: ignoring extra columns %s", path, extra)
     frame = frame[[column for column in known if column in frame.columns]].copy()
     # Line 1 is the header, so data row i is on line i + 2.
     frame.insert(0, "line", range(2, len(frame) + 2))
-    return validate_labels(frame, source=str(path), require_both_classes=require_both_classes)
+    return frame
 
 
 def validate_labels(

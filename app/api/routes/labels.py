@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.api.deps import ArxivDep, PaperIdPath, SessionDep, TopicDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
@@ -71,10 +73,18 @@ def unlabel_paper(paper_id: PaperIdPath, session: SessionDep, topic: TopicDep) -
     response_class=Response,
     responses=error_responses(404, notes={404: "No topic of that name"}),
 )
-def labels_csv(session: SessionDep, topic: TopicDep) -> Response:
-    """The topic's labels in the notebook's CSV layout."""
+def labels_csv(
+    session: SessionDep,
+    topic: TopicDep,
+    all_topics: Annotated[
+        bool,
+        Query(description="Every topic's labels, a topic column naming each row's topic"),
+    ] = False,
+) -> Response:
+    """The topic's labels in the notebook's CSV layout (``all_topics``: every topic's, which
+    ``POST /labels/import`` takes back whole)."""
     return Response(
-        labels_csv_text(session, topic.id),
+        labels_csv_text(session, None if all_topics else topic.id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="labels.csv"'},
     )
