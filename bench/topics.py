@@ -4,12 +4,20 @@ costs for several topics.
     .venv/bin/python -m bench.topics migration [--papers 170000] [--labels 4000]
         [--postgres postgresql+psycopg://...]
     .venv/bin/python -m bench.topics scoring [--topics 5]
+    .venv/bin/python -m bench.topics quality [--cutoffs 0.7,0.8]
 
 ``migration`` builds a database at revision 0007 (the schema before topics) holding ``--papers``
 papers (each scored by one model, the full-text index filled by its triggers), ``--labels``
 labels and onboarding skips, then times ``alembic upgrade 0008`` and, for the way back,
 ``downgrade 0007``; on SQLite in a temporary file, and on the PostgreSQL server given (a fresh
 database made there and dropped afterwards).
+
+``quality`` splits the shared benchmark's interesting papers into three topics by their primary
+category (cs.CL, cs.CV, the rest) and, at two date cut-offs, trains the served tfidf recipe once
+on every label (the single mixed model a reader without topics has) and once per topic (its ✓
+papers and every ✕; another topic's ✓ papers are left out, never negatives), then compares, per
+topic, the average precision of both models on the later days (a paper is relevant to a topic
+when it is interesting and in the topic's category).
 
 ``scoring`` trains one tfidf model per topic on the shared benchmark's labels (each topic a
 different slice of them, as readers' topics differ) and times the service's scorer
@@ -27,6 +35,8 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -203,6 +213,59 @@ def scoring(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+TOPICS = {"language": ("cs.CL",), "vision": ("cs.CV",)}  # and "other": the rest
+
+
+def _topic_of_paper(categories: str) -> str:
+    primary = categories.split(",")[0].strip()
+    return next((name for name, cats in TOPICS.items() if primary in cats), "other")
+
+
+def _fit_and_score(rows: pd.DataFrame, later: pd.DataFrame, output: str) -> np.ndarray:
+    """The served tfidf recipe fit on ``rows``, scoring ``later``."""
+    from training.config import TrainConfig
+    from training.inference.layout import paper_inputs
+    from training.inference.predictor import load_predictor, score_papers
+    from training.train import train
+
+    config = TrainConfig(output=output, method="tfidf", progress=False)
+    result = train(config, frame=rows.drop(columns="topic").reset_index(drop=True), source=output)
+    return score_papers(load_predictor(result.path), paper_inputs(later))
+
+
+def quality(args: argparse.Namespace) -> dict[str, object]:
+    from sklearn.metrics import average_precision_score
+
+    from training.inference.layout import load_labelled_csv
+
+    frame = load_labelled_csv(DATA).sort_values("submission_date", kind="stable")
+    frame = frame.reset_index(drop=True)
+    frame["topic"] = [_topic_of_paper(c) for c in frame["categories"]]
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-topics-") as folder:
+        for cutoff in args.cutoffs:
+            days = sorted(frame["submission_date"].dt.date.unique())
+            first_test = days[int(len(days) * cutoff)]
+            past = frame[frame["submission_date"].dt.date < first_test].reset_index(drop=True)
+            later = frame[frame["submission_date"].dt.date >= first_test].reset_index(drop=True)
+
+            mixed = _fit_and_score(past, later, f"{folder}/{cutoff}-mixed")
+            table = {}
+            for topic in (*TOPICS, "other"):
+                own = past[(past["topic"] == topic) | (past["interest"] == 0)]
+                scores = _fit_and_score(own, later, f"{folder}/{cutoff}-{topic}")
+                relevant = ((later["interest"] == 1) & (later["topic"] == topic)).to_numpy()
+                table[topic] = {
+                    "train_positives": int((own["interest"] == 1).sum()),
+                    "later_positives": int(relevant.sum()),
+                    "ap_topic_model": round(float(average_precision_score(relevant, scores)), 3),
+                    "ap_mixed_model": round(float(average_precision_score(relevant, mixed)), 3),
+                }
+                print(f"cutoff {cutoff} {topic}: {table[topic]}", flush=True)
+            results[f"cutoff {cutoff} (later days from {first_test})"] = table
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -212,8 +275,16 @@ def main() -> None:
     mig.add_argument("--postgres", help="a PostgreSQL server URL (a database is made there)")
     sco = sub.add_parser("scoring", help="scoring a day for one topic and for several")
     sco.add_argument("--topics", type=int, default=5)
+    qua = sub.add_parser("quality", help="per-topic models against one mixed model")
+    qua.add_argument(
+        "--cutoffs",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[0.7, 0.8],
+        help="shares of the days that train (the rest are the later days measured)",
+    )
     args = parser.parse_args()
-    result = migration(args) if args.what == "migration" else scoring(args)
+    what = {"migration": migration, "scoring": scoring, "quality": quality}[args.what]
+    result = what(args)
     print(json.dumps(result, indent=2))
 
 
