@@ -15,7 +15,7 @@ from app.serving.reasons import reasons_for
 from app.serving.registry import version_threshold
 from app.store import queries
 from app.store.rules import current_score, is_recommended
-from app.store.schema import ModelVersion, Paper, Score
+from app.store.schema import DEFAULT_TOPIC_ID, ModelVersion, Paper, Score
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ def list_day(
     limit: int | None = None,
     labels: bool = False,
     explain: bool = False,
+    topic_id: int | None = None,
 ) -> DayList:
     """``day``'s papers, best first: the recommended ones (every paper with ``include_all``, or
     with no model), at most ``limit``; ``labels`` adds the reader's labels, ``explain`` the
@@ -103,7 +104,12 @@ def list_day(
         if explain and model is not None
         else {}
     )
-    label_of = queries.labels_of(session, paper_ids=[p.id for p in shown]) if labels else {}
+    topic_id = topic_id if topic_id is not None else (model.topic_id if model else DEFAULT_TOPIC_ID)
+    label_of = (
+        queries.labels_of(session, paper_ids=[p.id for p in shown], topic_id=topic_id)
+        if labels
+        else {}
+    )
     return DayList(
         day=day,
         listed=listed,

@@ -8,13 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
+from app.api.deps import ServicesDep, SessionDep, SettingsDep
 from app.jobs.retrain import label_progress, last_retrain
 from app.runtime.health import NO_MODEL, service_problems
 from app.serving.day import list_day
 from app.serving.registry import active_model
 from app.serving.scoring import rescoring_progress
 from app.store import queries
+from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, Topic
+from app.store.topics import TopicNotFound, find_topic, list_topics
 from app.web.templating import STATIC_DIR, TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -32,21 +34,28 @@ def index(
     request: Request,
     services: ServicesDep,
     session: SessionDep,
-    holder: HolderDep,
     settings: SettingsDep,
     date: Annotated[str | None, Query()] = None,
     all: Annotated[bool, Query()] = False,  # noqa: A002
+    topic_name: Annotated[str | None, Query(alias="topic", max_length=64)] = None,
 ) -> HTMLResponse:
-    error = None
+    errors = []
     day: dt.date | None = None
     if date:
         try:
             day = dt.date.fromisoformat(date)
         except ValueError:
-            error = f"{date!r} is not a date (YYYY-MM-DD); showing the latest day instead."
+            errors.append(f"{date!r} is not a date (YYYY-MM-DD); showing the latest day instead.")
     day = day or queries.latest_day(session)
+    topic = session.get_one(Topic, DEFAULT_TOPIC_ID)
+    if topic_name:
+        try:
+            topic = find_topic(session, topic_name)
+        except TopicNotFound:
+            errors.append(f"There is no topic {topic_name!r}; showing {DEFAULT_TOPIC}.")
+    holder = services.holders[topic.id]
     loaded = holder.get()
-    version = active_model(session)
+    version = active_model(session, topic_id=topic.id)
     runs = queries.recent_runs(session, limit=1)
     context: dict[str, object] = {
         "day": day,
@@ -54,19 +63,26 @@ def index(
         "model": loaded,
         "version": version,
         "last_run": runs[0] if runs else None,
-        "error": error,
+        "error": " ".join(errors) or None,
+        "topic": topic,
+        "topics": list_topics(session),
+        # Kept on the page's own links: the default topic's stay as they were.
+        "topic_query": "" if topic.id == DEFAULT_TOPIC_ID else f"&topic={topic.name}",
         # The page's own "Getting started" says how to get a model.
         "problems": [p for p in service_problems(session, services) if p != NO_MODEL],
         "token_required": services.access.token is not None,
-        "counts": queries.table_counts(session),
+        "counts": {
+            **queries.table_counts(session),
+            "labels": queries.label_count(session, topic_id=topic.id),
+        },
         "papers": [],
         "result": None,
         "previous_day": None,
         "next_day": None,
         "ingested": False,
         "listed": None,
-        "last_retrain": last_retrain(session),
-        "progress": label_progress(session),
+        "last_retrain": last_retrain(session, topic_id=topic.id),
+        "progress": label_progress(session, topic_id=topic.id),
         "daily_picks": settings.early_daily_picks,
         "rescoring": rescoring_progress(session, active=loaded) if loaded is not None else None,
     }
@@ -74,7 +90,13 @@ def index(
         context["previous_day"], context["next_day"] = queries.adjacent_days(session, day=day)
         context["ingested"] = queries.day_was_ingested(session, day=day)
         result = list_day(
-            session, day=day, model=loaded, include_all=all, labels=True, explain=True
+            session,
+            day=day,
+            model=loaded,
+            include_all=all,
+            labels=True,
+            explain=True,
+            topic_id=topic.id,
         )
         context["listed"] = result.listed
         context["result"] = result

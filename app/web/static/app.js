@@ -5,6 +5,9 @@
   const write = window.arxivRecoWrite;  // write.js, loaded before this file
 
   const papers = Array.from(document.querySelectorAll(".paper[data-paper-id]"));
+  // The topic the page shows (index.html): labels and retrains go to it.
+  const topic = document.body.dataset.topic || "default";
+  const inTopic = topic === "default" ? "" : "?topic=" + encodeURIComponent(topic);
 
   // ---- Labels -------------------------------------------------------------------------------
 
@@ -41,7 +44,7 @@
     const previous = pending.get(item) || Promise.resolve();
     const next = previous.then(async () => {
       const before = savedLabel(item);
-      const url = "/papers/" + item.dataset.paperId + "/label";
+      const url = "/papers/" + item.dataset.paperId + "/label" + inTopic;
       const response = before === interest
         ? await write("DELETE", url)
         : await write("POST", url, { interest: interest });
@@ -141,6 +144,14 @@
     };
   }
 
+  // The topic switcher's next topic, after the last the first (index.html's nav.topics).
+  function nextTopic() {
+    const links = Array.from(document.querySelectorAll("nav.topics a[data-topic]"));
+    if (links.length < 2) return;
+    const here = links.findIndex((a) => a.getAttribute("aria-current") === "page");
+    window.location.href = links[(here + 1) % links.length].href;
+  }
+
   function followLink(id) {
     const link = document.getElementById(id);
     if (link) window.location.href = link.href;
@@ -159,6 +170,7 @@
     { keys: ["e"], help: "expand or collapse every abstract", run: toggleAll },
     { keys: ["n"], help: "next day", run: () => followLink("next-day") },
     { keys: ["p"], help: "previous day", run: () => followLink("prev-day") },
+    { keys: ["t"], help: "next topic", run: nextTopic },
     { keys: ["?"], help: "show or hide these keys", run: () => toggleHelp() },
   ];
 
@@ -245,7 +257,8 @@
     status.textContent += " Ranking the day with the new model…";
     const deadline = Date.now() + 60000;
     while (Date.now() < deadline) {
-      const answer = await fetch("/recommendations?limit=1&date=" + encodeURIComponent(field.value));
+      const answer = await fetch("/recommendations?limit=1&date=" + encodeURIComponent(field.value)
+        + (inTopic ? "&topic=" + encodeURIComponent(topic) : ""));
       if (answer.ok) {
         const day = await answer.json();
         if (day.model && day.model.id === versionId && day.pending === 0) return;
@@ -284,14 +297,14 @@
       retrain.disabled = true;
       retrain.dataset.running = "true";
       status.textContent = "Retraining…";
-      let response = await write("POST", "/retrain");
+      let response = await write("POST", "/retrain" + inTopic);
       // Another job holds the lock (the daily fetch, a backfill): wait for it, then train.
       const patience = Date.now() + 10 * 60 * 1000;
       while (response && response.status === 409 && Date.now() < patience) {
         const detail = (await response.json().catch(() => ({}))).detail;
         status.textContent = "Waiting for the running job to finish, then retraining… (" + (detail || "busy") + ")";
         await new Promise((r) => setTimeout(r, 3000));
-        response = await write("POST", "/retrain");
+        response = await write("POST", "/retrain" + inTopic);
       }
       if (!response || !response.ok) {
         status.textContent = "Retrain refused: " + (response ? (await response.json()).detail : "no answer");

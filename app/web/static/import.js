@@ -48,11 +48,13 @@
       const file = form.elements.file.files[0];
       const text = form.elements.text.value;
       const data = new FormData();
-      let url = "/labels/import";
+      // Into the topic the page shows (index.html's body data-topic; the default one elsewhere).
+      const topic = document.body.dataset.topic || "default";
+      let url = "/labels/import?topic=" + encodeURIComponent(topic);
       if (file) {
         data.append("file", file);
         // The file's labels carry its time: a label given on the page since then wins.
-        url += "?modified=" + encodeURIComponent(new Date(file.lastModified).toISOString());
+        url += "&modified=" + encodeURIComponent(new Date(file.lastModified).toISOString());
       } else if (text.trim()) {
         data.append("text", text);
       } else {
