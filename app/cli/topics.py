@@ -7,12 +7,15 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.cli.common import open_database
 from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.private_files import private_directory
+from app.jobs.lock import PROBE_GRACE_SECONDS, TOPIC_DELETION, JobBusy
+from app.jobs.scheduler import DailyJob
+from app.serving.holder import ModelHolder
 from app.serving.registry import active_model
 from app.store import queries
 from app.store.labels import export_labels_csv
@@ -38,7 +41,7 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
                 topic = rename_topic(session, args.name, args.new_name)
                 print(f"renamed the topic {args.name} to {topic.name}")
             elif args.action == "delete":
-                return _delete(session, args, settings)
+                return _delete(session, sessions, args, settings)
             else:
                 print(f"{'topic':<32} {'labels':>6}  active model")
                 for topic in list_topics(session):
@@ -51,7 +54,12 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _delete(session: Session, args: argparse.Namespace, settings: Settings) -> int:
+def _delete(
+    session: Session,
+    sessions: sessionmaker[Session],
+    args: argparse.Namespace,
+    settings: Settings,
+) -> int:
     topic = find_topic(session, args.name)
     check_deletable(topic)
     if not args.yes:
@@ -69,8 +77,15 @@ def _delete(session: Session, args: argparse.Namespace, settings: Settings) -> i
         private_directory(Path(settings.data_dir) / "exports")
         / f"topic-{topic.name}-{stamp}-labels.csv"
     )
-    exported = export_labels_csv(session, export, topic_id=topic.id)
-    deleted = delete_topic(session, topic.name)
+    # The job's one lock, as the service's: never beside a retrain of the topic.
+    job = DailyJob(sessions, settings, ModelHolder.from_settings(sessions, settings))
+    try:
+        with job.held(TOPIC_DELETION, wait=PROBE_GRACE_SECONDS):
+            exported = export_labels_csv(session, export, topic_id=topic.id)
+            deleted = delete_topic(session, topic.name)
+            session.commit()
+    except JobBusy as busy:
+        raise SystemExit(f"not deleted: {busy}; delete the topic when it is done") from None
     print(
         f"exported {exported} labels to {export}; deleted the topic {deleted.name} with "
         f"{deleted.model_versions} model versions and {deleted.retrain_runs} retrain runs"

@@ -37,15 +37,29 @@ def after_ingestion(
         topic_ids = [topic.id for topic in list_topics(session)]
     default_outcome = None
     for topic_id in topic_ids:
-        outcome = nightly_retrain(sessions, settings, topic_id=topic_id)
-        if topic_id == holder.topic_id:
-            default_outcome = outcome
-        try:
+        try:  # one topic's failure (recorded on its run, if it got one) never stops the others
+            outcome = nightly_retrain(sessions, settings, topic_id=topic_id)
+            if topic_id == holder.topic_id:
+                default_outcome = outcome
             if (outcome is not None and outcome.activated) or topic_id != holder.topic_id:
                 rescore_until_current(sessions, holders[topic_id])
-        except Exception:  # one topic's model that cannot score never stops the others
-            logger.exception("scoring with the model of topic %d failed", topic_id)
+        except Exception:
+            logger.exception("the nightly part of topic %d failed", topic_id)
     return default_outcome
+
+
+def score_other_topics(sessions: sessionmaker[Session], holders: ModelHolders) -> int:
+    """After an ingestion (which scores with the default topic's model), every other topic's
+    model scores what is left; one topic's failure never stops the others."""
+    with sessions() as session:
+        topic_ids = [t.id for t in list_topics(session) if t.id != holders.default.topic_id]
+    scored = 0
+    for topic_id in topic_ids:
+        try:
+            scored += rescore_until_current(sessions, holders[topic_id])
+        except Exception:
+            logger.exception("scoring with the model of topic %d failed", topic_id)
+    return scored
 
 
 def rescore_in_child(settings: Settings, *, topic_id: int = DEFAULT_TOPIC_ID) -> int:

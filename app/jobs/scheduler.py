@@ -35,7 +35,12 @@ from app.jobs.lock import (
     JobLock,
     LockHolder,
 )
-from app.jobs.rescore import after_ingestion, rescore_in_child, rescore_until_current
+from app.jobs.rescore import (
+    after_ingestion,
+    rescore_in_child,
+    rescore_until_current,
+    score_other_topics,
+)
 from app.jobs.retrain import RetrainOutcome, RetrainRunner, retrain
 from app.serving.holder import ModelHolder, ModelHolders
 from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, IngestRun, RetrainRun
@@ -220,6 +225,8 @@ class DailyJob:
             )
             if nightly and not self.cancel_flag():
                 after_ingestion(self.sessions, self.settings, self.holder, holders=self.holders)
+            elif not self.cancel_flag():
+                score_other_topics(self.sessions, self.holders)
             return reports
         finally:
             self.cancel_flag.clear()
@@ -354,8 +361,12 @@ def _ingest_range_in_child(
             cancelled=cancelled,
             categories=categories,
         )
-        if nightly and not (cancelled is not None and cancelled()):
-            after_ingestion(sessions, settings, holder)
+        holders = ModelHolders(sessions, settings, default=holder)
+        stopped = cancelled is not None and cancelled()
+        if nightly and not stopped:
+            after_ingestion(sessions, settings, holder, holders=holders)
+        elif not stopped:
+            score_other_topics(sessions, holders)
         return reports
 
 

@@ -31,11 +31,13 @@ class ListModel:
 
 
 def list_model(session: Session, *, day: dt.date, active: LoadedModel) -> ListModel:
+    """Only the active model's topic's versions count: another topic's scores never stand in."""
     counts = dict(
         session.execute(
             select(Score.model_version_id, func.count(Score.id))
             .join(Paper, current_score(Score.model_version_id))
-            .where(Paper.submitted_on == day)
+            .join(ModelVersion, ModelVersion.id == Score.model_version_id)
+            .where(Paper.submitted_on == day, ModelVersion.topic_id == active.topic_id)
             .group_by(Score.model_version_id)
         ).all()
     )

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
-from app.store.schema import DEFAULT_TOPIC_ID, ModelVersion, utcnow
+from app.store.schema import DEFAULT_TOPIC_ID, ModelVersion, Topic, utcnow
 from training.inference.artifact import META_FILE, ModelMeta
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ def register_model(
 ) -> ModelVersion:
     """Record a model directory of a topic (re-registering the same path updates it)."""
     resolved = str(Path(path).resolve())
+    if session.get(Topic, topic_id) is None:
+        raise ModelVersionError(f"no topic {topic_id} to register {resolved} in (deleted?)")
     version = session.scalar(select(ModelVersion).where(ModelVersion.path == resolved))
     if version is None:
         version = ModelVersion(path=resolved, topic_id=topic_id)

@@ -88,6 +88,8 @@ class Topic(Base):
     """One of the reader's interests: its own labels, model versions, scores and retrains."""
 
     __tablename__ = "topics"
+    # Never reuse a deleted topic's id (SQLite would): nothing of it may come back to a new one.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # A URL-safe slug, lower case (so unique whatever the case it was typed in).

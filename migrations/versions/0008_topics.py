@@ -95,6 +95,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=64), nullable=False, unique=True),
         sa.Column("position", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sqlite_autoincrement=True,  # a deleted topic's id is never given to a new one
     )
     op.execute(
         sa.text(

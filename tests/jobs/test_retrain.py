@@ -25,6 +25,7 @@ from app.store.schema import (
     IngestRun,
     Label,
     ModelVersion,
+    Paper,
     RetrainRun,
     Score,
 )
@@ -371,7 +372,7 @@ def test_the_retrain_recipe_fixed_c_and_second_stage_follow_the_settings(labelle
 
 
 def test_the_nightly_part_retrains_each_topic_and_one_failure_stops_none(
-    labelled, settings, holder, monkeypatch
+    labelled, settings, holder, standin, monkeypatch
 ):
     """Three topics whose labels changed: each retrains in the reader's order; the one whose
     retrain fails is recorded as failed, and the others get and serve their models."""
@@ -415,3 +416,16 @@ def test_the_nightly_part_retrains_each_topic_and_one_failure_stops_none(
             select(func.count(Score.id)).where(Score.model_version_id == third.id)
         )
         assert scored > 0
+    # A later ingestion by hand (no nightly part) scores the new day for every topic's model.
+    day = dt.date(2025, 3, 20)
+    reports = DailyJob(labelled, settings, holder).run_range(day, day, trigger="manual")
+    assert [r.status for r in reports] == ["success"]
+    with labelled() as session:
+        on_day = select(Paper.id).where(Paper.submitted_on == day)
+        assert session.scalar(select(func.count()).select_from(on_day.subquery())) > 0
+        unscored = on_day.where(
+            ~select(Score.id)
+            .where(Score.paper_id == Paper.id, Score.model_version_id == third.id)
+            .exists()
+        )
+        assert session.scalars(unscored).all() == []

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import TopicDeleted, TopicPublic, TopicRequest
 from app.core.private_files import private_directory
+from app.jobs.lock import PROBE_GRACE_SECONDS, TOPIC_DELETION, JobBusy
 from app.serving.registry import active_model
 from app.store import queries
 from app.store.labels import export_labels_csv
@@ -71,11 +73,16 @@ def topics(session: SessionDep) -> list[TopicPublic]:
 def add_topic(body: TopicRequest, session: SessionDep) -> TopicPublic:
     try:
         topic = create_topic(session, body.name)
+        session.commit()
     except TopicExists as err:
         raise HTTPException(409, str(err)) from None
+    except IntegrityError:  # the same name, created meanwhile by another request
+        session.rollback()
+        raise HTTPException(
+            409, f"a topic named {body.name.strip().lower()!r} exists already"
+        ) from None
     except TopicError as err:
         raise validation_error(("body", "name"), str(err)) from None
-    session.commit()
     return _public(session, topic)
 
 
@@ -113,7 +120,10 @@ def rename(name: str, body: TopicRequest, session: SessionDep) -> TopicPublic:
         *WRITE_ERRORS,
         404,
         409,
-        notes={**_UNKNOWN, 409: "The default topic, which is never deleted"},
+        notes={
+            **_UNKNOWN,
+            409: "The default topic, which is never deleted, or a job is running",
+        },
     ),
 )
 def remove(
@@ -140,9 +150,15 @@ def remove(
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     exports = private_directory(Path(settings.data_dir) / "exports")
     export = exports / f"topic-{topic.name}-{stamp}-labels.csv"
-    export_labels_csv(session, export, topic_id=topic.id)
-    deleted = delete_topic(session, topic.name)
-    session.commit()
+    try:
+        # Under the job's one lock: never while a retrain, an ingestion or a re-scoring runs
+        # (a retrain finishing after the deletion would register a model for no topic).
+        with services.job.held(TOPIC_DELETION, wait=PROBE_GRACE_SECONDS):
+            export_labels_csv(session, export, topic_id=topic.id)
+            deleted = delete_topic(session, topic.name)
+            session.commit()
+    except JobBusy as busy:
+        raise HTTPException(409, f"{busy.plain()}; delete the topic when it is done") from None
     services.holders.forget(topic.id)
     return TopicDeleted(
         name=deleted.name,
