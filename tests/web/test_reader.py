@@ -27,7 +27,10 @@ def _labels(sessions) -> dict[str, int]:
 
 def test_the_keys_label_three_papers_and_move_two_days(served_url, sessions, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{served_url}/?date=2025-03-19")
+    # Every paper of the day: the tiny random model's probabilities all lie within 1e-4 of its
+    # threshold, so which of them are "recommended" turns on float rounding (a run of the full
+    # suite once listed 4 where 5 are needed here).
+    page.goto(f"{served_url}/?date=2025-03-19&all=true")
     papers = page.locator(".paper")
     ids = [papers.nth(i).get_attribute("data-paper-id") for i in range(papers.count())]
     assert len(ids) >= 5
@@ -93,20 +96,20 @@ def test_the_keys_label_three_papers_and_move_two_days(served_url, sessions, bro
     date.fill("")
     keyboard.type("njx")
     expect(date).to_have_value("njx")
-    assert page.url.endswith("?date=2025-03-19") and _labels(sessions)[ids[2]] == 1
+    assert page.url.endswith("?date=2025-03-19&all=true") and _labels(sessions)[ids[2]] == 1
     date.fill("2025-03-19")
     page.evaluate("document.activeElement.blur()")
 
     keyboard.press("n")
-    page.wait_for_url("**/?date=2025-03-20")
+    page.wait_for_url("**/?date=2025-03-20&all=true")
     keyboard.press("n")
-    page.wait_for_url("**/?date=2025-03-21")
+    page.wait_for_url("**/?date=2025-03-21&all=true")
     expect(page.locator(".summary")).to_contain_text("2025-03-21")
     expect(page.locator("#label-count")).to_have_text("3")
     keyboard.press("p")
-    page.wait_for_url("**/?date=2025-03-20")
+    page.wait_for_url("**/?date=2025-03-20&all=true")
     keyboard.press("p")
-    page.wait_for_url("**/?date=2025-03-19")
+    page.wait_for_url("**/?date=2025-03-19&all=true")
     for paper_id, interest in ((ids[0], 1), (ids[1], 0), (ids[2], 1)):
         pressed = page.locator(f'.paper[data-paper-id="{paper_id}"] .vote[aria-pressed="true"]')
         expect(pressed).to_have_attribute("data-interest", str(interest))
