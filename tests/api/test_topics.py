@@ -141,6 +141,9 @@ def test_a_second_topic_from_five_ids_gets_its_own_model_and_day_list(client, da
         ("default", None),
         ("second", 1),
     ]
+    in_every = {t["topic"]: t for t in detail["topics"]}
+    assert in_every["default"]["probability"] == detail["probability"]  # the same stored score
+    assert in_every["second"]["probability"] is not None
     assert detail["label"] is None  # the default topic's
     in_second = client.get(f"/papers/{day_ids[-1]}", params={"topic": "second"}).json()
     assert (in_second["label"], in_second["topics"]) == (1, [])

@@ -3,12 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from app.api.deps import PaperIdPath, ServicesDep, SessionDep, TopicDep, TopicHolderDep
+from app.api.deps import PaperIdPath, SessionDep, TopicDep, TopicHolderDep
 from app.api.errors import JSONRoute, error_responses
 from app.api.schemas import PaperDetail, PaperInTopic, PaperPublic
 from app.serving.day import list_model
-from app.serving.holder import LoadedModel, ModelHolder, ModelHolders
+from app.serving.holder import LoadedModel, ModelHolder
 from app.serving.reasons import reasons_for
+from app.serving.registry import active_model, version_threshold
 from app.serving.scoring import paper_score
 from app.store import queries
 from app.store.rules import is_recommended
@@ -30,12 +31,11 @@ def paper(
     session: SessionDep,
     holder: TopicHolderDep,
     topic: TopicDep,
-    services: ServicesDep,
     request: Request,
 ) -> PaperDetail:
     """The paper with its score and label in the topic (default: the default topic); without
     ``?topic=``, also in every topic (``topics``)."""
-    every = None if "topic" in request.query_params else services.holders
+    every = "topic" not in request.query_params
     return paper_detail(session, paper_id, holder=holder, topic=topic, every_topic=every)
 
 
@@ -45,17 +45,18 @@ def paper_detail(
     *,
     holder: ModelHolder,
     topic: Topic,
-    every_topic: ModelHolders | None = None,
+    every_topic: bool = False,
 ) -> PaperDetail:
-    """``GET /papers/{id}``'s answer; ``every_topic``: every topic's model, for ``topics``."""
+    """``GET /papers/{id}``'s answer; ``every_topic``: the paper in every topic, for ``topics``
+    (from the stored scores: no topic's model is loaded for it)."""
     row = queries.get_paper(session, paper_id=paper_id)
     if row is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
     loaded = holder.get()
     here = _in_topic(session, row, topic, loaded)
     everywhere = (
-        [_in_topic(session, row, each, every_topic[each.id].get()) for each in list_topics(session)]
-        if every_topic is not None
+        [_stored_in_topic(session, row, each) for each in list_topics(session)]
+        if every_topic
         else []
     )
     return PaperDetail(
@@ -85,5 +86,19 @@ def _in_topic(
         topic=topic.name,
         probability=probability,
         recommended=listed is not None and is_recommended(probability, listed.threshold),
+        label=queries.labels_of(session, paper_ids=[row.id], topic_id=topic.id).get(row.id),
+    )
+
+
+def _stored_in_topic(session: Session, row: Paper, topic: Topic) -> PaperInTopic:
+    """The paper in a topic as stored: the active version's score of it (None until that
+    version has scored it) and the threshold in the version's directory."""
+    version = active_model(session, topic_id=topic.id)
+    probability = paper_score(session, paper=row, model_version_id=version.id) if version else None
+    threshold = version_threshold(version) if version is not None else None
+    return PaperInTopic(
+        topic=topic.name,
+        probability=probability,
+        recommended=threshold is not None and is_recommended(probability, threshold),
         label=queries.labels_of(session, paper_ids=[row.id], topic_id=topic.id).get(row.id),
     )
