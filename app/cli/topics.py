@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cli.common import open_database
 from app.core.config import Settings
 from app.core.db import session_scope
-from app.core.private_files import private_directory
 from app.jobs.lock import PROBE_GRACE_SECONDS, TOPIC_DELETION, JobBusy
 from app.jobs.scheduler import DailyJob
 from app.serving.holder import ModelHolder
@@ -26,6 +23,7 @@ from app.store.topics import (
     create_topic,
     delete_topic,
     find_topic,
+    labels_export_path,
     list_topics,
     rename_topic,
 )
@@ -72,11 +70,7 @@ def _delete(
         if answer.strip().lower() not in ("y", "yes"):
             print("not deleted")
             return 1
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    export = args.export or (
-        private_directory(Path(settings.data_dir) / "exports")
-        / f"topic-{topic.name}-{stamp}-labels.csv"
-    )
+    export = args.export or labels_export_path(settings.data_dir, topic.name)
     # The job's one lock, as the service's: never beside a retrain of the topic.
     job = DailyJob(sessions, settings, ModelHolder.from_settings(sessions, settings))
     try:

@@ -85,11 +85,12 @@ def get_paper(session: Session, *, paper_id: str) -> Paper | None:
     return session.get(Paper, split_version(paper_id)[0])
 
 
-def table_counts(session: Session) -> dict[str, int]:
+def table_counts(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> dict[str, int]:
+    """The stored rows; the labels are the topic's."""
     return {
         "papers": session.scalar(select(func.count(Paper.id))) or 0,
         "scores": session.scalar(select(func.count(Score.id))) or 0,
-        "labels": label_count(session),
+        "labels": label_count(session, topic_id=topic_id),
         "ingest_runs": session.scalar(select(func.count(IngestRun.id))) or 0,
     }
 

@@ -9,12 +9,15 @@ exports its labels first (``app.store.labels.export_labels_csv``).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from app.core.private_files import private_directory
 from app.store.schema import (
     DEFAULT_TOPIC,
     DEFAULT_TOPIC_ID,
@@ -98,6 +101,13 @@ class DeletedTopic:
     labels: int
     model_versions: int
     retrain_runs: int
+
+
+def labels_export_path(data_dir: str | Path, name: str) -> Path:
+    """Where a deleted topic's labels are exported first: ``<data>/exports`` (made for the
+    owner only), the topic's name and the UTC time in the file's name."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return private_directory(Path(data_dir) / "exports") / f"topic-{name}-{stamp}-labels.csv"
 
 
 def check_deletable(topic: Topic) -> None:

@@ -71,10 +71,7 @@ def index(
         # The page's own "Getting started" says how to get a model.
         "problems": [p for p in service_problems(session, services) if p != NO_MODEL],
         "token_required": services.access.token is not None,
-        "counts": {
-            **queries.table_counts(session),
-            "labels": queries.label_count(session, topic_id=topic.id),
-        },
+        "counts": queries.table_counts(session, topic_id=topic.id),
         "papers": [],
         "result": None,
         "previous_day": None,

@@ -6,8 +6,6 @@ routes name one with ``?topic=`` (default ``default``).
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -17,7 +15,6 @@ from sqlalchemy.orm import Session
 from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import TopicDeleted, TopicPublic, TopicRequest
-from app.core.private_files import private_directory
 from app.jobs.lock import PROBE_GRACE_SECONDS, TOPIC_DELETION, JobBusy
 from app.serving.registry import active_model
 from app.store import queries
@@ -31,6 +28,7 @@ from app.store.topics import (
     create_topic,
     delete_topic,
     find_topic,
+    labels_export_path,
     list_topics,
     rename_topic,
 )
@@ -147,9 +145,7 @@ def remove(
         check_deletable(topic)
     except TopicError as err:
         raise HTTPException(409, str(err)) from None
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    exports = private_directory(Path(settings.data_dir) / "exports")
-    export = exports / f"topic-{topic.name}-{stamp}-labels.csv"
+    export = labels_export_path(settings.data_dir, topic.name)
     try:
         # Under the job's one lock: never while a retrain, an ingestion or a re-scoring runs
         # (a retrain finishing after the deletion would register a model for no topic).
