@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.core.db import Database, migrate
 from app.demo.standin import ArxivStandIn, catalog_from_listings
 from app.main import create_app
-from app.serving.holder import ModelHolder
+from app.serving.holder import ModelHolder, ModelHolders
 from bench.tiny import save_tiny_classifier
 from tests.factories import local_client, with_metadata
 from training.config import TrainConfig
@@ -164,6 +164,14 @@ def tfidf_meta_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def holder(sessions: sessionmaker[Session], settings: Settings) -> ModelHolder:
     return ModelHolder(sessions, device="cpu", batch_size=settings.score_batch_size)
+
+
+@pytest.fixture
+def holders(
+    sessions: sessionmaker[Session], settings: Settings, holder: ModelHolder
+) -> ModelHolders:
+    """Every topic's holder; the default topic's is ``holder``."""
+    return ModelHolders(sessions, settings, default=holder)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from app.core.arxiv_ids import ARXIV_ID_PATTERN
 
@@ -468,6 +468,21 @@ class TopicRequest(BaseModel):
     name: str = Field(min_length=1, max_length=64, examples=["llm-evaluation"])
 
 
+class TopicChange(BaseModel):
+    """A new name, a new place in the reader's order (0 first), or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    position: int | None = Field(default=None, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _something(self) -> TopicChange:
+        if self.name is None and self.position is None:
+            raise ValueError("give a new name, a position, or both")
+        return self
+
+
 class TopicPublic(BaseModel):
     name: str
     position: int = Field(description="The reader's order: the switcher and the digest follow it")
@@ -479,5 +494,9 @@ class TopicDeleted(BaseModel):
     name: str
     labels: int = Field(description="Labels deleted, exported first to labels_export")
     model_versions: int
+    model_directories_removed: int = Field(
+        description="Its model directories the service had made (in the model directory); one "
+        "registered from elsewhere stays on disk"
+    )
     retrain_runs: int
     labels_export: str = Field(description="The CSV the topic's labels were exported to")

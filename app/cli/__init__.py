@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="with --dry-run: write the HTML part here (- : standard output)",
     )
+    digest.add_argument(
+        "--topic",
+        help="only this topic's part (default: a part for every topic with an active model)",
+    )
     digest.set_defaults(run="digest:cmd_digest")
     token = sub.add_parser(
         "token",
@@ -171,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     topics_rename = topics_sub.add_parser("rename", help="rename a topic")
     topics_rename.add_argument("name")
     topics_rename.add_argument("new_name")
+    topics_move = topics_sub.add_parser(
+        "move", help="move a topic in your order (the page's switcher and the digest follow it)"
+    )
+    topics_move.add_argument("name")
+    topics_move.add_argument("position", type=count_arg, help="0 is the first")
     topics_delete = topics_sub.add_parser(
         "delete", help="delete a topic with its labels, models and scores (labels exported first)"
     )

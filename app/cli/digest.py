@@ -8,9 +8,10 @@ import sys
 from app.cli.common import open_database
 from app.core.config import ENV_PREFIX, Settings
 from app.digest.compose import build_digest, next_digest_day
-from app.digest.service import send_digest
+from app.cli.models import topic_id_of
+from app.digest.service import send_digest, topic_models
 from app.digest.state import DigestStateError, load_state
-from app.serving.holder import ModelHolder
+from app.serving.holder import ModelHolders
 from app.store import queries
 
 
@@ -24,9 +25,21 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     except DigestStateError as err:
         raise SystemExit(f"no digest: {err}") from None
     sessions = open_database(settings).sessions
-    model = ModelHolder.from_settings(sessions, settings).get()
-    if model is None:
-        raise SystemExit("no digest: no model is active (`arxiv-reco retrain` makes one)")
+    holders = ModelHolders(sessions, settings)
+    if args.topic is not None:
+        topic_id = topic_id_of(sessions, args.topic, "digest")
+        model = holders[topic_id].get()
+        if model is None:
+            raise SystemExit(
+                f"no digest: the topic {args.topic!r} has no active model "
+                f"(`arxiv-reco retrain --topic {args.topic}` makes one)"
+            )
+        models = [model]
+    else:
+        with sessions() as session:
+            models = topic_models(session, holders)
+        if not models:
+            raise SystemExit("no digest: no model is active (`arxiv-reco retrain` makes one)")
     with sessions() as session:
         day = args.date or next_digest_day(session, last_sent=last_sent)
         if day is None:
@@ -36,7 +49,7 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
                 f"no digest: {day} has not been ingested (`arxiv-reco ingest --date {day}`)"
             )
         # By hand, a day's digest carries its weekend (for a Monday) whether sent or not.
-        digest = build_digest(session, settings, model, day)
+        digest = build_digest(session, settings, models, day)
     if args.dry_run:
         print(f"Subject: {digest.subject}\n")
         sys.stdout.write(digest.text())

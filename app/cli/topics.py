@@ -1,4 +1,4 @@
-"""``topics``: the reader's interests, listed, added, renamed and deleted."""
+"""``topics``: the reader's interests, listed, added, renamed, moved and deleted."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from app.store.topics import (
     find_topic,
     labels_export_path,
     list_topics,
+    move_topic,
+    remove_model_directories,
     rename_topic,
 )
 
@@ -38,6 +40,10 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
             elif args.action == "rename":
                 topic = rename_topic(session, args.name, args.new_name)
                 print(f"renamed the topic {args.name} to {topic.name}")
+            elif args.action == "move":
+                move_topic(session, args.name, args.position)
+                order = ", ".join(t.name for t in list_topics(session))
+                print(f"moved the topic {args.name.lower()}: {order}")
             elif args.action == "delete":
                 return _delete(session, sessions, args, settings)
             else:
@@ -80,8 +86,10 @@ def _delete(
             session.commit()
     except JobBusy as busy:
         raise SystemExit(f"not deleted: {busy}; delete the topic when it is done") from None
+    removed = remove_model_directories(deleted.model_paths, settings.resolved_model_dir)
     print(
         f"exported {exported} labels to {export}; deleted the topic {deleted.name} with "
-        f"{deleted.model_versions} model versions and {deleted.retrain_runs} retrain runs"
+        f"{deleted.model_versions} model versions ({removed} directories removed) and "
+        f"{deleted.retrain_runs} retrain runs"
     )
     return 0

@@ -10,20 +10,24 @@ its send had failed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.digest.links import digest_key, label_link
 from app.serving.day import list_day
 from app.serving.holder import LoadedModel
+from app.serving.reasons import reasons_for
 from app.store import queries
-from app.store.schema import Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Paper, Topic
 
 # More than this in one email are left to the page (the email says how many).
 MAX_PAPERS = 40
@@ -52,7 +56,8 @@ class DigestPaper:
     pdf_url: str | None
     interesting_url: str
     not_interesting_url: str
-    label: int | None  # the label it already has
+    label: int | None  # the label it already has in the section's topic
+    also: list[str] = field(default_factory=list)  # the other topics that recommend it
 
 
 @dataclass(frozen=True)
@@ -63,20 +68,43 @@ class DigestSection:
     recommended: int
     pending: int  # not scored yet
     page_url: str
+    elsewhere: int = 0  # recommended here too, but shown under an earlier topic
 
     @property
     def left_out(self) -> int:
-        return self.recommended - len(self.papers)
+        return self.recommended - self.elsewhere - len(self.papers)
+
+
+@dataclass(frozen=True)
+class DigestTopic:
+    """One topic's part of the digest: its days, chosen by its own active model."""
+
+    name: str
+    model_name: str
+    sections: list[DigestSection]
+    default: bool  # the default topic: its page links carry no ?topic=
 
 
 @dataclass(frozen=True)
 class Digest:
     day: dt.date
-    sections: list[DigestSection]
-    model_name: str
+    topics: list[DigestTopic]  # in the reader's order; only topics with an active model
     links_expire: dt.datetime
     missed_day: dt.date | None  # an earlier day whose digest failed and is not sent again
     missed_url: str | None
+
+    @property
+    def sections(self) -> list[DigestSection]:
+        return [section for topic in self.topics for section in topic.sections]
+
+    @property
+    def titled(self) -> bool:
+        """Whether the email names its topics: not when the default topic is all it has."""
+        return len(self.topics) > 1 or any(not topic.default for topic in self.topics)
+
+    @property
+    def model_name(self) -> str:
+        return ", ".join(topic.model_name for topic in self.topics)
 
     @property
     def paper_count(self) -> int:
@@ -84,7 +112,7 @@ class Digest:
 
     @property
     def subject(self) -> str:
-        count = sum(s.recommended for s in self.sections)
+        count = sum(s.recommended - s.elsewhere for s in self.sections)
         papers = "1 paper" if count == 1 else f"{count} papers"
         return f"arXiv picks for {self.day:%a %Y-%m-%d}: {papers}"
 
@@ -115,54 +143,96 @@ def digest_days(session: Session, day: dt.date, *, last_sent: dt.date | None) ->
 def build_digest(
     session: Session,
     settings: Settings,
-    model: LoadedModel,
+    models: LoadedModel | Sequence[LoadedModel],
     day: dt.date,
     *,
     last_sent: dt.date | None = None,
     missed_day: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> Digest:
+    """The digest of ``day`` (and a Monday's weekend): a part per topic, each topic's active
+    model in ``models`` in the reader's order. A paper recommended by several topics is shown
+    once, under the first, naming the others; at most ``MAX_PAPERS`` in all."""
     now = now or dt.datetime.now(dt.timezone.utc)
     key = digest_key(settings)
-    sections, room = [], MAX_PAPERS
-    for section_day in digest_days(session, day, last_sent=last_sent):
-        result = list_day(
-            session, day=section_day, model=model, limit=room, labels=True, explain=True
+    models = [models] if isinstance(models, LoadedModel) else list(models)
+    days = digest_days(session, day, last_sent=last_sent)
+    names = {
+        topic.id: topic.name
+        for topic in session.scalars(
+            select(Topic).where(Topic.id.in_([model.topic_id for model in models]))
         )
-        room -= len(result.papers)
-        sections.append(
-            DigestSection(
-                day=section_day,
-                papers=[
-                    _digest_paper(
-                        item.paper,
-                        item.probability or 0.0,
-                        reasons=item.reasons or [],
-                        label=item.label,
-                        settings=settings,
-                        key=key,
-                        now=now,
-                    )
-                    for item in result.papers
-                ],
-                listed=result.total,
-                recommended=result.recommended,
-                pending=result.pending,
-                page_url=day_url(settings, section_day),
+    }
+    models = [model for model in models if model.topic_id in names]
+    # Every topic's recommended papers first: a paper's first topic and the others that like it.
+    lists = {
+        (model.topic_id, section_day): list_day(session, day=section_day, model=model, labels=True)
+        for model in models
+        for section_day in days
+    }
+    liked_by: dict[str, list[str]] = {}
+    for model in models:
+        for section_day in days:
+            for item in lists[model.topic_id, section_day].papers:
+                liked_by.setdefault(item.paper.id, []).append(names[model.topic_id])
+    room, parts = MAX_PAPERS, []
+    for model in models:
+        name, sections = names[model.topic_id], []
+        for section_day in days:
+            result = lists[model.topic_id, section_day]
+            mine = [item for item in result.papers if liked_by[item.paper.id][0] == name]
+            shown = mine[: max(room, 0)]
+            room -= len(shown)
+            reasons = reasons_for(session, model, [item.paper for item in shown])
+            sections.append(
+                DigestSection(
+                    day=section_day,
+                    papers=[
+                        _digest_paper(
+                            item.paper,
+                            item.probability or 0.0,
+                            reasons=reasons.get(item.paper.id, []),
+                            label=item.label,
+                            also=[other for other in liked_by[item.paper.id] if other != name],
+                            topic_id=model.topic_id,
+                            settings=settings,
+                            key=key,
+                            now=now,
+                        )
+                        for item in shown
+                    ],
+                    listed=result.total,
+                    recommended=result.recommended,
+                    pending=result.pending,
+                    page_url=day_url(settings, section_day, topic=_topic_query(model, name)),
+                    elsewhere=len(result.papers) - len(mine),
+                )
+            )
+        parts.append(
+            DigestTopic(
+                name=name,
+                model_name=model.name,
+                sections=sections,
+                default=model.topic_id == DEFAULT_TOPIC_ID,
             )
         )
     return Digest(
         day=day,
-        sections=sections,
-        model_name=model.name,
+        topics=parts,
         links_expire=now + dt.timedelta(days=settings.digest_link_days),
         missed_day=missed_day,
         missed_url=day_url(settings, missed_day) if missed_day else None,
     )
 
 
-def day_url(settings: Settings, day: dt.date) -> str:
-    return f"{settings.public_url}/?date={day.isoformat()}"
+def _topic_query(model: LoadedModel, name: str) -> str | None:
+    return None if model.topic_id == DEFAULT_TOPIC_ID else name
+
+
+def day_url(settings: Settings, day: dt.date, *, topic: str | None = None) -> str:
+    """The page of ``day`` (in ``topic``; None: the default topic)."""
+    query = "" if topic is None else f"&topic={quote(topic)}"
+    return f"{settings.public_url}/?date={day.isoformat()}{query}"
 
 
 def _digest_paper(
@@ -171,11 +241,18 @@ def _digest_paper(
     *,
     reasons: list[str],
     label: int | None,
+    also: list[str],
+    topic_id: int,
     settings: Settings,
     key: bytes,
     now: dt.datetime,
 ) -> DigestPaper:
     base = settings.public_url
+
+    def link(interest: int) -> str:
+        made = label_link(paper.id, interest, settings=settings, now=now, topic_id=topic_id)
+        return made.url(base, key)
+
     return DigestPaper(
         id=paper.id,
         title=" ".join(paper.title.split()),
@@ -185,9 +262,10 @@ def _digest_paper(
         reasons=reasons,
         abs_url=paper.abs_url or f"https://arxiv.org/abs/{paper.id}",
         pdf_url=paper.pdf_url,
-        interesting_url=label_link(paper.id, 1, settings=settings, now=now).url(base, key),
-        not_interesting_url=label_link(paper.id, 0, settings=settings, now=now).url(base, key),
+        interesting_url=link(1),
+        not_interesting_url=link(0),
         label=label,
+        also=also,
     )
 
 

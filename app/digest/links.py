@@ -1,12 +1,15 @@
 """The digest's one-click label links: signed, expiring, and good for one paper and one answer.
 
-A link names a paper, an interest (1 interesting, 0 not), when it was issued and its expiry
-(Unix seconds), and carries an HMAC-SHA256 of the four under the digest secret. The link opens a
-confirmation page (GET, which stores nothing: mail scanners fetch links to check them), and the
-page's button POSTs the same signed fields, which store the label without the API token: the
-signature is the permission, for that paper and that answer only, until the expiry. A label
-given after the link was issued (on the page, say) is never overridden by it: a click on an old
-email does not undo what the reader decided since.
+A link names a paper, an interest (1 interesting, 0 not), the topic it labels in, when it was
+issued and its expiry (Unix seconds), and carries an HMAC-SHA256 of them under the digest
+secret. The topic is its id, which a rename keeps and a new topic never reuses; the default
+topic's links sign what they signed before topics, so the links already sent stay good.
+
+The link opens a confirmation page (GET, which stores nothing: mail scanners fetch links to check
+them), and the page's button POSTs the same signed fields, which store the label without the API
+token: the signature is the permission, for that paper, topic and answer only, until the
+expiry. A label given after the link was issued (on the page, say) is never overridden by it: a
+click on an old email does not undo what the reader decided since.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from urllib.parse import quote, urlencode
 
 from app.core.config import ENV_PREFIX, Settings
 from app.core.secret_file import read_or_create_secret
+from app.store.schema import DEFAULT_TOPIC_ID
 
 logger = logging.getLogger(__name__)
 
@@ -53,23 +57,26 @@ class LabelLink:
     interest: int
     expires: int  # Unix seconds
     issued: int  # Unix seconds: when the digest that carries it was made
+    topic_id: int = DEFAULT_TOPIC_ID
 
     def signature(self, key: bytes) -> str:
-        message = b"\n".join(
-            [
-                _PURPOSE,
-                self.paper_id.encode(),
-                str(self.interest).encode(),
-                str(self.expires).encode(),
-                str(self.issued).encode(),
-            ]
-        )
-        return hmac.new(key, message, hashlib.sha256).hexdigest()
+        fields = [
+            _PURPOSE,
+            self.paper_id.encode(),
+            str(self.interest).encode(),
+            str(self.expires).encode(),
+            str(self.issued).encode(),
+        ]
+        if self.topic_id != DEFAULT_TOPIC_ID:
+            fields.append(f"topic {self.topic_id}".encode())
+        return hmac.new(key, b"\n".join(fields), hashlib.sha256).hexdigest()
 
     def query(self, key: bytes) -> str:
+        topic = {} if self.topic_id == DEFAULT_TOPIC_ID else {"topic_id": self.topic_id}
         return urlencode(
             {
                 "interest": self.interest,
+                **topic,
                 "issued": self.issued,
                 "expires": self.expires,
                 "sig": self.signature(key),
@@ -108,7 +115,14 @@ class LabelLink:
             )
 
 
-def label_link(paper_id: str, interest: int, *, settings: Settings, now: dt.datetime) -> LabelLink:
+def label_link(
+    paper_id: str,
+    interest: int,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    topic_id: int = DEFAULT_TOPIC_ID,
+) -> LabelLink:
     """A link that stays valid ``digest_link_days`` days from ``now``."""
     expires = now + dt.timedelta(days=settings.digest_link_days)
     return LabelLink(
@@ -116,4 +130,5 @@ def label_link(paper_id: str, interest: int, *, settings: Settings, now: dt.date
         interest=interest,
         expires=int(expires.timestamp()),
         issued=int(now.timestamp()),
+        topic_id=topic_id,
     )

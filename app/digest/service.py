@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.digest.compose import Digest, build_digest, email_message, next_digest_day
 from app.digest.state import DigestState, load_state, save_state
-from app.serving.holder import ModelHolder
+from app.serving.holder import LoadedModel, ModelHolders
+from app.store.topics import list_topics
 
 logger = logging.getLogger(__name__)
 
@@ -138,22 +139,37 @@ def _send_locked(
     return SendOutcome(day=digest.day, sent=True, tries=tries)
 
 
+def topic_models(session: Session, holders: ModelHolders) -> list[LoadedModel]:
+    """Each topic's active model, in the reader's order; a topic without one has no part in
+    the digest."""
+    models = []
+    for topic in list_topics(session):
+        model = holders[topic.id].get()
+        if model is None:
+            logger.info("the topic %s has no active model: no part in the digest", topic.name)
+        else:
+            models.append(model)
+    return models
+
+
 def send_daily_digest(
     sessions: sessionmaker[Session],
     settings: Settings,
-    holder: ModelHolder,
+    holders: ModelHolders,
     *,
     sleep: Callable[[float], None] = time.sleep,
     now: dt.datetime | None = None,
 ) -> SendOutcome | None:
-    """The daily job's digest: the newest weekday not yet sent (``app.digest.compose``), with
-    the active model; None when the digest is off, no model is active or no day is new."""
+    """The daily job's digest: the newest weekday not yet sent (``app.digest.compose``), a part
+    per topic with its active model; None when the digest is off, no topic's model is active or
+    no day is new."""
     if not settings.digest_enabled:
         return None
     with _lock(settings):
         state = load_state(settings)
-        model = holder.get()
-        if model is None:
+        with sessions() as session:
+            models = topic_models(session, holders)
+        if not models:
             logger.info("no model is active: no digest")
             return None
         with sessions() as session:
@@ -166,7 +182,7 @@ def send_daily_digest(
                 digest = build_digest(
                     session,
                     settings,
-                    model,
+                    models,
                     day,
                     last_sent=state.last_day_sent,
                     missed_day=missed,

@@ -118,7 +118,7 @@ class DailyJob:
         from app.digest.service import send_daily_digest
 
         try:
-            send_daily_digest(self.sessions, self.settings, self.holder)
+            send_daily_digest(self.sessions, self.settings, self.holders)
         except Exception:  # the job goes on; a failed send itself is recorded in the state
             logger.exception("the daily digest failed")
 

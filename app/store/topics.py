@@ -4,13 +4,16 @@ A topic's name is a URL-safe slug (``rl-robotics``), kept in lower case, so uniq
 case it is typed in. The topic ``default`` holds what came before topics and takes every request
 that names none: it is never renamed nor deleted. Deleting a topic deletes its labels, skips,
 model versions (with their scores) and retrain runs, and nothing of another topic; the caller
-exports its labels first (``app.store.labels.export_labels_csv``).
+exports its labels first (``app.store.labels.export_labels_csv``) and, once the deletion is
+committed, removes the model directories the service made for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,8 @@ from app.store.schema import (
     Score,
     Topic,
 )
+
+logger = logging.getLogger(__name__)
 
 MAX_NAME = 64
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -95,12 +100,48 @@ def rename_topic(session: Session, name: str, new_name: str) -> Topic:
     return topic
 
 
+def move_topic(session: Session, name: str, position: int) -> Topic:
+    """Put the topic at ``position`` (0 first) of the reader's order, the others kept in their
+    order around it; a position past the end puts it last."""
+    topic = find_topic(session, name)
+    if position < 0:
+        raise TopicError(f"position {position} is negative: 0 is the first")
+    order = [t for t in list_topics(session) if t.id != topic.id]
+    order.insert(min(position, len(order)), topic)
+    for index, each in enumerate(order):
+        each.position = index
+    session.flush()
+    return topic
+
+
 @dataclass(frozen=True)
 class DeletedTopic:
     name: str
     labels: int
     model_versions: int
     retrain_runs: int
+    model_paths: list[str]  # the deleted versions' directories (still on disk)
+
+
+def remove_model_directories(paths: list[str], root: Path) -> int:
+    """Remove a deleted topic's model directories that the service made (inside ``root``, the
+    model directory); a directory registered from elsewhere is the reader's own and stays. After
+    the deletion is committed: a failure leaves files behind, never a topic half deleted."""
+    removed, inside = 0, Path(root).resolve()
+    for path in paths:
+        directory = Path(path).resolve()
+        if directory.parent != inside and inside not in directory.parents:
+            logger.info("kept %s: the topic's model was registered from outside %s", path, root)
+            continue
+        try:
+            shutil.rmtree(directory)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            logger.warning("could not remove the deleted topic's model %s: %s", directory, err)
+            continue
+        removed += 1
+    return removed
 
 
 def labels_export_path(data_dir: str | Path, name: str) -> Path:
@@ -122,6 +163,9 @@ def delete_topic(session: Session, name: str) -> DeletedTopic:
     check_deletable(topic)
     versions = select(ModelVersion.id).where(ModelVersion.topic_id == topic.id)
     labels = session.scalar(select(func.count(Label.paper_id)).where(Label.topic_id == topic.id))
+    paths = list(
+        session.scalars(select(ModelVersion.path).where(ModelVersion.topic_id == topic.id))
+    )
     # Explicitly, child tables first: not every backend enforces the cascades.
     session.execute(delete(Score).where(Score.model_version_id.in_(versions)))
     runs = session.execute(delete(RetrainRun).where(RetrainRun.topic_id == topic.id))
@@ -135,4 +179,5 @@ def delete_topic(session: Session, name: str) -> DeletedTopic:
         labels=labels or 0,
         model_versions=models.rowcount,  # type: ignore[attr-defined]
         retrain_runs=runs.rowcount,  # type: ignore[attr-defined]
+        model_paths=paths,
     )

@@ -20,7 +20,7 @@ from app.digest.compose import day_url
 from app.digest.links import LABEL_PATH, LabelLink, LinkRefused, digest_key
 from app.store import queries
 from app.store.labels import set_label
-from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper
+from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper, Topic
 from app.web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -39,11 +39,15 @@ InterestQuery = Annotated[int, Query(ge=0, le=1, description="1 interesting, 0 n
 ExpiresQuery = Annotated[int, Query(ge=0, le=2**53, description="Unix seconds")]
 IssuedQuery = Annotated[int | None, Query(ge=0, le=2**53, description="Unix seconds")]
 SignatureQuery = Annotated[str, Query(max_length=128, description="HMAC-SHA256, hex")]
+TopicIdQuery = Annotated[
+    int, Query(ge=1, le=2**53, description="The topic's id; absent: the default topic")
+]
 
 OLD_LINK = (
     "this link comes from an older digest, which did not say when it was sent; label the "
     "paper on the page instead"
 )
+GONE_TOPIC = "the topic this link labels in was deleted since the email was sent"
 CROSS_SITE = (
     "this confirmation was sent by another site, not by the page the email's link opens; "
     "open the link from the email and press its button"
@@ -58,6 +62,7 @@ class LinkQuery:
     expires: ExpiresQuery
     sig: SignatureQuery
     issued: IssuedQuery = None
+    topic_id: TopicIdQuery = DEFAULT_TOPIC_ID
 
 
 LinkQueryDep = Annotated[LinkQuery, Depends()]
@@ -67,7 +72,8 @@ LinkQueryDep = Annotated[LinkQuery, Depends()]
 class OpenedLink:
     link: LabelLink
     paper: Paper
-    label: Label | None  # the paper's label now
+    topic: Topic
+    label: Label | None  # the paper's label in the topic now
 
 
 def _open_link(
@@ -82,16 +88,29 @@ def _open_link(
         interest=query.interest,
         expires=query.expires,
         issued=query.issued,
+        topic_id=query.topic_id,
     )
     try:
         link.check(query.sig, digest_key(settings))
     except LinkRefused as err:
         return str(err)
+    topic = session.get(Topic, link.topic_id)
+    if topic is None:
+        return GONE_TOPIC
     paper = queries.get_paper(session, paper_id=link.paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {link.paper_id} is not in the database")
-    label = session.get(Label, (DEFAULT_TOPIC_ID, paper.id))
-    return OpenedLink(link=link, paper=paper, label=label)
+    label = session.get(Label, (topic.id, paper.id))
+    return OpenedLink(link=link, paper=paper, topic=topic, label=label)
+
+
+def _shown_topic(topic: Topic) -> str | None:
+    """The topic's name where the page names it: not for the default topic."""
+    return None if topic.id == DEFAULT_TOPIC_ID else topic.name
+
+
+def _day_url(settings: Settings, opened: OpenedLink) -> str:
+    return day_url(settings, opened.paper.submitted_on, topic=_shown_topic(opened.topic))
 
 
 def _later_label(label: Label | None, link: LabelLink) -> Label | None:
@@ -109,6 +128,7 @@ def _page(request: Request, settings: Settings, status: int, **context: object) 
         "refused": None,
         "stored": False,
         "later": None,
+        "topic": None,
         "home_url": settings.public_url + "/",
     }
     return TEMPLATES.TemplateResponse(
@@ -140,9 +160,10 @@ def confirm_email_label(
         200,
         paper=opened.paper,
         link=opened.link,
+        topic=_shown_topic(opened.topic),
         current=None if label is None else label.interest,
         later=_later_label(label, opened.link),
-        day_url=day_url(settings, opened.paper.submitted_on),
+        day_url=_day_url(settings, opened),
     )
 
 
@@ -167,10 +188,21 @@ def store_email_label(
     if isinstance(opened, str):
         return _page(request, settings, 403, refused=opened)
     link, paper = opened.link, opened.paper
-    shown = {"paper": paper, "link": link, "day_url": day_url(settings, paper.submitted_on)}
+    shown = {
+        "paper": paper,
+        "link": link,
+        "topic": _shown_topic(opened.topic),
+        "day_url": _day_url(settings, opened),
+    }
     later = _later_label(opened.label, link)
     if later is not None and later.interest != link.interest:
         return _page(request, settings, 409, **shown, current=later.interest, later=later)
-    set_label(session, paper_id=paper.id, interest=link.interest, source=EMAIL_SOURCE)
+    set_label(
+        session,
+        paper_id=paper.id,
+        interest=link.interest,
+        source=EMAIL_SOURCE,
+        topic_id=opened.topic.id,
+    )
     session.commit()
     return _page(request, settings, 200, **shown, stored=True, current=link.interest)

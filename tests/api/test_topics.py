@@ -153,3 +153,25 @@ def test_a_second_topic_from_five_ids_gets_its_own_model_and_day_list(client, da
     assert client.get("/feed.atom", params={"topic": "nope"}).status_code == 404
     missing = client.get("/recommendations", params={"topic": "nope"})
     assert missing.status_code == 404 and "no topic 'nope'" in missing.json()["detail"]
+
+    # Deleting the topic removes the model directory its retrain made; the default's stays.
+    (made,) = client.get("/models", params={"topic": "second"}).json()
+    kept = client.get("/models").json()[0]["path"]
+    assert Path(made["path"]).is_dir()
+    deleted = client.delete("/topics/second", params={"confirm": "second"}).json()
+    assert (deleted["model_versions"], deleted["model_directories_removed"]) == (1, 1)
+    assert not Path(made["path"]).exists() and Path(kept).is_dir()
+    assert _settled(client) == before
+
+
+def test_topics_are_moved_in_the_readers_order(client):
+    for name in ("a", "b", "c"):
+        client.post("/topics", json={"name": name})
+    moved = client.patch("/topics/c", json={"position": 0})
+    assert moved.status_code == 200 and moved.json()["position"] == 0
+    assert [t["name"] for t in client.get("/topics").json()] == ["c", "default", "a", "b"]
+    both = client.patch("/topics/a", json={"name": "aa", "position": 99})  # past the end: last
+    assert both.json()["name"] == "aa"
+    assert [t["name"] for t in client.get("/topics").json()] == ["c", "default", "b", "aa"]
+    for bad in ({}, {"position": -1}, {"position": "first"}):
+        assert client.patch("/topics/b", json=bad).status_code == 422

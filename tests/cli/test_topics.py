@@ -32,6 +32,11 @@ def test_topics_from_the_command_line(cli, tmp_path, capsys):
     assert main(["labels", "export", str(tmp_path / "default.csv")]) == 0
     assert len(pd.read_csv(tmp_path / "default.csv")) == 0
 
+    assert main(["topics", "add", "evals"]) == 0
+    assert main(["topics", "move", "evals", "0"]) == 0
+    assert "moved the topic evals: evals, default, robots" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["topics", "move", "evals", "-1"])
     assert main(["topics", "rename", "robots", "robot-learning"]) == 0
     with pytest.raises(SystemExit, match="labels export: no topic 'robots'"):
         main(["labels", "export", "--topic", "robots"])

@@ -211,36 +211,38 @@ def test_a_failed_send_is_shown_and_the_next_run_sends_it(
 
 
 def test_a_passing_failure_is_retried_within_the_run(
-    sessions, digest_settings, holder, friday, inbox
+    sessions, digest_settings, holder, holders, friday, inbox
 ):
     inbox.refuse_next = 1  # 451: try again later
     waits: list[float] = []
     retrying = digest_settings.model_copy(update={"smtp_retries": 2})
-    outcome = send_daily_digest(sessions, retrying, holder, sleep=waits.append)
+    outcome = send_daily_digest(sessions, retrying, holders, sleep=waits.append)
     assert outcome is not None and (outcome.sent, outcome.tries, outcome.day) == (True, 2, friday)
     assert waits == [RETRY_SECONDS] and len(inbox.messages) == 1
     assert load_state(retrying).attempts == 0
 
 
-def test_a_refusal_is_not_retried_within_the_run(sessions, digest_settings, holder, friday, inbox):
+def test_a_refusal_is_not_retried_within_the_run(
+    sessions, digest_settings, holder, holders, friday, inbox
+):
     inbox.unknown.add("reader@example.org")
     waits: list[float] = []
     retrying = digest_settings.model_copy(update={"smtp_retries": 2})
-    outcome = send_daily_digest(sessions, retrying, holder, sleep=waits.append)
+    outcome = send_daily_digest(sessions, retrying, holders, sleep=waits.append)
     assert outcome is not None and not outcome.sent and outcome.tries == 1 and waits == []
     assert "SMTPRecipientsRefused" in (outcome.error or "") and "no such mailbox" in outcome.error
     assert load_state(retrying).failed_day == friday and inbox.messages == []
 
 
 def test_a_day_overtaken_before_it_was_sent_is_named_in_the_next_email(
-    sessions, digest_settings, holder, friday, inbox
+    sessions, digest_settings, holder, holders, friday, inbox
 ):
     thursday = friday - dt.timedelta(days=1)
     save_state(
         digest_settings,
         DigestState(failed_day=thursday, last_error="ConnectionRefusedError", attempts=3),
     )
-    outcome = send_daily_digest(sessions, digest_settings, holder)
+    outcome = send_daily_digest(sessions, digest_settings, holders)
     assert outcome is not None and outcome.sent and outcome.day == friday
     text, html_part = parts(inbox.messages[0])
     assert "The digest of 2025-03-20 could not be sent" in " ".join(text.split())

@@ -12,7 +12,7 @@ import pytest
 from app.digest.service import send_daily_digest
 from app.main import create_app
 from app.store.schema import DEFAULT_TOPIC_ID, Label
-from tests.digest.conftest import label_links, parts
+from tests.digest.conftest import SECOND, label_links, parts
 from tests.live import CHROMIUM, chromium, free_port, serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -30,9 +30,9 @@ def served(digest_settings) -> Iterator:
 
 
 def test_the_email_renders_and_its_link_labels_after_the_click(
-    served, sessions, holder, friday, inbox
+    served, sessions, holder, holders, friday, inbox
 ):
-    outcome = send_daily_digest(sessions, served, holder)
+    outcome = send_daily_digest(sessions, served, holders)
     assert outcome is not None and outcome.sent
     _, html_part = parts(inbox.messages[0])
     paper_id = label_links(html_part)[0].split("/email/label/")[1].split("?")[0]
@@ -62,3 +62,41 @@ def test_the_email_renders_and_its_link_labels_after_the_click(
         with sessions() as session:
             label = session.get(Label, (DEFAULT_TOPIC_ID, paper_id))
             assert label is not None and (label.interest, label.source) == (1, "email")
+
+
+def test_the_email_with_two_topics_renders_and_a_second_topic_link_labels_there(
+    served, sessions, holders, two_topics, inbox
+):
+    """A part per topic, the paper both topics like shown once with the other named, and a
+    second-topic link that labels in the second topic only."""
+    outcome = send_daily_digest(sessions, served, holders)
+    assert outcome is not None and outcome.sent
+    _, html_part = parts(inbox.messages[0])
+    with chromium(playwright_api) as browser:
+        page = browser.new_page(viewport={"width": 760, "height": 900})
+        page.set_content(html_part)
+        assert page.locator("h2.topic").all_inner_texts() == [
+            "default model tfidf-digest",
+            f"{SECOND} model robot",
+        ]
+        cards = page.locator(".paper")
+        titles = cards.locator("div:first-child a").all_inner_texts()
+        assert len(titles) == len(set(titles)) == len(label_links(html_part)) // 2
+        also = page.locator(".also")
+        assert also.count() > 0 and also.first.inner_text() == f"Also recommended in {SECOND}"
+        page.screenshot(path=str(SCREENSHOT.with_name("digest-topics.png")), full_page=True)
+
+        # The first card of the second part (its own paper, below the default's threshold).
+        second_part = page.locator(f"h2.topic:has-text('{SECOND}') ~ .paper").first
+        href = second_part.locator("a.interesting").get_attribute("href") or ""
+        paper_id = href.split("/email/label/")[1].split("?")[0]
+        second_part.locator("a.interesting").click()
+        page.wait_for_url(f"**/email/label/{paper_id}?*")
+        assert f"Mark this paper interesting in {SECOND}?" in page.content()
+        page.screenshot(path=str(SCREENSHOT.with_name("digest-topics-confirm.png")))
+        page.get_by_role("button", name="✓ Interesting").click()
+        playwright_api.expect(page.locator("h1")).to_have_text(f"Saved: interesting in {SECOND}")
+    with sessions() as session:
+        label = session.get(Label, (two_topics, paper_id))
+        assert label is not None and (label.interest, label.source) == (1, "email")
+        assert session.get(Label, (DEFAULT_TOPIC_ID, paper_id)) is None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
-from app.api.schemas import TopicDeleted, TopicPublic, TopicRequest
+from app.api.schemas import TopicChange, TopicDeleted, TopicPublic, TopicRequest
 from app.jobs.lock import PROBE_GRACE_SECONDS, TOPIC_DELETION, JobBusy
 from app.serving.registry import active_model
 from app.store import queries
@@ -30,6 +30,8 @@ from app.store.topics import (
     find_topic,
     labels_export_path,
     list_topics,
+    move_topic,
+    remove_model_directories,
     rename_topic,
 )
 
@@ -92,14 +94,18 @@ def add_topic(body: TopicRequest, session: SessionDep) -> TopicPublic:
         *WRITE_ERRORS,
         404,
         409,
-        notes={**_UNKNOWN, 409: "A topic of the new name exists, or this is the default topic"},
+        notes={**_UNKNOWN, 409: "A topic of the new name exists, or renaming the default topic"},
     ),
 )
-def rename(name: str, body: TopicRequest, session: SessionDep) -> TopicPublic:
-    """Rename a topic (its labels, models and scores stay)."""
-    _found(session, name)
+def change(name: str, body: TopicChange, session: SessionDep) -> TopicPublic:
+    """Rename a topic (its labels, models and scores stay), or move it in the reader's order
+    (the page's switcher and the digest's parts follow it)."""
+    topic = _found(session, name)
     try:
-        topic = rename_topic(session, name, body.name)
+        if body.name is not None:
+            topic = rename_topic(session, name, body.name)
+        if body.position is not None:
+            topic = move_topic(session, topic.name, body.position)
     except TopicExists as err:
         raise HTTPException(409, str(err)) from None
     except TopicError as err:
@@ -156,10 +162,12 @@ def remove(
     except JobBusy as busy:
         raise HTTPException(409, f"{busy.plain()}; delete the topic when it is done") from None
     services.holders.forget(topic.id)
+    removed = remove_model_directories(deleted.model_paths, settings.resolved_model_dir)
     return TopicDeleted(
         name=deleted.name,
         labels=deleted.labels,
         model_versions=deleted.model_versions,
+        model_directories_removed=removed,
         retrain_runs=deleted.retrain_runs,
         labels_export=str(export),
     )
