@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
+from app.jobs.rescore import score_other_topics
+from app.serving.holder import ModelHolders
 from app.serving.registry import register_model
-from app.store.schema import Paper, utcnow
-from training.inference.artifact import ModelMeta
+from app.store.schema import Paper, Score, utcnow
+from app.store.topics import create_topic
+from training.inference.artifact import META_FILE, ModelMeta
 from training.inference.layout import csv_frame
 
 SIGNAL_AUTHOR = "Ada Signal"  # an author of many interesting papers in with_metadata()
@@ -87,3 +92,39 @@ def paper_row(paper_id: str, **fields: object) -> Paper:
     }
     values.update(fields)
     return Paper(id=paper_id, **values)
+
+
+def topic_with_a_lower_threshold(
+    sessions: sessionmaker[Session],
+    holders: ModelHolders,
+    model_dir: Path,
+    copy: Path,
+    *,
+    name: str,
+    more: int = 3,
+) -> int:
+    """A new topic whose active model is ``model_dir`` (the default topic's, which has scored
+    the stored papers) copied with a threshold that lets ``more`` papers more through: it
+    recommends every paper the default topic does and ``more`` besides. Every stored paper is
+    scored in it; its id."""
+    shutil.copytree(model_dir, copy)
+    meta = json.loads((copy / META_FILE).read_text())
+    with sessions() as session:
+        probabilities = sorted(session.scalars(select(Score.probability)))
+    below = [p for p in probabilities if p < meta["threshold"]]
+    assert len(below) >= more, "too few stored papers below the default threshold"
+    meta["threshold"] = below[-more]
+    (copy / META_FILE).write_text(json.dumps(meta))
+    with session_scope(sessions) as session:
+        topic = create_topic(session, name)
+        register_model(
+            session,
+            path=copy,
+            meta=ModelMeta.load(copy),
+            name=f"{name}-model",
+            activate=True,
+            topic_id=topic.id,
+        )
+        topic_id = topic.id
+    assert score_other_topics(sessions, holders) > 0
+    return topic_id

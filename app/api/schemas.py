@@ -218,6 +218,7 @@ class ProcessStatus(BaseModel):
 
 
 class StatusResponse(BaseModel):
+    topic: str = Field(description="The topic whose model, retrain and labels are shown")
     model: ModelStatus
     labels: LabelProgress
     last_retrain: RetrainPublic | None = None
@@ -295,6 +296,7 @@ class FoundPaperPublic(PaperPublic):
 
 class SearchResponse(BaseModel):
     query: str
+    topic: str = Field(description="The topic whose labels and scores are shown")
     model: ModelVersionPublic | None = Field(
         description="The active model, whose scores are shown; None when none is active"
     )
@@ -303,6 +305,7 @@ class SearchResponse(BaseModel):
 
 class SimilarResponse(BaseModel):
     paper_id: str
+    topic: str = Field(description="The topic whose labels and scores are shown")
     model: ModelVersionPublic | None = Field(
         description="The active model, whose scores are shown; None when none is active"
     )

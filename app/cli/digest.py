@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from app.cli.common import open_database
+from app.cli.models import topic_id_of
 from app.core.config import ENV_PREFIX, Settings
 from app.digest.compose import build_digest, next_digest_day
-from app.cli.models import topic_id_of
 from app.digest.service import send_digest, topic_models
 from app.digest.state import DigestStateError, load_state
 from app.serving.holder import ModelHolders

@@ -103,10 +103,14 @@ def _not_asked(topic_id: int = DEFAULT_TOPIC_ID) -> list[Any]:
 
 
 def candidates(
-    session: Session, *, limit: int, model_version_id: int | None = None
+    session: Session,
+    *,
+    limit: int,
+    model_version_id: int | None = None,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> list[Candidate]:
-    """The newest papers never labelled nor skipped, newest day first, with the stored score of
-    ``model_version_id`` for their current version where there is one."""
+    """The newest papers never labelled nor skipped in the topic, newest day first, with the
+    stored score of ``model_version_id`` for their current version where there is one."""
     probability: Any = Score.probability if model_version_id is not None else None
     columns = [
         Paper.id,
@@ -120,7 +124,9 @@ def candidates(
     if model_version_id is not None:
         query = query.outerjoin(Score, current_score(model_version_id))
     rows = session.execute(
-        query.where(*_not_asked()).order_by(Paper.submitted_on.desc(), Paper.id).limit(limit)
+        query.where(*_not_asked(topic_id))
+        .order_by(Paper.submitted_on.desc(), Paper.id)
+        .limit(limit)
     ).all()
     return [
         Candidate(
@@ -238,21 +244,29 @@ def next_batch(
     size: int = BATCH_SIZE,
     explore_share: float = EXPLORE_SHARE,
     mmr_lambda: float = MMR_LAMBDA,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> list[Pick]:
     """The next papers to ask about: uncertain and exploring ones with a model, the newest
     days' topics without one; never a labelled or skipped paper. (``explore_share`` 0 and
-    ``mmr_lambda`` 1 ask only the papers nearest the threshold: bench/onboarding.py compares.)"""
+    ``mmr_lambda`` 1 ask only the papers nearest the threshold: bench/onboarding.py compares.)
+    In ``topic_id``, or with a model in its topic."""
     if size < 1:
         return []
     if loaded is None:
-        return _newest_batch(session, size)
+        return _newest_batch(session, size, topic_id=topic_id)
+    topic_id = loaded.topic_id
     found = _scored(
         loaded,
-        candidates(session, limit=MAX_CANDIDATES, model_version_id=loaded.version_id),
+        candidates(
+            session,
+            limit=MAX_CANDIDATES,
+            model_version_id=loaded.version_id,
+            topic_id=topic_id,
+        ),
     )
     if not found:
         return []
-    labelled = _labelled_texts(session)
+    labelled = _labelled_texts(session, topic_id)
     vectors, seen = text_vectors([_text(c.title, c.abstract) for c in found], also=labelled)
     probabilities = np.array([c.probability for c in found], dtype=np.float64)
     explore_count = 0
@@ -294,8 +308,8 @@ def _explore(vectors: Any, seen: Any, chosen: list[int], k: int) -> list[int]:
     return [i for i in cover(similarity, k + len(chosen), covered=known) if i not in chosen][:k]
 
 
-def _newest_batch(session: Session, size: int) -> list[Pick]:
-    found = candidates(session, limit=NEWEST_CANDIDATES)
+def _newest_batch(session: Session, size: int, *, topic_id: int) -> list[Pick]:
+    found = candidates(session, limit=NEWEST_CANDIDATES, topic_id=topic_id)
     if not found:
         return []
     vectors, _ = text_vectors([_text(c.title, c.abstract) for c in found])
@@ -321,8 +335,8 @@ class Progress:
         return self.labels + self.more_interesting + self.more_not_interesting
 
 
-def measured_progress(session: Session) -> Progress:
-    ready = label_progress(session)
+def measured_progress(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> Progress:
+    ready = label_progress(session, topic_id=topic_id)
     return Progress(
         labels=ready.positives + ready.negatives,
         interesting=ready.positives,
@@ -375,9 +389,9 @@ def unknown_papers(session: Session, paper_ids: Sequence[str]) -> list[str]:
     return [paper_id for paper_id in paper_ids if paper_id not in stored]
 
 
-def unlabelled_count(session: Session) -> int:
-    """Stored papers never labelled nor skipped: what onboarding can still ask about."""
-    return session.scalar(select(func.count(Paper.id)).where(*_not_asked())) or 0
+def unlabelled_count(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> int:
+    """Stored papers never labelled nor skipped in the topic: what onboarding can still ask."""
+    return session.scalar(select(func.count(Paper.id)).where(*_not_asked(topic_id))) or 0
 
 
 def picked_papers(session: Session, picks: Sequence[Pick]) -> list[tuple[Paper, Pick]]:
@@ -403,7 +417,12 @@ RETRAIN_WAIT_SECONDS = 300.0
 
 
 def retrain_on_answers(
-    sessions: sessionmaker[Session], settings: Settings, *, changed: int, job: DailyJob
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    changed: int,
+    job: DailyJob,
+    topic_id: int = DEFAULT_TOPIC_ID,
 ) -> RetrainReport:
     """Retrain on every label after ``changed`` labels were given here (none: nothing to
     learn), through the service's gated retrain under the job's one lock (``job``: never beside
@@ -420,7 +439,7 @@ def retrain_on_answers(
         )
     try:
         with job.held(ONBOARDING_RETRAIN, wait=PROBE_GRACE_SECONDS):
-            outcome = retrain(sessions, settings, trigger="onboarding")
+            outcome = retrain(sessions, settings, trigger="onboarding", topic_id=topic_id)
     except JobBusy as busy:
         logger.info("onboarding retrain not started: %s", busy)
         return RetrainReport(
@@ -430,7 +449,7 @@ def retrain_on_answers(
         )
     except DataError as err:
         logger.info("onboarding retrain refused: %s", err)
-        return RetrainReport("not_trained", _why_no_model(sessions))
+        return RetrainReport("not_trained", _why_no_model(sessions, topic_id))
     except Exception:  # the answers are stored; the page says so and the log has the rest
         logger.exception("the onboarding retrain failed")
         return RetrainReport(
@@ -453,9 +472,9 @@ def retrain_on_answers(
     )
 
 
-def _why_no_model(sessions: sessionmaker[Session]) -> str:
+def _why_no_model(sessions: sessionmaker[Session], topic_id: int) -> str:
     with sessions() as session:
-        progress = measured_progress(session)
+        progress = measured_progress(session, topic_id=topic_id)
     if progress.interesting == 0:
         return (
             "No model yet: mark at least one paper ✓ interesting, so that it learns what you like."

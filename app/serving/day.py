@@ -5,6 +5,7 @@ the reader's labels and the reasons beside the recommended ones."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -12,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from app.serving.holder import LoadedModel
 from app.serving.reasons import reasons_for
-from app.serving.registry import version_threshold
+from app.serving.registry import active_model, version_threshold
 from app.store import queries
 from app.store.rules import current_score, is_recommended
 from app.store.schema import DEFAULT_TOPIC_ID, ModelVersion, Paper, Score
+from app.store.topics import list_topics
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ListedPaper:
     recommended: bool
     label: int | None  # the reader's label; None also when labels were not asked for
     reasons: list[str] | None  # for a recommended paper, when reasons were asked for
+    elsewhere: list[str] | None = None  # the other topics that recommend it, when asked for
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,11 @@ def list_day(
     labels: bool = False,
     explain: bool = False,
     topic_id: int | None = None,
+    elsewhere: bool = False,
 ) -> DayList:
     """``day``'s papers, best first: the recommended ones (every paper with ``include_all``, or
     with no model), at most ``limit``; ``labels`` adds the reader's labels, ``explain`` the
-    reasons of the recommended papers shown."""
+    reasons of the recommended papers shown, ``elsewhere`` the other topics that like each."""
     listed = list_model(session, day=day, active=model) if model is not None else None
     result = queries.day_recommendations(
         session,
@@ -112,6 +116,7 @@ def list_day(
         if labels
         else {}
     )
+    liked = liked_elsewhere(session, shown, topic_id=topic_id) if elsewhere else {}
     return DayList(
         day=day,
         listed=listed,
@@ -122,6 +127,7 @@ def list_day(
                 recommended=recommended(probability),
                 label=label_of.get(paper.id),
                 reasons=reasons.get(paper.id),
+                elsewhere=liked.get(paper.id, []) if elsewhere else None,
             )
             for paper, probability in result.rows
         ],
@@ -129,3 +135,29 @@ def list_day(
         recommended=result.recommended,
         pending=result.pending,
     )
+
+
+def liked_elsewhere(
+    session: Session, papers: Sequence[Paper], *, topic_id: int
+) -> dict[str, list[str]]:
+    """For each paper, the topics other than ``topic_id`` whose active model recommends it, in
+    the reader's order: from the stored scores (a topic's version that has not scored a paper
+    yet does not name it) and each version's threshold; no model is loaded for it."""
+    ids = [paper.id for paper in papers]
+    liked: dict[str, list[str]] = {}
+    if not ids:
+        return liked
+    for topic in list_topics(session):
+        version = active_model(session, topic_id=topic.id) if topic.id != topic_id else None
+        threshold = version_threshold(version) if version is not None else None
+        if version is None or threshold is None:
+            continue
+        scored = session.execute(
+            select(Paper.id, Score.probability)
+            .join(Score, current_score(version.id))
+            .where(Paper.id.in_(ids), Score.probability >= threshold)
+        ).all()
+        for paper_id, probability in scored:
+            if is_recommended(probability, threshold):
+                liked.setdefault(paper_id, []).append(topic.name)
+    return liked

@@ -10,26 +10,30 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
-from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
+from app.api.deps import ServicesDep, SessionDep, SettingsDep
 from app.api.routes.papers import paper_detail
 from app.api.routes.system import status as status_answer
 from app.core.arxiv_ids import is_arxiv_id, split_version
+from app.core.config import Settings
+from app.runtime.services import Services
 from app.store import queries
 from app.store.categories import followed_categories
-from app.store.schema import DEFAULT_TOPIC_ID, Topic
-from app.web.search_pages import PageRoute, html_page, search_form
+from app.web.search_pages import PageRoute, html_page, page_context, search_form
+from app.web.topic import PageTopic, PageTopicDep
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
-def _header(services: Any, session: Any, settings: Any, holder: Any) -> dict[str, Any]:
+def _header(
+    services: Services, session: Session, settings: Settings, page_topic: PageTopic
+) -> dict[str, Any]:
     """What the pages' header (_search_form.html) shows."""
+    loaded = services.holders[page_topic.topic.id].get()
     return {
+        **page_context(services, session, page_topic, loaded),
         "form": search_form(followed_categories(session, settings)),
-        "model": holder.get(),
-        "token_required": services.access.token is not None,
-        "labels": queries.label_count(session),
     }
 
 
@@ -38,19 +42,29 @@ def paper_page(
     request: Request,
     services: ServicesDep,
     session: SessionDep,
-    holder: HolderDep,
     settings: SettingsDep,
+    page_topic: PageTopicDep,
     paper_id: str,
 ) -> HTMLResponse:
-    """One stored paper: its card (score, label, reasons, date) and what arXiv says of it."""
-    context = {**_header(services, session, settings, holder), "paper_id": paper_id}
+    """One stored paper: its card in the page's topic (score, label, reasons, date, the other
+    topics that like it) and what arXiv says of it."""
+    context = {
+        **_header(services, session, settings, page_topic),
+        "paper_id": paper_id,
+        "error": page_topic.error,
+    }
     if not is_arxiv_id(paper_id):
         context["error"] = f"{paper_id!r} is not an arXiv id (such as 2503.11742)."
         return html_page(request, "paper.html", context, status=404)
+    topic = page_topic.topic
     try:
-        # The page shows the default topic (a topic switcher is issue 19's next step).
-        default = session.get_one(Topic, DEFAULT_TOPIC_ID)
-        detail = paper_detail(session, split_version(paper_id)[0], holder=holder, topic=default)
+        detail = paper_detail(
+            session,
+            split_version(paper_id)[0],
+            holder=services.holders[topic.id],
+            topic=topic,
+            every_topic=True,
+        )
     except HTTPException as err:
         context["error"] = f"Paper {paper_id} is not in the database; search for it, or label it "
         context["error"] += "from the day page."
@@ -62,6 +76,7 @@ def paper_page(
         "probability": detail.probability,
         "label": detail.label,
         "reasons": detail.reasons,
+        "elsewhere": [t.topic for t in detail.topics if t.recommended and t.topic != topic.name],
     }
     return html_page(request, "paper.html", context)
 
@@ -71,13 +86,14 @@ def status_page(
     request: Request,
     services: ServicesDep,
     session: SessionDep,
-    holder: HolderDep,
     settings: SettingsDep,
+    page_topic: PageTopicDep,
 ) -> HTMLResponse:
-    """The service's state as ``GET /status`` answers it: problems first, then the model, the
-    labels, the re-scoring, the daily job and its last runs."""
+    """The service's state as ``GET /status`` answers it, in the page's topic: problems first,
+    then the model, the labels, the re-scoring, the daily job and its last runs."""
+    holder = services.holders[page_topic.topic.id]
     context = {
-        **_header(services, session, settings, holder),
-        "status": status_answer(services, session, settings, holder),
+        **_header(services, session, settings, page_topic),
+        "status": status_answer(services, session, settings, holder, page_topic.topic),
     }
     return html_page(request, "status.html", context)

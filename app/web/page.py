@@ -15,9 +15,8 @@ from app.serving.day import list_day
 from app.serving.registry import active_model
 from app.serving.scoring import rescoring_progress
 from app.store import queries
-from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, Topic
-from app.store.topics import TopicNotFound, find_topic, list_topics
 from app.web.templating import STATIC_DIR, TEMPLATES
+from app.web.topic import PageTopicDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,9 +34,9 @@ def index(
     services: ServicesDep,
     session: SessionDep,
     settings: SettingsDep,
+    page_topic: PageTopicDep,
     date: Annotated[str | None, Query()] = None,
     all: Annotated[bool, Query()] = False,  # noqa: A002
-    topic_name: Annotated[str | None, Query(alias="topic", max_length=64)] = None,
 ) -> HTMLResponse:
     errors = []
     day: dt.date | None = None
@@ -47,12 +46,9 @@ def index(
         except ValueError:
             errors.append(f"{date!r} is not a date (YYYY-MM-DD); showing the latest day instead.")
     day = day or queries.latest_day(session)
-    topic = session.get_one(Topic, DEFAULT_TOPIC_ID)
-    if topic_name:
-        try:
-            topic = find_topic(session, topic_name)
-        except TopicNotFound:
-            errors.append(f"There is no topic {topic_name!r}; showing {DEFAULT_TOPIC}.")
+    topic = page_topic.topic
+    if page_topic.error:
+        errors.append(page_topic.error)
     holder = services.holders[topic.id]
     loaded = holder.get()
     version = active_model(session, topic_id=topic.id)
@@ -65,9 +61,9 @@ def index(
         "last_run": runs[0] if runs else None,
         "error": " ".join(errors) or None,
         "topic": topic,
-        "topics": list_topics(session),
+        "page_topic": page_topic,
         # Kept on the page's own links: the default topic's stay as they were.
-        "topic_query": "" if topic.id == DEFAULT_TOPIC_ID else f"&topic={topic.name}",
+        "topic_query": page_topic.query,
         # The page's own "Getting started" says how to get a model.
         "problems": [p for p in service_problems(session, services) if p != NO_MODEL],
         "token_required": services.access.token is not None,
@@ -94,6 +90,7 @@ def index(
             labels=True,
             explain=True,
             topic_id=topic.id,
+            elsewhere=True,
         )
         context["listed"] = result.listed
         context["result"] = result

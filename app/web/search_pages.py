@@ -15,13 +15,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import Scope
 
-from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep
+from app.api.deps import ServicesDep, SessionDep, SettingsDep
 from app.core.arxiv_ids import is_arxiv_id
 from app.core.config import unknown_category
+from app.runtime.services import Services
+from app.serving.day import liked_elsewhere
+from app.serving.holder import LoadedModel
 from app.store import queries
 from app.store.categories import followed_categories
 from app.store.search import (
@@ -36,6 +40,7 @@ from app.store.search import (
     with_labels_and_scores,
 )
 from app.web.templating import TEMPLATES
+from app.web.topic import PageTopic, PageTopicDep
 
 RESULTS = 50
 SIMILAR = 20
@@ -63,9 +68,31 @@ def html_page(
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status, headers=_VARY)
 
 
-def _items(found: list[FoundPaper]) -> list[dict[str, Any]]:
-    """Items of the card macro (_card.html)."""
-    return [{"paper": f.paper, "probability": f.probability, "label": f.label} for f in found]
+def _items(session: Session, found: list[FoundPaper], topic_id: int) -> list[dict[str, Any]]:
+    """Items of the card macro (_card.html), with the other topics that like each paper."""
+    liked = liked_elsewhere(session, [f.paper for f in found], topic_id=topic_id)
+    return [
+        {
+            "paper": f.paper,
+            "probability": f.probability,
+            "label": f.label,
+            "elsewhere": liked.get(f.paper.id, []),
+        }
+        for f in found
+    ]
+
+
+def page_context(
+    services: Services, session: Session, page_topic: PageTopic, loaded: LoadedModel | None
+) -> dict[str, Any]:
+    """What every page with the search header shows of the topic, its model and its labels."""
+    return {
+        "model": loaded,
+        "token_required": services.access.token is not None,
+        "labels": queries.label_count(session, topic_id=page_topic.topic.id),
+        "page_topic": page_topic,
+        "topic_query": page_topic.query,
+    }
 
 
 _TIME = TypeAdapter(dt.datetime)
@@ -118,25 +145,24 @@ def search_page(
     request: Request,
     services: ServicesDep,
     session: SessionDep,
-    holder: HolderDep,
     settings: SettingsDep,
+    page_topic: PageTopicDep,
     q: Annotated[str, Query()] = "",
     category: Annotated[str, Query()] = "",
     unlabelled: Annotated[str, Query()] = "",
     since: Annotated[str, Query()] = "",
 ) -> HTMLResponse:
     """Stored papers matching the query, best first, each labelled on the spot."""
-    loaded = holder.get()
+    topic_id = page_topic.topic.id
+    loaded = services.holders[topic_id].get()
     followed = followed_categories(session, settings)
     only_unlabelled = unlabelled.lower() in ("true", "1", "on", "yes")
     context: dict[str, Any] = {
+        **page_context(services, session, page_topic, loaded),
         "form": search_form(followed, q=q, category=category, unlabelled=only_unlabelled),
         "since_time": None,
-        "model": loaded,
-        "token_required": services.access.token is not None,
-        "labels": queries.label_count(session),
         "items": None,
-        "error": None,
+        "error": page_topic.error,
         "limit": RESULTS,
     }
     if not q.strip():
@@ -163,6 +189,7 @@ def search_page(
             unlabelled=only_unlabelled,
             since=since_time,
             limit=RESULTS,
+            topic_id=topic_id,
         )
     except ValueError as err:  # QueryError too
         context["error"] = str(err)
@@ -170,7 +197,8 @@ def search_page(
     except SearchUnavailable as err:
         context["error"] = str(err)
         return html_page(request, "search.html", context, status=503)
-    context["items"] = _items(with_labels_and_scores(session, papers, model=loaded))
+    found = with_labels_and_scores(session, papers, model=loaded, topic_id=topic_id)
+    context["items"] = _items(session, found, topic_id)
     return html_page(request, "search.html", context)
 
 
@@ -179,30 +207,32 @@ def similar_page(
     request: Request,
     services: ServicesDep,
     session: SessionDep,
-    holder: HolderDep,
     settings: SettingsDep,
+    page_topic: PageTopicDep,
     paper_id: str,
 ) -> HTMLResponse:
     """The stored papers most like one paper, each labelled on the spot."""
-    loaded = holder.get()
+    topic_id = page_topic.topic.id
+    loaded = services.holders[topic_id].get()
     paper = queries.get_paper(session, paper_id=paper_id) if is_arxiv_id(paper_id) else None
     context: dict[str, Any] = {
+        **page_context(services, session, page_topic, loaded),
         "paper_id": paper_id,
         "paper_item": None,
         "items": [],
         "form": search_form(followed_categories(session, settings)),
-        "model": loaded,
-        "token_required": services.access.token is not None,
-        "labels": queries.label_count(session),
-        "error": None,
+        "error": page_topic.error,
     }
     if paper is None:
         return html_page(request, "similar.html", context, status=404)
-    (context["paper_item"],) = _items(with_labels_and_scores(session, [paper], model=loaded))
+    (context["paper_item"],) = _items(
+        session, with_labels_and_scores(session, [paper], model=loaded, topic_id=topic_id), topic_id
+    )
     try:
         similar = similar_papers(session, paper=paper, limit=SIMILAR)
     except SearchUnavailable as err:
         context["error"] = str(err)
         return html_page(request, "similar.html", context, status=503)
-    context["items"] = _items(with_labels_and_scores(session, similar, model=loaded))
+    found = with_labels_and_scores(session, similar, model=loaded, topic_id=topic_id)
+    context["items"] = _items(session, found, topic_id)
     return html_page(request, "similar.html", context)

@@ -14,6 +14,7 @@ from app.label_import import SEED_LIMIT
 from app.label_import.service import Candidate, author_candidates
 from app.store import queries
 from app.web.templating import TEMPLATES
+from app.web.topic import PageTopicDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,6 +27,7 @@ def seed_page(
     services: ServicesDep,
     session: SessionDep,
     client: ArxivDep,
+    page_topic: PageTopicDep,
     name: Annotated[str, Query(max_length=MAX_NAME)] = "",
 ) -> HTMLResponse:
     name = " ".join(name.split())
@@ -35,7 +37,9 @@ def seed_page(
     if name:
         try:
             query = author_query(name)
-            candidates = author_candidates(session, client=client, name=name, limit=SEED_LIMIT)
+            candidates = author_candidates(
+                session, client=client, name=name, limit=SEED_LIMIT, topic_id=page_topic.topic.id
+            )
         except ValueError as err:
             error, status = str(err), 422
         except FetchError as err:
@@ -46,7 +50,9 @@ def seed_page(
         "candidates": candidates,
         "limit": SEED_LIMIT,
         "error": error,
-        "labels": queries.label_count(session),
+        "labels": queries.label_count(session, topic_id=page_topic.topic.id),
         "token_required": services.access.token is not None,
+        "page_topic": page_topic,
+        "topic_query": page_topic.query,
     }
     return TEMPLATES.TemplateResponse(request, "seed.html", context, status_code=status)

@@ -10,34 +10,39 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import HolderDep, ServicesDep, SessionDep
+from app.api.deps import ServicesDep, SessionDep
 from app.api.routes.categories import categories_answer
 from app.jobs.onboarding import measured_progress, next_batch, picked_papers, unlabelled_count
 from app.store import queries
 from app.store.categories import taxonomy
 from app.web.templating import TEMPLATES
+from app.web.topic import PageTopicDep
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/onboarding", response_class=HTMLResponse)
 def onboarding_page(
-    request: Request, services: ServicesDep, session: SessionDep, holder: HolderDep
+    request: Request, services: ServicesDep, session: SessionDep, page_topic: PageTopicDep
 ) -> HTMLResponse:
-    """About ten stored papers to answer, chosen to teach the model most; "next batch" stores
-    the answers, retrains and shows the papers the new model chooses."""
-    loaded = holder.get()
-    picks = next_batch(session, loaded)
+    """About ten stored papers to answer in the page's topic, chosen to teach its model most;
+    "next batch" stores the answers, retrains and shows the papers the new model chooses."""
+    topic_id = page_topic.topic.id
+    loaded = services.holders[topic_id].get()
+    picks = next_batch(session, loaded, topic_id=topic_id)
     context: dict[str, Any] = {
         "model": loaded,
         "items": [
             {"paper": paper, "why": pick.why, "probability": pick.probability}
             for paper, pick in picked_papers(session, picks)
         ],
-        "progress": measured_progress(session),
+        "progress": measured_progress(session, topic_id=topic_id),
         "papers_stored": queries.table_counts(session)["papers"],
-        "left": unlabelled_count(session),
+        "left": unlabelled_count(session, topic_id=topic_id),
         "token_required": services.access.token is not None,
+        "page_topic": page_topic,
+        "topic_query": page_topic.query,
+        "error": page_topic.error,
     }
     return TEMPLATES.TemplateResponse(request, "onboarding.html", context)
 

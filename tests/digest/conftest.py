@@ -6,26 +6,17 @@ import datetime as dt
 import email
 import email.policy
 import html
-import json
 import re
-import shutil
 from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
 
 from app.core.config import Settings
-from app.core.db import session_scope
 from app.jobs.ingest import ingest_day
-from app.jobs.rescore import score_other_topics
-from app.serving.registry import register_model
-from app.store.schema import Score
-from app.store.topics import create_topic
-from tests.factories import activate_model_dir
+from tests.factories import activate_model_dir, topic_with_a_lower_threshold
 from tests.live import free_port
-from training.inference.artifact import META_FILE, ModelMeta
 
 FRIDAY = dt.date(2025, 3, 21)
 SATURDAY = FRIDAY + dt.timedelta(days=1)  # the daily job on Saturday ingests Wed, Thu and Fri
@@ -117,27 +108,7 @@ def label_links(html_part: str) -> list[str]:
 @pytest.fixture
 def two_topics(sessions, settings, holders, friday, tfidf_meta_model_dir, tmp_path) -> int:
     """A second topic whose model is the default's with a lower threshold, so it recommends
-    every paper the default topic does and more; Friday scored in both. Its id."""
-    directory = tmp_path / "robotics-model"
-    shutil.copytree(tfidf_meta_model_dir, directory)
-    meta = json.loads((directory / META_FILE).read_text())
-    default_threshold = meta["threshold"]
-    with sessions() as session:
-        probabilities = sorted(session.scalars(select(Score.probability)))
-    below = [p for p in probabilities if p < default_threshold]
-    assert len(below) >= 3, "the fixture day needs papers below the default threshold"
-    meta["threshold"] = below[-3]  # three more papers reach it
-    (directory / META_FILE).write_text(json.dumps(meta))
-    with session_scope(sessions) as session:
-        topic = create_topic(session, SECOND)
-        register_model(
-            session,
-            path=directory,
-            meta=ModelMeta.load(directory),
-            name="robot",
-            activate=True,
-            topic_id=topic.id,
-        )
-        topic_id = topic.id
-    assert score_other_topics(sessions, holders) > 0
-    return topic_id
+    every paper the default topic does and three more; Friday scored in both. Its id."""
+    return topic_with_a_lower_threshold(
+        sessions, holders, tfidf_meta_model_dir, tmp_path / "robotics-model", name=SECOND
+    )

@@ -77,7 +77,7 @@ def test_the_email_with_two_topics_renders_and_a_second_topic_link_labels_there(
         page.set_content(html_part)
         assert page.locator("h2.topic").all_inner_texts() == [
             "default model tfidf-digest",
-            f"{SECOND} model robot",
+            f"{SECOND} model {SECOND}-model",
         ]
         cards = page.locator(".paper")
         titles = cards.locator("div:first-child a").all_inner_texts()

@@ -38,7 +38,7 @@ def test_a_part_per_topic_and_a_paper_both_like_shown_once(sessions, settings, h
     assert second.elsewhere == len(first.papers) and second.recommended == len(shown)
     assert digest.subject.endswith(f": {len(shown)} papers")
     text, html_part = digest.text(), digest.html()
-    assert f"######## {SECOND} (model robot) ########" in text
+    assert f"######## {SECOND} (model {SECOND}-model) ########" in text
     assert f"Also recommended in: {SECOND}" in text
     assert f"{len(first.papers)} of them shown under an earlier topic" in text
     assert f"?date=2025-03-21&topic={SECOND}" in text  # the second part opens its topic's day

@@ -22,7 +22,7 @@ def test_switch_topics_and_label_in_the_one_shown(served_url, sessions, browser)
     playwright_api.expect(current).to_have_text("default")
 
     page.locator('nav.topics a[data-topic="robots"]').click()
-    page.wait_for_url("**/?topic=robots&date=2025-03-19")
+    page.wait_for_url("**/?date=2025-03-19&topic=robots")
     playwright_api.expect(current).to_have_text("robots")
     # No model in this topic yet: every paper of the day, unscored, to label.
     first = page.locator(".paper").first
@@ -37,11 +37,27 @@ def test_switch_topics_and_label_in_the_one_shown(served_url, sessions, browser)
     assert "topic=robots" in page.locator("#next-day").get_attribute("href")
 
     page.keyboard.press("t")  # after the last topic, the first
-    page.wait_for_url("**/?topic=default&date=2025-03-19")
+    page.wait_for_url("**/?date=2025-03-19")
     playwright_api.expect(current).to_have_text("default")
     same = page.locator(f'.paper[data-paper-id="{paper_id}"] .vote.up')
     if same.count():
         playwright_api.expect(same).to_have_attribute("aria-pressed", "false")
+
+    # Search has the switcher too, and labels in the topic it shows.
+    page.goto(f"{served_url}/search?q=learning")
+    playwright_api.expect(current).to_have_text("default")
+    page.keyboard.press("t")
+    page.wait_for_url("**/search?q=learning&topic=robots")
+    playwright_api.expect(current).to_have_text("robots")
+    assert page.locator('form.search input[name="topic"]').get_attribute("value") == "robots"
+    found = page.locator(".paper").nth(1)
+    found_id = found.get_attribute("data-paper-id")
+    found.locator(".vote.down").click()
+    playwright_api.expect(found.locator(".vote.down")).to_have_attribute("aria-pressed", "true")
+    page.screenshot(path=str(SCREENSHOTS / "topics-search.png"), full_page=False)
+    with sessions() as session:
+        assert session.get_one(Label, (robots, found_id)).interest == 0
+        assert session.get(Label, (DEFAULT_TOPIC_ID, found_id)) is None
 
 
 def test_a_new_topic_from_five_pasted_ids_ranks_its_day_in_under_a_minute(

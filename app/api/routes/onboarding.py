@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from app.api.deps import HolderDep, ServicesDep, SessionDep, WriterDep
+from app.api.deps import ServicesDep, SessionDep, TopicDep, TopicHolderDep, WriterDep
 from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import (
     ModelVersionPublic,
@@ -60,23 +60,29 @@ def progress_public(progress: Progress) -> OnboardingProgress:
     )
 
 
-@router.get("/onboarding/next", response_model=OnboardingBatch)
+@router.get(
+    "/onboarding/next",
+    response_model=OnboardingBatch,
+    responses=error_responses(404, notes={404: "No topic of that name"}),
+)
 def onboarding_next(
     session: SessionDep,
-    holder: HolderDep,
+    topic: TopicDep,
+    holder: TopicHolderDep,
     limit: Annotated[
         int, Query(ge=1, le=MAX_BATCH, description="Papers to ask about")
     ] = BATCH_SIZE,
 ) -> OnboardingBatch:
-    """The stored papers whose answers would teach the active model most: those it scores near
-    its threshold, kept diverse, and a few from topics far from your labels (`why`); without a
-    model, one typical paper of each topic of the newest stored days. Never a paper you
-    labelled or skipped. Scored by the active model now, not by the background re-scoring."""
+    """The stored papers whose answers would teach the topic's active model (``?topic=``) most:
+    those it scores near its threshold, kept diverse, and a few from subjects far from your
+    labels (`why`); without a model, one typical paper of each subject of the newest stored days.
+    Never a paper you labelled or skipped in the topic. Scored by the active model now, not by
+    the background re-scoring."""
     loaded = holder.get()
-    picks = next_batch(session, loaded, size=limit)
+    picks = next_batch(session, loaded, size=limit, topic_id=topic.id)
     return OnboardingBatch(
         model=model_public(loaded),
-        progress=progress_public(measured_progress(session)),
+        progress=progress_public(measured_progress(session, topic_id=topic.id)),
         papers=[
             OnboardingPaper(
                 **PaperPublic.model_validate(paper).model_dump(),
@@ -92,21 +98,23 @@ def onboarding_next(
     "/onboarding/answers",
     response_model=OnboardingAnswered,
     dependencies=[WriterDep],
-    responses=error_responses(*WRITE_ERRORS, 413),
+    responses=error_responses(*WRITE_ERRORS, 404, 413, notes={404: "No topic of that name"}),
 )
 def onboarding_answers(
     services: ServicesDep,
     session: SessionDep,
-    holder: HolderDep,
+    topic: TopicDep,
+    holder: TopicHolderDep,
     answers: Annotated[
         list[OnboardingAnswer],
         Body(min_length=1, max_length=MAX_ANSWERS, description="One answer per paper"),
     ],
 ) -> OnboardingAnswered:
-    """Store the answers (labels with source `onboarding`; null skips the paper, which is not
-    asked again), then retrain on every label and activate the new model through the usual
-    gate, so that the next `GET /onboarding/next` is chosen by it. 422 for a paper that is not
-    stored or answered twice; nothing is stored then."""
+    """Store the answers in the topic (``?topic=``; labels with source `onboarding`; null skips
+    the paper, which is not asked again there), then retrain the topic on every label of it and
+    activate the new model through the usual gate, so that the next `GET /onboarding/next` is
+    chosen by it. 422 for a paper that is not stored or answered twice; nothing is stored
+    then."""
     ids = [split_version(answer.paper_id)[0] for answer in answers]
     seen: set[str] = set()
     for index, paper_id in enumerate(ids):
@@ -124,10 +132,15 @@ def onboarding_answers(
         session,
         [(paper_id, answer.interest) for paper_id, answer in zip(ids, answers, strict=True)],
         now=utcnow(),
+        topic_id=topic.id,
     )
     session.commit()
     report = retrain_on_answers(
-        services.sessions, services.settings, changed=stored.labelled, job=services.job
+        services.sessions,
+        services.settings,
+        changed=stored.labelled,
+        job=services.job,
+        topic_id=topic.id,
     )
     return OnboardingAnswered(
         labelled=stored.labelled,
@@ -135,5 +148,5 @@ def onboarding_answers(
         retrain=OnboardingRetrain(
             status=report.status, message=report.message, model=model_public(holder.get())
         ),
-        progress=progress_public(measured_progress(session)),
+        progress=progress_public(measured_progress(session, topic_id=topic.id)),
     )

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from app.api.deps import HolderDep, PaperIdPath, SessionDep
+from app.api.deps import PaperIdPath, SessionDep, TopicDep, TopicHolderDep
 from app.api.errors import JSONRoute, error_responses, validation_error
 from app.api.schemas import (
     FoundPaperPublic,
@@ -86,12 +86,13 @@ def _public(found: FoundPaper) -> FoundPaperPublic:
 @router.get(
     "/search",
     response_model=SearchResponse,
-    responses=error_responses(503, notes=_UNAVAILABLE),
+    responses=error_responses(404, 503, notes={404: "No topic of that name", **_UNAVAILABLE}),
 )
 def search(
     response: Response,
     session: SessionDep,
-    holder: HolderDep,
+    topic: TopicDep,
+    holder: TopicHolderDep,
     q: Annotated[
         str,
         Query(
@@ -108,7 +109,9 @@ def search(
         str | None,
         Query(description="Only papers in this arXiv category, cross-lists included"),
     ] = None,
-    unlabelled: Annotated[bool, Query(description="Only papers you have not labelled")] = False,
+    unlabelled: Annotated[
+        bool, Query(description="Only papers you have not labelled in the topic")
+    ] = False,
     since: Annotated[
         dt.datetime | None,
         Query(
@@ -120,7 +123,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20,
 ) -> SearchResponse:
     """Stored papers matching a query, best match first (title matches weigh most), with your
-    label and the active model's score beside each."""
+    label and the active model's score in the topic (``?topic=``) beside each."""
     parsed = checked_query(q)
     category = checked_category(category)
     since = checked_since(since)
@@ -132,15 +135,15 @@ def search(
             unlabelled=unlabelled,
             since=since,
             limit=limit,
+            topic_id=topic.id,
         )
     except SearchUnavailable as err:
         raise HTTPException(503, str(err)) from err
     loaded = holder.get()
     response.headers.update(_VARY)
+    found = with_labels_and_scores(session, papers, model=loaded, topic_id=topic.id)
     return SearchResponse(
-        query=q,
-        model=_model(loaded),
-        papers=[_public(f) for f in with_labels_and_scores(session, papers, model=loaded)],
+        query=q, topic=topic.name, model=_model(loaded), papers=[_public(f) for f in found]
     )
 
 
@@ -148,18 +151,20 @@ def search(
     "/papers/{paper_id:path}/similar",
     response_model=SimilarResponse,
     responses=error_responses(
-        404, 503, notes={404: "The paper is not in the database", **_UNAVAILABLE}
+        404, 503, notes={404: "The paper, or the topic, is not in the database", **_UNAVAILABLE}
     ),
 )
 def similar(
     response: Response,
     paper_id: PaperIdPath,
     session: SessionDep,
-    holder: HolderDep,
+    topic: TopicDep,
+    holder: TopicHolderDep,
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
 ) -> SimilarResponse:
     """The stored papers most like this one (by its most distinctive title and abstract
-    terms), most similar first, with your label and the active model's score beside each."""
+    terms), most similar first, with your label and the active model's score in the topic
+    (``?topic=``) beside each."""
     paper = queries.get_paper(session, paper_id=paper_id)
     if paper is None:
         raise HTTPException(404, f"paper {paper_id} is not in the database")
@@ -169,8 +174,10 @@ def similar(
         raise HTTPException(503, str(err)) from err
     loaded = holder.get()
     response.headers.update(_VARY)
+    found = with_labels_and_scores(session, papers, model=loaded, topic_id=topic.id)
     return SimilarResponse(
         paper_id=paper.id,
+        topic=topic.name,
         model=_model(loaded),
-        papers=[_public(f) for f in with_labels_and_scores(session, papers, model=loaded)],
+        papers=[_public(f) for f in found],
     )

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.deps import HolderDep, ServicesDep, SessionDep, SettingsDep, WriterDep
+from app.api.deps import (
+    ServicesDep,
+    SessionDep,
+    SettingsDep,
+    TopicDep,
+    TopicHolderDep,
+    WriterDep,
+)
 from app.api.errors import WRITE_ERRORS, error_responses, validation_error
 from app.api.schemas import (
     HealthResponse,
@@ -61,17 +68,27 @@ def health(services: ServicesDep, session: SessionDep) -> HealthResponse:
     )
 
 
-@router.get("/status", response_model=StatusResponse)
+@router.get(
+    "/status",
+    response_model=StatusResponse,
+    responses=error_responses(404, notes={404: "No topic of that name"}),
+)
 def status(
-    services: ServicesDep, session: SessionDep, settings: SettingsDep, holder: HolderDep
+    services: ServicesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    holder: TopicHolderDep,
+    topic: TopicDep,
 ) -> StatusResponse:
+    """The service's state; the model, its re-scoring, the last retrain and the labels are the
+    topic's (``?topic=``)."""
     loaded = holder.get()
-    version = active_model(session)
+    version = active_model(session, topic_id=topic.id)
     warnings = service_problems(session, services)
     scheduler = services.scheduler
     job = scheduler.get_job("daily-ingest") if scheduler is not None else None
     next_run: dt.datetime | None = job.next_run_time if job is not None else None
-    retrain_run = last_retrain(session)
+    retrain_run = last_retrain(session, topic_id=topic.id)
     progress = rescoring_progress(session, active=loaded) if loaded is not None else None
     if progress is not None and progress["scored"] < progress["papers"]:
         warnings.append(
@@ -80,6 +97,7 @@ def status(
             "previous model's scores"
         )
     return StatusResponse(
+        topic=topic.name,
         last_retrain=RetrainPublic.model_validate(retrain_run) if retrain_run else None,
         rescoring=RescoringStatus(**progress) if progress is not None else None,
         model=ModelStatus(
@@ -99,11 +117,11 @@ def status(
             load_error=holder.last_error,
             regime=loaded.regime if loaded is not None else None,  # type: ignore[arg-type]
         ),
-        labels=LabelProgress(**label_progress(session).as_dict()),
+        labels=LabelProgress(**label_progress(session, topic_id=topic.id).as_dict()),
         categories=followed_categories(session, settings),
         schedule_cron=settings.schedule_cron,
         next_run_at=next_run,
-        counts=queries.table_counts(session),
+        counts=queries.table_counts(session, topic_id=topic.id),
         last_runs=[IngestRunPublic.model_validate(r) for r in queries.recent_runs(session)],
         warnings=warnings,
         process=ProcessStatus(

@@ -107,7 +107,9 @@
       status.textContent = answers.some((a) => a.interest !== null)
         ? "Saving your answers and training a model on them…"
         : "Skipping these…";
-      const response = await write("POST", "/onboarding/answers", answers);
+      // Into the topic the page shows (onboarding.html's body data-topic).
+      const topic = document.body.dataset.topic || "default";
+      const response = await write("POST", "/onboarding/answers?topic=" + encodeURIComponent(topic), answers);
       if (!response || !response.ok) {
         status.textContent = "Not saved: " + (await problem(response));
         next.disabled = false;

@@ -1,0 +1,57 @@
+"""The topic a page shows: ``?topic=NAME`` on any page (the default topic without one). An
+unknown name shows the default topic with a note, never an error page: a bookmark of a deleted
+topic still opens. The page keeps the topic on its own links (``query``) and its scripts read it
+from ``<body data-topic>``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query, Request
+
+from app.api.deps import SessionDep
+from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, Topic
+from app.store.topics import MAX_NAME, TopicNotFound, find_topic, list_topics
+
+
+@dataclass(frozen=True)
+class PageTopic:
+    topic: Topic
+    topics: list[Topic]  # in the reader's order
+    error: str | None  # the note for an unknown name
+    switch: list[tuple[Topic, str]]  # each topic and this page's URL in it
+
+    @property
+    def query(self) -> str:
+        """``&topic=NAME`` for a link of this page; empty for the default topic."""
+        return "" if self.topic.id == DEFAULT_TOPIC_ID else f"&topic={self.topic.name}"
+
+    @property
+    def name(self) -> str:
+        return self.topic.name
+
+
+def page_topic(
+    request: Request,
+    session: SessionDep,
+    name: Annotated[str | None, Query(alias="topic", max_length=MAX_NAME)] = None,
+) -> PageTopic:
+    topic, error = session.get_one(Topic, DEFAULT_TOPIC_ID), None
+    if name:
+        try:
+            topic = find_topic(session, name)
+        except TopicNotFound:
+            error = f"There is no topic {name!r}; showing {DEFAULT_TOPIC}."
+    topics = list_topics(session)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "topic"]
+
+    def url(other: Topic) -> str:
+        params = kept + ([] if other.id == DEFAULT_TOPIC_ID else [("topic", other.name)])
+        return request.url.path + (f"?{urlencode(params)}" if params else "")
+
+    return PageTopic(topic, topics, error, [(other, url(other)) for other in topics])
+
+
+PageTopicDep = Annotated[PageTopic, Depends(page_topic)]
