@@ -40,6 +40,13 @@ class ServiceOptions:
         default=None,
         metadata={"help": "Name of the model version; default: the output folder name."},
     )
+    topic: str | None = field(
+        default=None,
+        metadata={
+            "help": "The topic whose labels train it (--from-db) and that it is registered in; "
+            "default: the topic named default."
+        },
+    )
 
 
 def train_command(argv: Sequence[str], settings: Settings) -> int:
@@ -56,19 +63,24 @@ def train_command(argv: Sequence[str], settings: Settings) -> int:
             raise ConfigError("no training data: give --data labels.csv or --from-db")
         if options.activate and options.no_register:
             raise ConfigError("--activate needs registration; drop --no-register")
+        if options.topic is not None and not options.from_db and options.no_register:
+            raise ConfigError("--topic names where the labels come from or where it is registered")
         from app.core.db import Database
         from training.train import train
 
         database: Database | None = None
+        topic_id, topic = None, None
         if options.from_db or not options.no_register:
             database = Database(options.database_url or settings.resolved_database_url)
+            topic_id, topic = _topic(database, options.topic)
         frame, source = None, None
         if options.from_db:
             from app.store.labels import load_labels
 
-            assert database is not None
+            assert database is not None and topic_id is not None
             with database.sessions() as session:
-                frame, source = load_labels(session), "the service's labels"
+                frame = load_labels(session, topic_id=topic_id)
+                source = f"the service's labels in the topic {topic}"
         else:
             print(
                 f"note: the labels in {config.data} train this model only; the service's own "
@@ -89,13 +101,30 @@ def train_command(argv: Sequence[str], settings: Settings) -> int:
         if not options.no_register:
             from app.serving.registry import register_trained
 
+            assert topic_id is not None
             version_id = register_trained(
                 database.sessions,
                 result.path,
                 result.meta,
                 name=options.name,
                 activate=options.activate,
+                topic_id=topic_id,
             )
             state = "active" if options.activate else "not active; activate it to serve it"
-            print(f"registered as model version {version_id} ({state})")
+            print(f"registered as model version {version_id} of the topic {topic} ({state})")
     return 0
+
+
+def _topic(database: Database, name: str | None) -> tuple[int, str]:
+    """The id and name of ``--topic`` (default: the default topic); ConfigError naming an
+    unknown one, before anything is trained."""
+    from app.store.schema import DEFAULT_TOPIC
+    from app.store.topics import TopicNotFound, find_topic
+    from training.config import ConfigError
+
+    with database.sessions() as session:
+        try:
+            topic = find_topic(session, name or DEFAULT_TOPIC)
+        except TopicNotFound as err:
+            raise ConfigError(f"--topic: {err}") from None
+        return topic.id, topic.name

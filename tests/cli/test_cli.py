@@ -8,6 +8,7 @@ from app.cli import main
 from app.core.db import session_scope
 from app.serving.registry import active_model, version_threshold
 from app.store.labels import import_labels_csv
+from app.store.topics import create_topic
 from tests.conftest import LABELS_CSV
 from tests.processes import run_python
 from training.inference.artifact import ModelMeta
@@ -65,7 +66,7 @@ def test_train_registers_after_training_and_activates(env, sessions, tmp_path: P
     argv = ["train", "--data", str(LABELS_CSV), "--output", str(output), *TFIDF]
     assert main([*argv, "--activate", "--name", "v1"]) == 0
     captured = capsys.readouterr()
-    assert "registered as model version 1 (active)" in captured.out
+    assert "registered as model version 1 of the topic default (active)" in captured.out
     assert "train this model only" in captured.err  # a CSV given to train is not stored
     with sessions() as session:
         active = active_model(session)
@@ -81,9 +82,29 @@ def test_train_from_the_stored_labels(env, sessions, tmp_path: Path, capsys):
     assert main(["train", "--from-db", "--output", str(output), *TFIDF, "--no-register"]) == 0
     assert "registered" not in capsys.readouterr().out
     meta = ModelMeta.load(output)
-    assert meta.info["data_source"] == "the service's labels" and meta.info["rows"] == 300
+    assert meta.info["data_source"] == "the service's labels in the topic default"
+    assert meta.info["rows"] == 300
     with sessions() as session:
         assert active_model(session) is None
+
+
+def test_train_from_a_topics_labels_registers_it_there(env, sessions, tmp_path: Path, capsys):
+    with session_scope(sessions) as session:
+        robots = create_topic(session, "robots").id
+        import_labels_csv(session, LABELS_CSV, topic_id=robots)
+    output = tmp_path / "robots"
+    argv = ["train", "--from-db", "--topic", "Robots", "--output", str(output), *TFIDF]
+    assert main([*argv, "--activate"]) == 0
+    assert "of the topic robots (active)" in capsys.readouterr().out
+    assert ModelMeta.load(output).info["data_source"] == (
+        "the service's labels in the topic robots"
+    )
+    with sessions() as session:
+        assert active_model(session) is None  # the default topic's
+        assert Path(active_model(session, topic_id=robots).path) == output.resolve()
+    assert main(["train", "--from-db", "--topic", "nope", "--output", str(tmp_path / "x")]) == 2
+    assert "--topic: no topic 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize(
@@ -94,6 +115,10 @@ def test_train_from_the_stored_labels(env, sessions, tmp_path: Path, capsys):
         (
             ["--output", "m", "--data", "x.csv", "--activate", "--no-register"],
             "--activate needs registration",
+        ),
+        (
+            ["--output", "m", "--data", "x.csv", "--topic", "a", "--no-register"],
+            "--topic names where the labels come from or where it is registered",
         ),
     ],
 )
