@@ -158,14 +158,22 @@ def import_labels_csv(
     the column, goes to ``topic_id``."""
     path = Path(path)
     raw = read_labelled_csv(path, keep=(TOPIC_COLUMN,))
+    if raw.empty:
+        raise DataError(f"{path}: no labelled rows")
     groups: list[tuple[int, pd.DataFrame]] = []
     if TOPIC_COLUMN not in raw.columns:
         groups.append((topic_id, raw))
     else:
+        # Grouped by the topic each row lands in, not by how its cell spells it: a blank cell
+        # and the name of the --topic given are one group, whose duplicates are refused.
         names = raw[TOPIC_COLUMN].str.strip().str.lower()
-        for name in dict.fromkeys(names):
-            rows = raw[names == name].drop(columns=TOPIC_COLUMN)
-            groups.append((_topic_of(session, name, rows, path, topic_id), rows))
+        ids = {
+            name: _topic_of(session, name, raw[names == name], path, topic_id)
+            for name in dict.fromkeys(names)
+        }
+        landed = names.map(ids)
+        for group_topic in dict.fromkeys(landed):
+            groups.append((group_topic, raw[landed == group_topic].drop(columns=TOPIC_COLUMN)))
     file_time = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
     frames = []
     for group_topic, rows in groups:

@@ -267,3 +267,44 @@ def test_a_bad_topic_in_the_csv_names_its_line_and_stores_nothing(sessions, tmp_
         import_labels_csv(session, export)
     with sessions() as session:
         assert [t.name for t in list_topics(session)] == ["default"]
+
+
+HEADER = "paper_id,title,abstract,categories,submission_date,interest"
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        (HEADER + "\n", "no labelled rows"),
+        (HEADER + ",topic\n", "no labelled rows"),
+        # A blank cell (the --topic given: default) and "Default" land in one topic: one paper
+        # twice there is refused as in any file, never one row silently overriding the other.
+        (
+            HEADER + ",topic\n2601.00001,T,A,cs.LG,2026-01-01,1,\n"
+            "2601.00001,T,A,cs.LG,2026-01-01,0, Default\n",
+            r"duplicate paper_id values.*2601\.00001 \(lines 2, 3\)",
+        ),
+    ],
+    ids=["header only", "header only, topic column", "one topic spelt two ways"],
+)
+def test_a_csv_with_no_rows_or_a_paper_twice_in_one_topic_stores_nothing(
+    sessions, tmp_path, text, refused
+):
+    path = tmp_path / "labels.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=refused), session_scope(sessions) as session:
+        import_labels_csv(session, path)
+    with sessions() as session:
+        assert session.scalars(select(Label)).all() == []
+
+
+def test_the_topic_column_is_found_whatever_its_case(sessions, tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text(HEADER + ", Topic\n2601.00001,T,A,cs.LG,2026-01-01,1,Robots\n")
+    with session_scope(sessions) as session:
+        assert import_labels_csv(session, path).new_labels == 1
+    with sessions() as session:
+        robots = find_topic(session, "robots").id
+        assert [(lb.topic_id, lb.paper_id) for lb in session.scalars(select(Label))] == [
+            (robots, "2601.00001")
+        ]

@@ -72,8 +72,9 @@ def load_labelled_csv(path: str | Path, *, require_both_classes: bool = True) ->
 
 
 def read_labelled_csv(path: str | Path, *, keep: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A labelled CSV's known columns (and ``keep``) as text, each row's file line in ``line``,
-    not yet validated (``validate_labels``); DataError for a file that is no such CSV."""
+    """A labelled CSV's known columns (and ``keep``, whose names match whatever their case) as
+    text, each row's file line in ``line``, not yet validated (``validate_labels``); DataError
+    for a file that is no such CSV."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"labelled CSV {path} does not exist")
@@ -87,6 +88,11 @@ def read_labelled_csv(path: str | Path, *, keep: tuple[str, ...] = ()) -> pd.Dat
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read {path} as CSV: {err}") from err
     frame.columns = [str(column).strip() for column in frame.columns]
+    kept = {name.lower(): name for name in keep}
+    frame.columns = [
+        kept.get(column.lower(), column) if column not in kept.values() else column
+        for column in frame.columns
+    ]
     missing = [column for column in COLUMNS if column not in frame.columns]
     if missing:
         raise DataError(
