@@ -3,7 +3,7 @@ costs for several topics.
 
     .venv/bin/python -m bench.topics migration [--papers 170000] [--labels 4000]
         [--postgres postgresql+psycopg://...]
-    .venv/bin/python -m bench.topics scoring [--topics 5]
+    .venv/bin/python -m bench.topics scoring [--topics 5] [--char-ngrams K]
     .venv/bin/python -m bench.topics quality [--cutoffs 0.7,0.8]
 
 ``migration`` builds a database at revision 0007 (the schema before topics) holding ``--papers``
@@ -20,9 +20,11 @@ topic, the average precision of both models on the later days (a paper is releva
 when it is interesting and in the topic's category).
 
 ``scoring`` trains one tfidf model per topic on the shared benchmark's labels (each topic a
-different slice of them, as readers' topics differ) and times the service's scorer
-(``app.serving.scoring.score_inputs``) on the largest real listing day, for one topic and for
-``--topics``, best of five runs each; the ratio is the figure.
+different slice of them, as readers' topics differ; the service's retrain recipe) and times
+scoring the largest real listing day, best of five runs each: one topic's model, ``--topics``
+models one after another (``score_papers``, as before topics shared anything), and the same
+models together (``score_together``, what an ingestion does: the terms cut once); the ratios to
+one topic are the figures, and every model's scores together must equal its scores alone.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import json
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -154,12 +157,10 @@ def migration(args: argparse.Namespace) -> dict[str, object]:
 
 def scoring(args: argparse.Namespace) -> dict[str, object]:
     from app.demo.standin import listing_files, read_listing
-    from app.serving.holder import LoadedModel
-    from app.serving.scoring import score_inputs
     from training.config import TrainConfig
     from training.inference.artifact import PaperInput
     from training.inference.layout import load_labelled_csv
-    from training.inference.predictor import load_predictor
+    from training.inference.predictor import load_predictor, score_papers, score_together
     from training.train import train
 
     frame = load_labelled_csv(DATA)
@@ -185,31 +186,46 @@ def scoring(args: argparse.Namespace) -> dict[str, object]:
         for topic in range(args.topics):
             # Each topic: every other slice of the labels, so that the topics' vocabularies differ.
             part = frame.iloc[topic :: args.topics].reset_index(drop=True)
+            # The service's retrain recipe (ARXIV_RECO_RETRAIN_SECOND_STAGE is on by default).
             config = TrainConfig(
-                output=f"{folder}/topic{topic}", method="tfidf", progress=False, seed=topic
+                output=f"{folder}/topic{topic}",
+                method="tfidf",
+                progress=False,
+                seed=topic,
+                second_stage=True,
+                tfidf_char_ngrams=topic >= args.topics - args.char_ngrams,
             )
             result = train(config, frame=part, source=f"slice {topic}")
-            predictor = load_predictor(result.path)
-            models.append(LoadedModel(topic, f"topic{topic}", predictor.meta.threshold, predictor))
+            models.append(load_predictor(result.path))
+        together = score_together(models, papers)
+        worst = max(
+            float(np.abs(score_papers(m, papers) - t).max())
+            for m, t in zip(models, together, strict=True)
+        )
 
-        def best(count: int) -> float:
+        def best(run: Callable[[], object]) -> float:
             times = []
             for _ in range(5):
                 started = time.perf_counter()
-                for model in models[:count]:
-                    score_inputs(model, papers)
+                run()
                 times.append(time.perf_counter() - started)
             return min(times)
 
-        best(1)  # warm-up
-        one, many = best(1), best(args.topics)
+        best(lambda: score_papers(models[0], papers))  # warm-up
+        one = best(lambda: score_papers(models[0], papers))
+        apart = best(lambda: [score_papers(m, papers) for m in models])
+        shared = best(lambda: score_together(models, papers))
     return {
         "day": str(day),
         "papers": len(papers),
         "topics": args.topics,
+        "with_char_ngrams": args.char_ngrams,
         "one_topic_s": round(one, 4),
-        f"{args.topics}_topics_s": round(many, 4),
-        "ratio": round(many / one, 2),
+        f"{args.topics}_topics_one_after_another_s": round(apart, 4),
+        f"{args.topics}_topics_together_s": round(shared, 4),
+        "ratio_one_after_another": round(apart / one, 2),
+        "ratio_together": round(shared / one, 2),
+        "largest_difference_together_vs_alone": worst,
     }
 
 
@@ -275,6 +291,13 @@ def main() -> None:
     mig.add_argument("--postgres", help="a PostgreSQL server URL (a database is made there)")
     sco = sub.add_parser("scoring", help="scoring a day for one topic and for several")
     sco.add_argument("--topics", type=int, default=5)
+    sco.add_argument(
+        "--char-ngrams",
+        type=int,
+        default=0,
+        metavar="K",
+        help="the last K topics' models add character n-grams (a recipe of their own)",
+    )
     qua = sub.add_parser("quality", help="per-topic models against one mixed model")
     qua.add_argument(
         "--cutoffs",

@@ -23,6 +23,8 @@ from app.store.schema import IngestRun, Paper, utcnow
 logger = logging.getLogger(__name__)
 
 ModelProvider = Callable[[], LoadedModel | None]
+# The other topics' models, which score the new papers in the same pass (never raises).
+ModelsProvider = Callable[[], Sequence[LoadedModel]]
 
 
 @dataclass
@@ -50,14 +52,16 @@ def ingest_day(
     *,
     client: ArxivClient | None = None,
     model: ModelProvider | None = None,
+    others: ModelsProvider | None = None,
     trigger: str = "manual",
     progress: bool = False,
     categories: Sequence[str] | None = None,
 ) -> IngestReport:
     """Fetch the papers first submitted on ``day`` in ``categories`` (None: the followed ones,
     ``app.store.categories.followed_categories``), upsert them, score what is new or changed, and
-    record the run. Running a day twice changes nothing; a failed run is recorded as failed and
-    leaves what it had committed consistent, so the next run completes the day."""
+    record the run. ``others``: the other topics' models, which score the new papers in the same
+    pass. Running a day twice changes nothing; a failed run is recorded as failed and leaves what
+    it had committed consistent, so the next run completes the day."""
     started = time.perf_counter()
     with session_scope(sessions) as session:
         if categories is None:
@@ -73,10 +77,15 @@ def ingest_day(
         with session_scope(sessions) as session:
             report.new, report.updated = upsert_papers(session, papers)
         loaded = model() if model is not None else None
+        scoring = [loaded] if loaded is not None else []
+        scoring += list(others()) if others is not None else []
         if loaded is None:
             logger.warning("no active model: papers of %s are stored but not scored", day)
-        else:
-            report.scored = score_pending(sessions, loaded, days=[day], progress=progress)
+        if scoring:
+            # The default topic's model must score the day; another topic's failure is logged.
+            report.scored = score_pending(
+                sessions, scoring, days=[day], progress=progress, required=int(loaded is not None)
+            )
         report.status = "success"
     except FetchError as err:
         logger.error("ingestion of %s failed: %s", day, err)
@@ -212,6 +221,7 @@ def ingest_range(
     settings: Settings,
     *,
     model: ModelProvider | None = None,
+    others: ModelsProvider | None = None,
     trigger: str = "manual",
     progress: bool = False,
     cancelled: Callable[[], bool] | None = None,
@@ -242,6 +252,7 @@ def ingest_range(
                 settings,
                 client=client,
                 model=model,
+                others=others,
                 trigger=trigger,
                 progress=progress,
                 categories=categories,

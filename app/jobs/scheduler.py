@@ -219,6 +219,7 @@ class DailyJob:
                 last,
                 self.settings,
                 model=self.holder.for_scoring,
+                others=self.holders.others_for_scoring,
                 trigger=trigger,
                 cancelled=self.cancel_flag,
                 categories=categories,
@@ -351,17 +352,18 @@ def _ingest_range_in_child(
     categories: Sequence[str] | None = None,
 ) -> list[IngestReport]:
     with child_state(settings) as (sessions, holder):
+        holders = ModelHolders(sessions, settings, default=holder)
         reports = ingest_range(
             sessions,
             first,
             last,
             settings,
             model=holder.for_scoring,
+            others=holders.others_for_scoring,
             trigger=trigger,
             cancelled=cancelled,
             categories=categories,
         )
-        holders = ModelHolders(sessions, settings, default=holder)
         stopped = cancelled is not None and cancelled()
         if nightly and not stopped:
             after_ingestion(sessions, settings, holder, holders=holders)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.serving.registry import active_model
 from app.store.schema import DEFAULT_TOPIC_ID
+from app.store.topics import list_topics
 from training.inference.artifact import ArtifactError
 from training.inference.predictor import Precision, Predictor, load_predictor
 
@@ -220,6 +221,22 @@ class ModelHolders:
                     self._sessions, self._settings, on_change=self._on_change, topic_id=topic_id
                 ),
             )
+
+    def others_for_scoring(self) -> list[LoadedModel]:
+        """Every other topic's active model, in the reader's order, to score new papers beside
+        the default topic's; one that cannot be loaded is logged and left out (never raises)."""
+        with self._sessions() as session:
+            topic_ids = [t.id for t in list_topics(session) if t.id != self.default.topic_id]
+        models = []
+        for topic_id in topic_ids:
+            try:
+                loaded = self[topic_id].get()
+            except Exception:
+                logger.exception("the model of topic %d could not be loaded to score", topic_id)
+                continue
+            if loaded is not None:
+                models.append(loaded)
+        return models
 
     def forget(self, topic_id: int) -> None:
         """Drop a deleted topic's holder and its model."""

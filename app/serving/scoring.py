@@ -21,6 +21,7 @@ from app.store.rules import current_score, on_a_listing_day
 from app.store.schema import Paper, Score, utcnow
 from training.inference.artifact import PaperInput
 from training.inference.predictor import score_papers
+from training.inference.shared import SharedBatch
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +65,24 @@ def score_inputs(
 
 def score_pending(
     sessions: sessionmaker[Session],
-    loaded: LoadedModel,
+    loaded: LoadedModel | Sequence[LoadedModel],
     *,
     days: Sequence[dt.date] | None,
     progress: bool = False,
+    required: int = 1,
 ) -> int:
     """Score every paper of ``days`` (all days if None) that the model has not scored in its
-    current version. Idempotent: what a crash left unscored is picked up next time."""
-    scored_now = current_score(loaded.version_id)
+    current version. Idempotent: what a crash left unscored is picked up next time.
+
+    Several models (each topic's): a paper any of them has not scored is scored by all of them
+    in one pass over the papers, the tfidf models sharing the work that depends on the papers
+    alone (``training.inference.shared``). The failure of one of the first ``required`` models
+    is raised; another's is logged and that model is left out of the rest (its topic catches up
+    on its own later)."""
+    models = [loaded] if isinstance(loaded, LoadedModel) else list(loaded)
+    if not models:
+        return 0
+    unscored = [~select(Score.id).where(current_score(m.version_id)).exists() for m in models]
     query = select(
         Paper.id,
         Paper.title,
@@ -80,14 +91,15 @@ def score_pending(
         Paper.authors,
         Paper.categories,
         Paper.comment,
-    ).where(~select(Score.id).where(scored_now).exists())
+    ).where(or_(*unscored))
     if days is not None:
         query = query.where(Paper.submitted_on.in_(list(days)))
     with sessions() as session:
         waiting = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if not waiting:
         return 0
-    logger.info("scoring %d papers with model version %d", waiting, loaded.version_id)
+    versions = ", ".join(str(m.version_id) for m in models)
+    logger.info("scoring %d papers with model version %s", waiting, versions)
     # Newest day first, a committed chunk at a time: a re-scoring reaches the days a reader opens
     # first, and never holds every pending abstract in memory. Each chunk starts after the last
     # one's (day, id), so the query never walks the papers already done again.
@@ -105,13 +117,48 @@ def score_pending(
             chunk = session.execute(page.limit(SCORE_COMMIT_CHUNK)).all()
         if not chunk:
             break
-        probabilities = score_inputs(loaded, [paper_input(row) for row in chunk], progress=progress)
+        scored = _score_chunk(models, chunk, progress=progress, required=models[:required])
         with session_scope(sessions) as session:
-            _store_scores(session, loaded.version_id, chunk, probabilities.tolist())
+            for model, probabilities in scored:
+                _store_scores(session, model.version_id, chunk, probabilities.tolist())
         total += len(chunk)
         after = (chunk[-1].submitted_on, chunk[-1].id)
         logger.info("scored %d/%d", total, waiting)
     return total
+
+
+def _score_chunk(
+    models: list[LoadedModel],
+    chunk: Sequence[Any],
+    *,
+    progress: bool,
+    required: list[LoadedModel],
+) -> list[tuple[LoadedModel, np.ndarray]]:
+    """Each model's scores of the chunk; a model not ``required`` that fails is logged and
+    dropped from ``models``."""
+    papers = [paper_input(row) for row in chunk]
+    if len(models) == 1:
+        return [(models[0], score_inputs(models[0], papers, progress=progress))]
+    batch = SharedBatch(papers)
+    scored = []
+    for model in list(models):
+        try:
+            scored.append(
+                (
+                    model,
+                    score_papers(model.predictor, batch.papers, progress=progress, shared=batch),
+                )
+            )
+        except Exception:
+            if any(model is needed for needed in required):
+                raise
+            logger.exception(
+                "model version %d (topic %d) failed to score; its topic catches up later",
+                model.version_id,
+                model.topic_id,
+            )
+            models.remove(model)
+    return scored
 
 
 def paper_input(row: Any) -> PaperInput:

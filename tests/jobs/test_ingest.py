@@ -268,3 +268,54 @@ def test_offline_a_day_fails_in_seconds_with_one_human_line(sessions, settings, 
     retries = [r for r in caplog.records if "retrying" in r.getMessage()]
     assert len(retries) == offline.connect_retries == 1
     assert "Max retries exceeded" not in caplog.text  # no raw urllib3 text
+
+
+def test_one_pass_scores_the_day_for_every_topic_and_one_topics_failure_is_its_own(
+    sessions, settings, holder, holders, tfidf_meta_model_dir, tmp_path, caplog
+):
+    """Issue 19: the other topics' models score the new papers in the ingestion's own pass (the
+    tfidf models sharing the terms); a topic whose model fails leaves the day a success."""
+    from app.core.db import session_scope
+    from app.serving.registry import register_model
+    from app.store.topics import create_topic
+    from training.inference.artifact import ModelMeta
+
+    activate_model_dir(sessions, tfidf_meta_model_dir, name="default-model")
+    versions = {}
+    with session_scope(sessions) as session:
+        for name in ("robots", "broken"):
+            copy = tmp_path / name
+            shutil.copytree(tfidf_meta_model_dir, copy)
+            topic = create_topic(session, name)
+            versions[name] = register_model(
+                session, path=copy, meta=ModelMeta.load(copy), activate=True, topic_id=topic.id
+            ).id
+    others = holders.others_for_scoring()
+    assert [m.version_id for m in others] == [versions["robots"], versions["broken"]]
+    others[1].predictor.pipeline = None  # scoring with it fails
+    report = ingest_day(
+        sessions, WEDNESDAY, settings, model=holder.for_scoring, others=lambda: others
+    )
+    assert report.status == "success" and report.scored == report.fetched > 0
+    with sessions() as session:
+        by_version = dict(
+            session.execute(
+                select(Score.model_version_id, func.count(Score.id)).group_by(
+                    Score.model_version_id
+                )
+            ).all()
+        )
+    default = holder.get().version_id
+    assert by_version == {default: report.fetched, versions["robots"]: report.fetched}
+    assert "failed to score; its topic catches up later" in caplog.text
+    # The same scores as the robots model gives alone (the same model, another topic).
+    with sessions() as session:
+        probabilities = {
+            version: sorted(
+                session.scalars(
+                    select(Score.probability).where(Score.model_version_id == version)
+                )
+            )
+            for version in (default, versions["robots"])
+        }
+    assert probabilities[default] == pytest.approx(probabilities[versions["robots"]], abs=1e-6)

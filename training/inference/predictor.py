@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from training.inference.calibration import Calibration
 from training.inference.device import pick_device
 from training.inference.second_stage import SecondStage
 
+if TYPE_CHECKING:
+    from training.inference.shared import SharedBatch
+
 logger = logging.getLogger(__name__)
 
 
@@ -64,11 +67,14 @@ def score_papers(
     papers: Sequence[PaperInput | tuple[str | None, str]],
     *,
     progress: bool = False,
+    shared: SharedBatch | None = None,
 ) -> np.ndarray:
     """Score papers with the inputs the model was trained on: its text layout and, for a tfidf
     model that reads them, its metadata fields. A ``(title, abstract)`` pair has no metadata.
-    The probabilities are calibrated when the model records a calibration."""
-    raw = score_papers_raw(predictor, papers, progress=progress)
+    The probabilities are calibrated when the model records a calibration. ``shared``: the
+    batch ``papers`` are, whose work every tfidf model scoring it shares (``score_together``).
+    """
+    raw = score_papers_raw(predictor, papers, progress=progress, shared=shared)
     calibration = predictor.meta.calibration
     if calibration is None or len(raw) == 0:
         return raw
@@ -80,22 +86,60 @@ def score_papers_raw(
     papers: Sequence[PaperInput | tuple[str | None, str]],
     *,
     progress: bool = False,
+    shared: SharedBatch | None = None,
 ) -> np.ndarray:
     """The model's own output, before calibration (training fits the calibration on it)."""
-    inputs = [PaperInput.of(paper) for paper in papers]
+    if shared is not None and papers is not shared.papers:
+        raise ValueError("score_papers: with shared=batch, score batch.papers")
+    inputs = shared.papers if shared is not None else [PaperInput.of(p) for p in papers]
     meta = predictor.meta
     if meta.meta_fields:
         if not isinstance(predictor, TfidfPredictor):
             raise ArtifactError(
                 f"{predictor.path}: only tfidf models read meta_fields, not {meta.method}"
             )
-        frame = metadata_frame(inputs, text_fields=meta.text_fields, meta_fields=meta.meta_fields)
-        text_scores = predictor.predict_frame(frame)
+
+        def frame() -> pd.DataFrame:
+            return metadata_frame(
+                inputs, text_fields=meta.text_fields, meta_fields=meta.meta_fields
+            )
+
+        text_scores = predictor.predict_frame(
+            shared.memo(("frame", *meta.text_fields, "|", *meta.meta_fields), frame)
+            if shared is not None
+            else frame(),
+            shared=shared,
+        )
     else:
-        texts = [compose_text(p.title, p.abstract, meta.text_fields) for p in inputs]
-        text_scores = predictor.predict_proba(texts, progress=progress)
+
+        def texts() -> list[str]:
+            return [compose_text(p.title, p.abstract, meta.text_fields) for p in inputs]
+
+        if isinstance(predictor, TfidfPredictor):
+            made = shared.memo(("texts", *meta.text_fields), texts) if shared else texts()
+            text_scores = predictor.predict_proba(made, shared=shared)
+        else:
+            text_scores = predictor.predict_proba(texts(), progress=progress)
     stage = getattr(predictor, "second_stage", None)
-    return text_scores if stage is None else stage.predict(inputs, text_scores)
+    return text_scores if stage is None else stage.predict(inputs, text_scores, shared=shared)
+
+
+def score_together(
+    predictors: Sequence[Predictor],
+    papers: Sequence[PaperInput | tuple[str | None, str]],
+    *,
+    progress: bool = False,
+) -> list[np.ndarray]:
+    """Each predictor's ``score_papers`` of the same papers, the tfidf models sharing the work
+    that depends on the papers alone (``training.inference.shared``): the time of several topics'
+    models grows far slower than their number."""
+    from training.inference.shared import SharedBatch
+
+    batch = SharedBatch(papers)
+    return [
+        score_papers(predictor, batch.papers, progress=progress, shared=batch)
+        for predictor in predictors
+    ]
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -306,20 +350,32 @@ class TfidfPredictor:
         vectorizer of plain strings."""
         return hasattr(self.pipeline[0], "transformers")
 
-    def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def predict_proba(
+        self,
+        texts: Sequence[str],
+        *,
+        progress: bool = False,
+        shared: SharedBatch | None = None,
+    ) -> np.ndarray:
         """Texts alone; a model that also reads metadata sees it empty (see score_papers)."""
         if not self.reads_frame:
-            return self._predict(list(texts))
+            return self._predict(list(texts), shared)
         empty = {name: [""] * len(texts) for name in self.meta.meta_fields}
-        return self.predict_frame(pd.DataFrame({TEXT_COLUMN: list(texts), **empty}))
+        return self.predict_frame(pd.DataFrame({TEXT_COLUMN: list(texts), **empty}), shared=shared)
 
-    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_frame(
+        self, frame: pd.DataFrame, *, shared: SharedBatch | None = None
+    ) -> np.ndarray:
         """A metadata model's input, as ``training.inference.artifact.metadata_frame`` makes it."""
-        return self._predict(frame)
+        return self._predict(frame, shared)
 
-    def _predict(self, inputs: list[str] | pd.DataFrame) -> np.ndarray:
+    def _predict(
+        self, inputs: list[str] | pd.DataFrame, shared: SharedBatch | None = None
+    ) -> np.ndarray:
         if len(inputs) == 0:
             return np.zeros((0,), dtype=np.float32)
+        if shared is not None:
+            return shared.predict(self.pipeline, inputs)
         return np.asarray(self.pipeline.predict_proba(inputs)[:, 1], dtype=np.float32)
 
 

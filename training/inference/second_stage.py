@@ -19,12 +19,16 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from training.inference.artifact import PaperInput
+
+if TYPE_CHECKING:
+    from training.inference.shared import SharedBatch
 
 CODE = re.compile(r"github\.com|gitlab\.com|huggingface\.co|\bcode\b", re.IGNORECASE)
 PROJECT = re.compile(r"github\.io|project page|project website|\bwebsite\b", re.IGNORECASE)
@@ -82,10 +86,18 @@ class SecondStage:
     model: LogisticRegression
     signals: tuple[str, ...] = field(default=SIGNALS)
 
-    def predict(self, papers: Sequence[PaperInput], text_scores: np.ndarray) -> np.ndarray:
+    def predict(
+        self,
+        papers: Sequence[PaperInput],
+        text_scores: np.ndarray,
+        *,
+        shared: SharedBatch | None = None,
+    ) -> np.ndarray:
+        """``shared``: the batch ``papers`` are; its links are found once for every model."""
         if len(papers) == 0:
             return np.zeros((0,), dtype=np.float32)
-        x = signals_of(papers, text_scores, self.authors, self.categories, own=None)
+        links = shared.memo("second stage links", lambda: links_of(papers)) if shared else None
+        x = signals_of(papers, text_scores, self.authors, self.categories, own=None, links=links)
         return np.asarray(
             self.model.predict_proba(self.scaler.transform(x))[:, 1], dtype=np.float32
         )
@@ -105,11 +117,12 @@ def signals_of(
     categories: Record,
     *,
     own: np.ndarray | None,
+    links: tuple[list[float], list[float]] | None = None,
 ) -> np.ndarray:
     score = np.clip(np.asarray(text_scores, dtype=np.float64), 1e-6, 1 - 1e-6)
     by_authors = _counts([authors_of(p) for p in papers], authors, own)
     by_category = _counts([primary_of(p) for p in papers], categories, own)
-    texts = [f"{p.abstract} {p.comment or ''}" for p in papers]
+    code, project = links if links is not None else links_of(papers)
     return np.column_stack(
         [
             np.log(score / (1 - score)),
@@ -117,9 +130,18 @@ def signals_of(
             np.log1p(by_authors[:, 1]),
             (by_authors[:, 0] > 0).astype(float),
             np.log((by_category[:, 0] + 1) / (by_category[:, 0] + by_category[:, 1] + 2)),
-            [float(bool(CODE.search(t))) for t in texts],
-            [float(bool(PROJECT.search(t))) for t in texts],
+            code,
+            project,
             np.log1p([len(p.authors) for p in papers]),
             np.log1p([len(p.abstract or "") for p in papers]),
         ]
+    )
+
+
+def links_of(papers: Sequence[PaperInput]) -> tuple[list[float], list[float]]:
+    """Whether each paper's abstract or comment links to code, and to a project page (1 or 0)."""
+    texts = [f"{p.abstract} {p.comment or ''}" for p in papers]
+    return (
+        [float(bool(CODE.search(t))) for t in texts],
+        [float(bool(PROJECT.search(t))) for t in texts],
     )
