@@ -237,14 +237,16 @@ def _topic_of_paper(categories: str) -> str:
     return next((name for name, cats in TOPICS.items() if primary in cats), "other")
 
 
-def _fit_and_score(rows: pd.DataFrame, later: pd.DataFrame, output: str) -> np.ndarray:
+def _fit_and_score(
+    rows: pd.DataFrame, later: pd.DataFrame, output: str, *, second_stage: bool
+) -> np.ndarray:
     """The served tfidf recipe fit on ``rows``, scoring ``later``."""
     from training.config import TrainConfig
     from training.inference.layout import paper_inputs
     from training.inference.predictor import load_predictor, score_papers
     from training.train import train
 
-    config = TrainConfig(output=output, method="tfidf", progress=False)
+    config = TrainConfig(output=output, method="tfidf", progress=False, second_stage=second_stage)
     result = train(config, frame=rows.drop(columns="topic").reset_index(drop=True), source=output)
     return score_papers(load_predictor(result.path), paper_inputs(later))
 
@@ -265,11 +267,14 @@ def quality(args: argparse.Namespace) -> dict[str, object]:
             past = frame[frame["submission_date"].dt.date < first_test].reset_index(drop=True)
             later = frame[frame["submission_date"].dt.date >= first_test].reset_index(drop=True)
 
-            mixed = _fit_and_score(past, later, f"{folder}/{cutoff}-mixed")
+            stage = args.second_stage
+            mixed = _fit_and_score(past, later, f"{folder}/{cutoff}-mixed", second_stage=stage)
             table = {}
             for topic in (*TOPICS, "other"):
                 own = past[(past["topic"] == topic) | (past["interest"] == 0)]
-                scores = _fit_and_score(own, later, f"{folder}/{cutoff}-{topic}")
+                scores = _fit_and_score(
+                    own, later, f"{folder}/{cutoff}-{topic}", second_stage=stage
+                )
                 relevant = ((later["interest"] == 1) & (later["topic"] == topic)).to_numpy()
                 table[topic] = {
                     "train_positives": int((own["interest"] == 1).sum()),
@@ -279,6 +284,14 @@ def quality(args: argparse.Namespace) -> dict[str, object]:
                 }
                 print(f"cutoff {cutoff} {topic}: {table[topic]}", flush=True)
             results[f"cutoff {cutoff} (later days from {first_test})"] = table
+    tables = [t for t in results.values() if isinstance(t, dict)]
+    results["mean over the cut-offs"] = {
+        topic: {
+            which: round(float(np.mean([t[topic][which] for t in tables])), 3)
+            for which in ("ap_topic_model", "ap_mixed_model")
+        }
+        for topic in (*TOPICS, "other")
+    }
     return results
 
 
@@ -304,6 +317,11 @@ def main() -> None:
         type=lambda text: [float(x) for x in text.split(",")],
         default=[0.7, 0.8],
         help="shares of the days that train (the rest are the later days measured)",
+    )
+    qua.add_argument(
+        "--second-stage",
+        action="store_true",
+        help="the service's retrain recipe: a second stage beside the text model",
     )
     args = parser.parse_args()
     what = {"migration": migration, "scoring": scoring, "quality": quality}[args.what]

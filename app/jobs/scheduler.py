@@ -82,14 +82,21 @@ class DailyJob:
         isolated: bool = False,
         holders: ModelHolders | None = None,
     ):
-        self.sessions, self.settings, self.holder = sessions, settings, holder
-        # Every topic's model (``holder`` is the default topic's): re-scoring is per topic.
+        self.sessions, self.settings = sessions, settings
+        # Every topic's model; ``holder`` is the default topic's.
         self.holders = holders or ModelHolders(sessions, settings, default=holder)
+        if self.holders.default is not holder:
+            raise ValueError("the default topic's holder must be the holders' default")
         self.isolated = isolated
         private_directory(settings.data_dir)
         self.lock = JobLock(settings.data_dir)
         self.cancel_flag = CancelFlag(Path(settings.data_dir) / "ingest.cancel")
         self.last_backup_error: str | None = None
+
+    @property
+    def holder(self) -> ModelHolder:
+        """The default topic's model holder."""
+        return self.holders.default
 
     def run(self, trigger: str = "schedule", today: dt.date | None = None) -> list[IngestReport]:
         """The daily job: re-ingest the lookback days, then (when the labels changed) retrain,

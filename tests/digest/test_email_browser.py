@@ -96,6 +96,13 @@ def test_the_email_with_two_topics_renders_and_a_second_topic_link_labels_there(
         page.screenshot(path=str(SCREENSHOT.with_name("digest-topics-confirm.png")))
         page.get_by_role("button", name="✓ Interesting").click()
         playwright_api.expect(page.locator("h1")).to_have_text(f"Saved: interesting in {SECOND}")
+
+        # The second topic's day on the page: its cards name the topic that likes them too.
+        page.goto(f"{served.public_url}/?date=2025-03-21&topic={SECOND}")
+        also_liked = page.locator(".paper .elsewhere")
+        playwright_api.expect(also_liked.first).to_have_text("also liked in default")
+        assert also_liked.count() == len(titles) - 3  # all but its own three
+        page.screenshot(path=str(SCREENSHOT.with_name("topics-card-elsewhere.png")))
     with sessions() as session:
         label = session.get(Label, (two_topics, paper_id))
         assert label is not None and (label.interest, label.source) == (1, "email")

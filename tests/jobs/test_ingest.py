@@ -312,9 +312,7 @@ def test_one_pass_scores_the_day_for_every_topic_and_one_topics_failure_is_its_o
     with sessions() as session:
         probabilities = {
             version: sorted(
-                session.scalars(
-                    select(Score.probability).where(Score.model_version_id == version)
-                )
+                session.scalars(select(Score.probability).where(Score.model_version_id == version))
             )
             for version in (default, versions["robots"])
         }
