@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from app.core.arxiv_ids import ARXIV_ID_PATTERN
 
@@ -477,7 +477,7 @@ class TopicChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
-    position: int | None = Field(default=None, ge=0, le=10_000)
+    position: StrictInt | None = Field(default=None, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _something(self) -> TopicChange:

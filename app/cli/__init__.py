@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest.add_argument(
         "--topic",
-        help="only this topic's part (default: a part for every topic with an active model)",
+        help="only this topic's part, not recorded as the day's digest (default: a part for "
+        "every topic with an active model)",
     )
     digest.set_defaults(run="digest:cmd_digest")
     token = sub.add_parser(

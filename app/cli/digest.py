@@ -60,7 +60,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
                 args.html.write_text(digest.html(), encoding="utf-8")
                 print(f"wrote the HTML part to {args.html}", file=sys.stderr)
         return 0
-    outcome = send_digest(settings, digest)
+    # One topic's part is not the day's digest: the daily one still goes out with every topic.
+    outcome = send_digest(settings, digest, record=args.topic is None)
     if not outcome.sent:
         raise SystemExit(
             f"the digest of {day} was not sent ({outcome.tries} tries): {outcome.error}"

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
@@ -89,6 +88,7 @@ class DigestTopic:
 class Digest:
     day: dt.date
     topics: list[DigestTopic]  # in the reader's order; only topics with an active model
+    recommended: int  # papers recommended by any topic, each once
     links_expire: dt.datetime
     missed_day: dt.date | None  # an earlier day whose digest failed and is not sent again
     missed_url: str | None
@@ -112,7 +112,7 @@ class Digest:
 
     @property
     def subject(self) -> str:
-        count = sum(s.recommended - s.elsewhere for s in self.sections)
+        count = self.recommended
         papers = "1 paper" if count == 1 else f"{count} papers"
         return f"arXiv picks for {self.day:%a %Y-%m-%d}: {papers}"
 
@@ -175,7 +175,7 @@ def build_digest(
         for section_day in days:
             for item in lists[model.topic_id, section_day].papers:
                 liked_by.setdefault(item.paper.id, []).append(names[model.topic_id])
-    room, parts = MAX_PAPERS, []
+    room, parts, shown_ids = MAX_PAPERS, [], set[str]()
     for model in models:
         name, sections = names[model.topic_id], []
         for section_day in days:
@@ -183,6 +183,9 @@ def build_digest(
             mine = [item for item in result.papers if liked_by[item.paper.id][0] == name]
             shown = mine[: max(room, 0)]
             room -= len(shown)
+            # Shown under an earlier topic: not those the earlier part had no room for.
+            elsewhere = sum(item.paper.id in shown_ids for item in result.papers)
+            shown_ids.update(item.paper.id for item in shown)
             reasons = reasons_for(session, model, [item.paper for item in shown])
             sections.append(
                 DigestSection(
@@ -204,8 +207,8 @@ def build_digest(
                     listed=result.total,
                     recommended=result.recommended,
                     pending=result.pending,
-                    page_url=day_url(settings, section_day, topic=_topic_query(model, name)),
-                    elsewhere=len(result.papers) - len(mine),
+                    page_url=day_url(settings, section_day, topic_id=model.topic_id),
+                    elsewhere=elsewhere,
                 )
             )
         parts.append(
@@ -219,19 +222,17 @@ def build_digest(
     return Digest(
         day=day,
         topics=parts,
+        recommended=len(liked_by),
         links_expire=now + dt.timedelta(days=settings.digest_link_days),
         missed_day=missed_day,
         missed_url=day_url(settings, missed_day) if missed_day else None,
     )
 
 
-def _topic_query(model: LoadedModel, name: str) -> str | None:
-    return None if model.topic_id == DEFAULT_TOPIC_ID else name
-
-
-def day_url(settings: Settings, day: dt.date, *, topic: str | None = None) -> str:
-    """The page of ``day`` (in ``topic``; None: the default topic)."""
-    query = "" if topic is None else f"&topic={quote(topic)}"
+def day_url(settings: Settings, day: dt.date, *, topic_id: int = DEFAULT_TOPIC_ID) -> str:
+    """The page of ``day`` in a topic, named by its id: an email's link stays good when the
+    topic is renamed."""
+    query = "" if topic_id == DEFAULT_TOPIC_ID else f"&topic_id={topic_id}"
     return f"{settings.public_url}/?date={day.isoformat()}{query}"
 
 

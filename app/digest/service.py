@@ -83,11 +83,13 @@ def send_digest(
     *,
     sleep: Callable[[float], None] = time.sleep,
     now: dt.datetime | None = None,
+    record: bool = True,
 ) -> SendOutcome:
     """Send one digest, retrying a passing failure ``smtp_retries`` times, and record the result
-    in the state. Holds the digest lock, so two sends never race on the state."""
+    in the state (not with ``record=False``: a part of a day's digest, one topic's, is not the
+    day's digest). Holds the digest lock, so two sends never race on the state."""
     with _lock(settings):
-        return _send_locked(settings, digest, sleep=sleep, now=now)
+        return _send_locked(settings, digest, sleep=sleep, now=now, record=record)
 
 
 def _send_locked(
@@ -96,6 +98,7 @@ def _send_locked(
     *,
     sleep: Callable[[float], None],
     now: dt.datetime | None,
+    record: bool = True,
 ) -> SendOutcome:
     message = email_message(settings, digest, now=now)
     tries, error = 0, None
@@ -122,6 +125,8 @@ def _send_locked(
         else:
             error = None
             break
+    if not record:
+        return SendOutcome(day=digest.day, sent=error is None, tries=tries, error=error)
     state = load_state(settings)
     if error is not None:
         _record_failure(settings, state, digest.day, error, tries=tries)

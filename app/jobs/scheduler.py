@@ -77,16 +77,16 @@ class DailyJob:
         self,
         sessions: sessionmaker[Session],
         settings: Settings,
-        holder: ModelHolder,
+        holder: ModelHolder | None,
         *,
         isolated: bool = False,
         holders: ModelHolders | None = None,
     ):
         self.sessions, self.settings = sessions, settings
-        # Every topic's model; ``holder`` is the default topic's.
-        self.holders = holders or ModelHolders(sessions, settings, default=holder)
-        if self.holders.default is not holder:
+        # Every topic's model; ``holder`` is the default topic's (None: made here).
+        if holders is not None and holder is not None and holders.default is not holder:
             raise ValueError("the default topic's holder must be the holders' default")
+        self.holders = holders or ModelHolders(sessions, settings, default=holder)
         self.isolated = isolated
         private_directory(settings.data_dir)
         self.lock = JobLock(settings.data_dir)

@@ -13,17 +13,21 @@ from app.runtime.services import Services
 from app.serving.registry import active_model
 from app.store import queries
 from app.store.categories import followed_categories
+from app.store.schema import DEFAULT_TOPIC_ID
 
 NO_MODEL = "no model is active: papers are stored but not scored"
+NO_TOPIC_MODEL = "this topic has no model yet: mark a paper ✓ in it and retrain it"
 
 
-def service_problems(session: Session, services: Services) -> list[str]:
+def service_problems(
+    session: Session, services: Services, *, topic_id: int = DEFAULT_TOPIC_ID
+) -> list[str]:
     """Each thing that keeps the service from doing its daily work, in a sentence that says
-    what to do; empty when all is well."""
+    what to do; empty when all is well. The model and the last retrain are the topic's."""
     problems: list[str] = []
-    settings, holder = services.settings, services.holder
-    if active_model(session) is None:
-        problems.append(NO_MODEL)
+    settings, holder = services.settings, services.holders[topic_id]
+    if active_model(session, topic_id=topic_id) is None:
+        problems.append(NO_MODEL if topic_id == DEFAULT_TOPIC_ID else NO_TOPIC_MODEL)
     holder.get()  # looks at the model's files first: one broken since the last request is named
     if holder.last_error:
         problems.append(holder.last_error)
@@ -36,7 +40,7 @@ def service_problems(session: Session, services: Services) -> list[str]:
                 f"{', '.join(followed_categories(session, settings))}"
                 "; the next run fetches the day again"
             )
-    retrain = last_retrain(session)
+    retrain = last_retrain(session, topic_id=topic_id)
     if retrain is not None and retrain.status in ("failed", "interrupted"):
         problems.append(f"the last retrain ({retrain.trigger}) {retrain.status}: {retrain.reason}")
     if services.scheduler is not None:

@@ -118,6 +118,8 @@ def score_pending(
         if not chunk:
             break
         scored = _score_chunk(models, chunk, progress=progress, required=models[:required])
+        if not scored:  # every model failed (none was required): nothing more to do
+            break
         with session_scope(sessions) as session:
             for model, probabilities in scored:
                 _store_scores(session, model.version_id, chunk, probabilities.tolist())
@@ -137,7 +139,7 @@ def _score_chunk(
     """Each model's scores of the chunk; a model not ``required`` that fails is logged and
     dropped from ``models``."""
     papers = [paper_input(row) for row in chunk]
-    if len(models) == 1:
+    if len(models) == 1 and required:
         return [(models[0], score_inputs(models[0], papers, progress=progress))]
     batch = SharedBatch(papers)
     scored = []

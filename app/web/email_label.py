@@ -110,7 +110,7 @@ def _shown_topic(topic: Topic) -> str | None:
 
 
 def _day_url(settings: Settings, opened: OpenedLink) -> str:
-    return day_url(settings, opened.paper.submitted_on, topic=_shown_topic(opened.topic))
+    return day_url(settings, opened.paper.submitted_on, topic_id=opened.topic.id)
 
 
 def _later_label(label: Label | None, link: LabelLink) -> Label | None:

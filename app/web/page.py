@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from app.api.deps import ServicesDep, SessionDep, SettingsDep
 from app.jobs.retrain import label_progress, last_retrain
-from app.runtime.health import NO_MODEL, service_problems
+from app.runtime.health import NO_MODEL, NO_TOPIC_MODEL, service_problems
 from app.serving.day import list_day
 from app.serving.registry import active_model
 from app.serving.scoring import rescoring_progress
@@ -65,7 +65,11 @@ def index(
         # Kept on the page's own links: the default topic's stay as they were.
         "topic_query": page_topic.query,
         # The page's own "Getting started" says how to get a model.
-        "problems": [p for p in service_problems(session, services) if p != NO_MODEL],
+        "problems": [
+            p
+            for p in service_problems(session, services, topic_id=topic.id)
+            if p not in (NO_MODEL, NO_TOPIC_MODEL)
+        ],
         "token_required": services.access.token is not None,
         "counts": queries.table_counts(session, topic_id=topic.id),
         "papers": [],

@@ -1,7 +1,8 @@
-"""The topic a page shows: ``?topic=NAME`` on any page (the default topic without one). An
-unknown name shows the default topic with a note, never an error page: a bookmark of a deleted
-topic still opens. The page keeps the topic on its own links (``query``) and its scripts read it
-from ``<body data-topic>``."""
+"""The topic a page shows: ``?topic=NAME`` on any page (the default topic without one), or
+``?topic_id=N`` (the digest's day links, which a rename keeps good). An unknown topic shows the
+default topic with a note, never an error page: a bookmark of a deleted topic still opens. The
+page keeps the topic on its own links (``query``) and its scripts read it from ``<body
+data-topic>``."""
 
 from __future__ import annotations
 
@@ -36,16 +37,28 @@ class PageTopic:
 def page_topic(
     request: Request,
     session: SessionDep,
-    name: Annotated[str | None, Query(alias="topic", max_length=MAX_NAME)] = None,
+    name: Annotated[str | None, Query(alias="topic")] = None,
+    topic_id: Annotated[str | None, Query()] = None,
 ) -> PageTopic:
+    """``?topic=NAME``, or ``?topic_id=N`` (the digest's links: a rename keeps them good)."""
     topic, error = session.get_one(Topic, DEFAULT_TOPIC_ID), None
-    if name:
+    if topic_id:
+        found = (
+            session.get(Topic, int(topic_id)) if topic_id.isdigit() and len(topic_id) < 16 else None
+        )
+        if found is None:
+            error = f"There is no topic {topic_id[:MAX_NAME]!r} any more; showing {DEFAULT_TOPIC}."
+        else:
+            topic = found
+    elif name:
         try:
+            if len(name) > MAX_NAME:
+                raise TopicNotFound(name)
             topic = find_topic(session, name)
         except TopicNotFound:
-            error = f"There is no topic {name!r}; showing {DEFAULT_TOPIC}."
+            error = f"There is no topic {name[:MAX_NAME]!r}; showing {DEFAULT_TOPIC}."
     topics = list_topics(session)
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "topic"]
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("topic", "topic_id")]
 
     def url(other: Topic) -> str:
         params = kept + ([] if other.id == DEFAULT_TOPIC_ID else [("topic", other.name)])

@@ -173,5 +173,5 @@ def test_topics_are_moved_in_the_readers_order(client):
     both = client.patch("/topics/a", json={"name": "aa", "position": 99})  # past the end: last
     assert both.json()["name"] == "aa"
     assert [t["name"] for t in client.get("/topics").json()] == ["c", "default", "b", "aa"]
-    for bad in ({}, {"position": -1}, {"position": "first"}):
+    for bad in ({}, {"position": -1}, {"position": "first"}, {"position": "1"}, {"position": True}):
         assert client.patch("/topics/b", json=bad).status_code == 422

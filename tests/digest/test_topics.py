@@ -41,7 +41,8 @@ def test_a_part_per_topic_and_a_paper_both_like_shown_once(sessions, settings, h
     assert f"######## {SECOND} (model {SECOND}-model) ########" in text
     assert f"Also recommended in: {SECOND}" in text
     assert f"{len(first.papers)} of them shown under an earlier topic" in text
-    assert f"?date=2025-03-21&topic={SECOND}" in text  # the second part opens its topic's day
+    # The second part opens its topic's day, by id: a rename keeps the link good.
+    assert f"?date=2025-03-21&topic_id={two_topics}" in text
     # The links: the first part's in the default topic (no topic in the URL, as before), the
     # second part's carry the second topic's id.
     links = label_links(html_part)
@@ -110,3 +111,30 @@ def test_the_daily_send_has_every_topic_and_by_hand_one(
     assert f"######## {SECOND}" in out and "######## default" not in out
     with pytest.raises(SystemExit, match="digest: no topic 'nope'"):
         main(["digest", "--date", "2025-03-21", "--dry-run", "--topic", "nope"])
+
+
+def test_a_paper_the_first_part_had_no_room_for_is_not_said_to_be_shown(
+    sessions, settings, holders, two_topics, monkeypatch
+):
+    monkeypatch.setattr("app.digest.compose.MAX_PAPERS", 1)
+    digest = _digest(sessions, settings, holders)
+    (first,), (second,) = (t.sections for t in digest.topics)
+    assert len(first.papers) == 1 and first.left_out == first.recommended - 1
+    # Only the one shown above counts as shown there; the rest is left to the page.
+    assert (len(second.papers), second.elsewhere) == (0, 1)
+    assert second.left_out == second.recommended - 1
+    assert digest.subject.endswith(f": {second.recommended} papers")  # each paper once
+
+
+def test_a_parts_day_link_opens_its_topic_after_a_rename(
+    client, sessions, settings, holders, two_topics
+):
+    digest = _digest(sessions, settings, holders)
+    link = digest.topics[1].sections[0].page_url.removeprefix(settings.public_url)
+    assert client.patch(f"/topics/{SECOND}", json={"name": "robots"}).status_code == 200
+    page = client.get(link, headers={"accept": "text/html"})
+    assert 'aria-current="page">robots</a>' in page.text
+    with session_scope(sessions) as session:
+        delete_topic(session, "robots")
+    gone = client.get(link, headers={"accept": "text/html"})
+    assert gone.status_code == 200 and "any more; showing default" in gone.text

@@ -317,3 +317,25 @@ def test_one_pass_scores_the_day_for_every_topic_and_one_topics_failure_is_its_o
             for version in (default, versions["robots"])
         }
     assert probabilities[default] == pytest.approx(probabilities[versions["robots"]], abs=1e-6)
+
+
+def test_without_a_default_model_another_topics_failure_leaves_the_day_a_success(
+    sessions, settings, holders, tfidf_meta_model_dir, tmp_path
+):
+    from app.core.db import session_scope
+    from app.serving.registry import register_model
+    from app.store.topics import create_topic
+    from training.inference.artifact import ModelMeta
+
+    copy = tmp_path / "broken"
+    shutil.copytree(tfidf_meta_model_dir, copy)
+    with session_scope(sessions) as session:
+        topic = create_topic(session, "broken")
+        register_model(
+            session, path=copy, meta=ModelMeta.load(copy), activate=True, topic_id=topic.id
+        )
+    (broken,) = holders.others_for_scoring()
+    broken.predictor.pipeline = None
+    report = ingest_day(sessions, WEDNESDAY, settings, model=lambda: None, others=lambda: [broken])
+    assert report.status == "success" and report.fetched > 0 and report.scored == 0
+    assert _count(sessions, Score) == 0

@@ -284,8 +284,12 @@ HEADER = "paper_id,title,abstract,categories,submission_date,interest"
             "2601.00001,T,A,cs.LG,2026-01-01,0, Default\n",
             r"duplicate paper_id values.*2601\.00001 \(lines 2, 3\)",
         ),
+        (
+            HEADER + ",topic,Topic\n2601.00001,T,A,cs.LG,2026-01-01,1,a,b\n",
+            "the column 'topic' appears twice",
+        ),
     ],
-    ids=["header only", "header only, topic column", "one topic spelt two ways"],
+    ids=["header only", "header only, topic column", "one topic spelt two ways", "topic twice"],
 )
 def test_a_csv_with_no_rows_or_a_paper_twice_in_one_topic_stores_nothing(
     sessions, tmp_path, text, refused

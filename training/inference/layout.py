@@ -93,6 +93,11 @@ def read_labelled_csv(path: str | Path, *, keep: tuple[str, ...] = ()) -> pd.Dat
         kept.get(column.lower(), column) if column not in kept.values() else column
         for column in frame.columns
     ]
+    twice = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if twice:
+        raise DataError(
+            f"{path}: the column {twice[0]!r} appears twice (whatever its case); keep one"
+        )
     missing = [column for column in COLUMNS if column not in frame.columns]
     if missing:
         raise DataError(

@@ -84,7 +84,7 @@ def status(
     topic's (``?topic=``)."""
     loaded = holder.get()
     version = active_model(session, topic_id=topic.id)
-    warnings = service_problems(session, services)
+    warnings = service_problems(session, services, topic_id=topic.id)
     scheduler = services.scheduler
     job = scheduler.get_job("daily-ingest") if scheduler is not None else None
     next_run: dt.datetime | None = job.next_run_time if job is not None else None
