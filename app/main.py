@@ -142,3 +142,10 @@ def create_app(settings: Settings | None = None, *, settle_heap: bool = False) -
 async def _database_gone(request: Request, error: Exception) -> JSONResponse:
     logger.error("%s", error)
     return JSONResponse({"detail": str(error)}, status_code=503)
+
+
+def web_app() -> FastAPI:
+    """One web process of ``arxiv-reco serve --workers N`` (uvicorn's factory): the settings
+    from the environment, and never the scheduler (``arxiv-reco worker`` runs the jobs)."""
+    settings = get_settings().model_copy(update={"scheduler_enabled": False})
+    return create_app(settings, settle_heap=True)

@@ -20,6 +20,7 @@ from app.cli.common import (
     port_arg,
     seed_limit_arg,
     setup_logging,
+    workers_arg,
 )
 from app.core.config import ENV_PREFIX
 from app.label_import import FORMATS, SEED_LIMIT
@@ -32,10 +33,26 @@ def build_parser() -> argparse.ArgumentParser:
         f"{ENV_PREFIX}* environment variables or a .env file.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the API and the daily scheduler")
+    serve = sub.add_parser(
+        "serve",
+        help="run the API and the daily scheduler (with --workers N: N web processes and no "
+        "scheduler; `arxiv-reco worker` runs the jobs)",
+    )
     serve.add_argument("--host", help="bind address (default: settings)")
     serve.add_argument("--port", type=port_arg, help="port (default: settings)")
+    serve.add_argument(
+        "--workers",
+        type=workers_arg,
+        help="web processes (uvicorn workers) on the one port, none running the scheduler: run "
+        "`arxiv-reco worker` beside them (default: one process that also runs the jobs)",
+    )
     serve.set_defaults(run="service:cmd_serve")
+    worker = sub.add_parser(
+        "worker",
+        help="run the jobs without the web: the daily ingestion, the nightly retrains, "
+        "re-scoring, backups and digests (beside `serve --workers N`)",
+    )
+    worker.set_defaults(run="service:cmd_worker")
     ingest = sub.add_parser(
         "ingest", help="fetch, store and score a day (or a range); no --date: the last N days"
     )

@@ -93,3 +93,13 @@ def seed_limit_arg(value: str) -> int:
     if not 1 <= count <= SEED_LIMIT:
         raise argparse.ArgumentTypeError(f"must be between 1 and {SEED_LIMIT}, got {count}")
     return count
+
+
+MAX_WORKERS = 64
+
+
+def workers_arg(value: str) -> int:
+    count = count_arg(value)
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}, got {count}")
+    return count

@@ -1,9 +1,13 @@
-"""``serve``, ``demo``, ``token``, ``migrate`` and ``backup``: running and keeping the service."""
+"""``serve``, ``worker``, ``demo``, ``token``, ``migrate`` and ``backup``: running and keeping the
+service."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 
 import uvicorn
 
@@ -15,6 +19,9 @@ from app.demo import prepare_demo
 from app.jobs.backup import BackupError, take_backup
 from app.main import create_app
 
+# How often the worker looks for a model activated elsewhere (a web process's retrain).
+WORKER_POLL_SECONDS = 10.0
+
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
@@ -25,6 +32,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(
         update={"host": args.host or settings.host, "port": args.port or settings.port}
     )
+    workers = getattr(args, "workers", None)
+    if workers is not None:
+        return _serve_workers(settings, workers)
     uvicorn.run(
         create_app(settings, settle_heap=True),
         host=settings.host,
@@ -33,6 +43,57 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    return 0
+
+
+def _serve_workers(settings: Settings, workers: int) -> int:
+    """N web processes on one port (uvicorn's workers, each its own app from the environment),
+    none running the scheduler: the jobs are `arxiv-reco worker`'s."""
+    if sqlite_file(settings.resolved_database_url) is not None and workers > 1:
+        print(
+            f"note: {workers} web processes share a SQLite database on this host; for several "
+            "hosts, use PostgreSQL (README, 'A lab server')",
+            file=sys.stderr,
+        )
+    # The workers read their settings from the environment: the bind address (the access rules
+    # depend on it) and no scheduler.
+    os.environ[f"{ENV_PREFIX}HOST"] = settings.host
+    os.environ[f"{ENV_PREFIX}PORT"] = str(settings.port)
+    os.environ[f"{ENV_PREFIX}SCHEDULER_ENABLED"] = "false"
+    uvicorn.run(
+        "app.main:web_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """The jobs without the web, until SIGTERM or SIGINT: the daily job on its schedule (with
+    the nightly retrains of every topic, backups and the digest), and the re-scoring of a newly
+    activated model. The job's one lock keeps two workers from running one job twice."""
+    from app.main import start_services, stop_services
+    from app.store.topics import list_topics
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    services = start_services(settings.model_copy(update={"scheduler_enabled": True}))
+    print(f"worker {os.getpid()} running the jobs ({settings.schedule_cron} UTC)", flush=True)
+    try:
+        while not stop.wait(WORKER_POLL_SECONDS):
+            # A model activated by a web process: loading it here schedules its re-scoring.
+            with services.sessions() as session:
+                topic_ids = [topic.id for topic in list_topics(session)]
+            for topic_id in topic_ids:
+                services.holders[topic_id].get()
+    finally:
+        stop_services(services)
     return 0
 
 

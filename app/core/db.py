@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,9 +20,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from app.core.private_files import create_private_file, private_directory, private_file
 
@@ -190,6 +192,22 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+_UNPOOLED: dict[str, Engine] = {}
+_UNPOOLED_LOCK = threading.Lock()
+
+
+def unpooled_connection(engine: Engine) -> Connection:
+    """A connection of its own, outside ``engine``'s pool, closed (never pooled) when the caller
+    closes it: a session-level lock held on it (PostgreSQL's advisory lock) dies with it, and
+    with the process, never left behind on a pooled connection."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _UNPOOLED_LOCK:
+        unpooled = _UNPOOLED.get(key)
+        if unpooled is None:
+            unpooled = _UNPOOLED[key] = create_engine(engine.url, poolclass=NullPool)
+    return unpooled.connect()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

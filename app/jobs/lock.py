@@ -1,9 +1,12 @@
 """The one lock every job takes: never two ingestions, re-scorings or retrains at once, in this
-process or another on the same data directory.
+process or another that shares the data.
 
-Two locks taken together: a file lock in the data directory (another process: a CLI backfill, a
-second server) and a thread lock (another thread of this one). Whoever takes it for a job
-records what it is, its process and since when, so that a refusal can name what runs.
+Two locks taken together: a thread lock (another thread of this one) and one that other
+processes see. On SQLite that is a file lock in the data directory (a CLI backfill, a second
+server on this host); on PostgreSQL it is the database's (an advisory lock, held on a connection
+of its own), which every host sharing the database sees, and which a dead worker's connection
+releases with it (``job_lock``). Whoever takes it for a job records what it is, its process and
+since when, so that a refusal can name what runs.
 """
 
 from __future__ import annotations
@@ -12,11 +15,18 @@ import datetime as dt
 import json
 import logging
 import os
+import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy.orm import sessionmaker
+
+from app.core.db import unpooled_connection
+from app.store.schema import JobLockHolder
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +54,12 @@ class LockHolder:
     what: str
     pid: int | None = None
     since: dt.datetime | None = None
+    host: str | None = None  # the holder's host, when it is another than this one
 
     def describe(self, *, process: bool = True) -> str:
         """``what (process 12, since 2025-03-19 02:00 UTC)``; ``process=False`` for a page."""
-        details = [f"process {self.pid}"] if process and self.pid is not None else []
+        where = f" on {self.host}" if self.host else ""
+        details = [f"process {self.pid}{where}"] if process and self.pid is not None else []
         if self.since is not None:
             details.append(f"since {self.since:%Y-%m-%d %H:%M} UTC")
         return self.what + (f" ({', '.join(details)})" if details else "")
@@ -116,3 +128,109 @@ class JobLock:
             )
         except (OSError, ValueError, KeyError, TypeError):
             return UNKNOWN_HOLDER
+
+
+# The advisory lock's key: one per database, whatever its schema ("arxi" in ASCII).
+ADVISORY_KEY = 0x61727869
+HOLDER_ROW = 1
+POLL_SECONDS = 0.1
+
+
+class DatabaseJobLock:
+    """The job's lock as PostgreSQL's session-level advisory lock, held on a connection outside
+    the pool: every process on every host that shares the database sees it, and it is released
+    when the connection closes, a dead worker's included. ``job_lock_holder`` records what
+    holds it. The same interface as ``JobLock``."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._holding: Connection | None = None
+        self._in_process = threading.Lock()
+
+    def take(self, wait: float = 0, what: str | None = None) -> bool:
+        if not self._in_process.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
+            return False
+        deadline = time.monotonic() + max(wait, 0)
+        try:
+            connection = unpooled_connection(self.engine)
+        except Exception:
+            self._in_process.release()
+            raise
+        try:
+            while not connection.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+            ):
+                connection.commit()  # no transaction left open while waiting
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    connection.close()
+                    self._in_process.release()
+                    return False
+                time.sleep(min(POLL_SECONDS, left))
+            if what is not None:
+                self._record(connection, what)
+            connection.commit()
+        except BaseException:
+            connection.close()  # and with it the lock, if it was taken
+            self._in_process.release()
+            raise
+        self._holding = connection
+        return True
+
+    def _record(self, connection: Connection, what: str) -> None:
+        connection.execute(delete(JobLockHolder))
+        connection.execute(
+            insert(JobLockHolder).values(
+                id=HOLDER_ROW,
+                what=what,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                since=dt.datetime.now(dt.timezone.utc),
+            )
+        )
+
+    def give(self) -> None:
+        connection, self._holding = self._holding, None
+        try:
+            if connection is not None:
+                try:
+                    connection.execute(delete(JobLockHolder))
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                    )
+                    connection.commit()
+                finally:
+                    connection.close()  # closing alone releases the lock
+        finally:
+            self._in_process.release()
+
+    def holder(self) -> LockHolder:
+        try:
+            with self.engine.connect() as connection:
+                held = connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks "
+                        "WHERE locktype = 'advisory' AND granted AND objid = :key"
+                    ),
+                    {"key": ADVISORY_KEY},
+                )
+                row = connection.execute(select(JobLockHolder)).first() if held else None
+        except Exception as err:  # only a refusal's wording depends on it
+            logger.warning("cannot read what holds the job's lock: %s", err)
+            return UNKNOWN_HOLDER
+        if row is None:
+            return UNKNOWN_HOLDER
+        here = socket.gethostname()
+        since = row.since if row.since.tzinfo else row.since.replace(tzinfo=dt.timezone.utc)
+        return LockHolder(row.what, row.pid, since, None if row.host == here else row.host)
+
+
+def job_lock(
+    data_dir: str | Path, sessions: sessionmaker | None = None
+) -> JobLock | DatabaseJobLock:  # type: ignore[type-arg]
+    """The database's lock on PostgreSQL (every host sharing it sees it), the data directory's
+    file lock otherwise."""
+    engine = sessions.kw.get("bind") if sessions is not None else None
+    if isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+        return DatabaseJobLock(engine)
+    return JobLock(data_dir)

@@ -32,8 +32,8 @@ from app.jobs.lock import (
     RESCORING,
     RETRAINS,
     JobBusy,
-    JobLock,
     LockHolder,
+    job_lock,
 )
 from app.jobs.rescore import (
     after_ingestion,
@@ -89,7 +89,7 @@ class DailyJob:
         self.holders = holders or ModelHolders(sessions, settings, default=holder)
         self.isolated = isolated
         private_directory(settings.data_dir)
-        self.lock = JobLock(settings.data_dir)
+        self.lock = job_lock(settings.data_dir, sessions)
         self.cancel_flag = CancelFlag(Path(settings.data_dir) / "ingest.cancel")
         self.last_backup_error: str | None = None
 
@@ -98,15 +98,23 @@ class DailyJob:
         """The default topic's model holder."""
         return self.holders.default
 
-    def run(self, trigger: str = "schedule", today: dt.date | None = None) -> list[IngestReport]:
+    def run(
+        self, trigger: str = "schedule", today: dt.date | None = None, *, once: bool = False
+    ) -> list[IngestReport]:
         """The daily job: re-ingest the lookback days, then (when the labels changed) retrain,
-        gate, activate and re-score every stored day with the new model."""
+        gate, activate and re-score every stored day with the new model. ``once`` (the
+        scheduler's runs): not when a scheduled run already succeeded since the last scheduled
+        time, as another worker's does when two fire together."""
         days = lookback_days(self.settings, today)
         if not self.lock.take(wait=PROBE_GRACE_SECONDS, what=DAILY_JOB) and not (
             self.lock_holder().what in RETRAINS
             and self.lock.take(wait=JOB_WAITS_FOR_RETRAIN_SECONDS, what=DAILY_JOB)
         ):
             logger.warning("%s is running; %s run skipped", self.lock_holder(), trigger)
+            return []
+        if once and not self.missed_run():
+            self.lock.give()
+            logger.info("the daily job of this schedule ran already (another worker); skipped")
             return []
         self.cancel_flag.clear()  # a cancel meant for an earlier job; the lock is ours now
         reports = self._run_taken(days[0], days[-1], trigger=trigger, nightly=True)
@@ -430,11 +438,13 @@ def start_scheduler(job: DailyJob) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
         misfire_grace_time=6 * 3600,
-        kwargs={"trigger": "schedule"},
+        kwargs={"trigger": "schedule", "once": True},
     )
     if job.missed_run():
         logger.info("the last scheduled ingestion was missed; catching up now")
-        scheduler.add_job(job.run, id="catch-up", max_instances=1, kwargs={"trigger": "catch-up"})
+        scheduler.add_job(
+            job.run, id="catch-up", max_instances=1, kwargs={"trigger": "catch-up", "once": True}
+        )
     scheduler.start()
     next_run = scheduler.get_job("daily-ingest").next_run_time
     logger.info(

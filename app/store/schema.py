@@ -213,6 +213,19 @@ class FollowedCategory(Base):
     backfill_last: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
 
 
+class JobLockHolder(Base):
+    """What holds the job's one lock where the lock is the database's (PostgreSQL's advisory
+    lock, ``app.jobs.lock``): one row, id 1, written by the taker, deleted when it gives it."""
+
+    __tablename__ = "job_lock_holder"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    what: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class OnboardingSkip(Base):
     """A paper the reader skipped on the onboarding page: it is not asked again."""
 

@@ -132,6 +132,10 @@ def test_a_port_out_of_range_is_refused_before_anything_starts(capsys):
         main(["serve", "--port", "99999"])
     assert exit_.value.code == 2
     assert "port must be between 1 and 65535, got 99999" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--workers", "0"])
+    assert exit_.value.code == 2
+    assert "argument --workers: must be between 1 and 64, got 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,201 @@
+"""Web and worker apart (issue 20): on PostgreSQL the job's one lock is the database's, seen by
+every host that shares it and freed when its holder dies; two workers started together run the
+daily job once; two web processes see each other's labels and a model the worker activates,
+without a restart. Every process here is a real one (``sys.executable``), each with a data
+directory of its own, as on another host: no file lock could join them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.core.db import session_scope
+from app.jobs.lock import DAILY_JOB, DatabaseJobLock
+from app.serving.registry import register_model
+from app.store.schema import IngestRun, Paper
+from tests.live import free_port
+from tests.processes import ROOT
+from training.inference.artifact import ModelMeta
+
+SATURDAY = dt.date(2025, 3, 22)  # the daily job on Saturday ingests Wednesday to Friday
+
+
+@pytest.fixture
+def postgres(settings):
+    if not settings.resolved_database_url.startswith("postgresql"):
+        pytest.skip("the database's own lock is PostgreSQL's; SQLite keeps the file lock")
+    return settings
+
+
+def _environment(settings, data_dir: Path, **more: str) -> dict[str, str]:
+    """Another host's environment: its own data directory, the shared database and arXiv."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ARXIV_RECO_")}
+    environment.update(
+        PYTHONPATH=str(ROOT),
+        ARXIV_RECO_DATA_DIR=str(data_dir),
+        ARXIV_RECO_DATABASE_URL=settings.resolved_database_url,
+        ARXIV_RECO_ARXIV_API_URL=settings.arxiv_api_url,
+        ARXIV_RECO_REQUEST_DELAY_SECONDS="0",
+        ARXIV_RECO_RETRIES="1",
+        ARXIV_RECO_PAGE_SIZE="25",
+        ARXIV_RECO_JOB_PROCESS="false",
+        **more,
+    )
+    return environment
+
+
+def _python(settings, data_dir: Path, code: str, **more: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=_environment(settings, data_dir, **more),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+HOLD_THE_LOCK = """
+    import sys, time
+    from app.core.config import Settings
+    from app.core.db import Database
+    from app.jobs.lock import DAILY_JOB, job_lock
+    database = Database(Settings().resolved_database_url)
+    lock = job_lock(Settings().data_dir, database.sessions)
+    assert lock.take(what=DAILY_JOB)
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_lock_is_seen_from_another_host_and_freed_when_its_holder_is_killed(
+    postgres, database, tmp_path
+):
+    holder = _python(postgres, tmp_path / "host-a", HOLD_THE_LOCK)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        lock = DatabaseJobLock(database.engine)
+        assert not lock.take(wait=0.3)
+        named = lock.holder()
+        assert (named.what, named.pid) == (DAILY_JOB, holder.pid)
+        holder.send_signal(signal.SIGKILL)  # no give(), no clean-up: the connection dies
+        holder.wait(timeout=10)
+        started = time.monotonic()
+        assert lock.take(wait=15, what="a test")
+        print(f"taken {time.monotonic() - started:.2f} s after the holder was killed")
+        lock.give()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+RUN_THE_DAILY_JOB = """
+    import datetime as dt
+    from app.core.config import Settings
+    from app.core.db import Database
+    from app.jobs.scheduler import DailyJob
+    settings = Settings()
+    database = Database(settings.resolved_database_url)
+    reports = DailyJob(database.sessions, settings, None).run(
+        trigger="schedule", today=dt.date(2025, 3, 22), once=True
+    )
+    print("ran", len(reports), flush=True)
+"""
+
+
+def test_two_workers_started_together_run_the_daily_job_once(postgres, database, tmp_path):
+    workers = [_python(postgres, tmp_path / f"host-{n}", RUN_THE_DAILY_JOB) for n in (1, 2)]
+    outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), outputs
+    ran = sorted(out.strip().splitlines()[-1] for out in outputs)
+    # One ingested Wednesday to Friday; the other skipped, while it ran or after it, finding
+    # the schedule's run done.
+    assert ran == ["ran 0", "ran 3"], outputs
+    with database.sessions() as session:
+        days = session.scalars(select(IngestRun.day).order_by(IngestRun.day)).all()
+    assert days == [dt.date(2025, 3, 19), dt.date(2025, 3, 20), dt.date(2025, 3, 21)]
+
+
+@pytest.fixture
+def two_web_processes(postgres, database, tmp_path) -> Iterator[list[str]]:
+    """Two `arxiv-reco serve` processes without the scheduler, each its own host's."""
+    ports = [free_port(), free_port()]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=_environment(
+                postgres, tmp_path / f"web-{port}", ARXIV_RECO_SCHEDULER_ENABLED="false"
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 90
+        for url in urls:
+            while True:
+                try:
+                    if httpx.get(f"{url}/health", timeout=2).status_code in (200, 503):
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "a web process did not start"
+                time.sleep(0.3)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_two_web_processes_share_labels_and_a_model_the_worker_activates(
+    two_web_processes, postgres, sessions, holder, tfidf_meta_model_dir, tmp_path
+):
+    from app.jobs.ingest import ingest_day
+
+    first, second = two_web_processes
+    day = dt.date(2025, 3, 19)
+    assert ingest_day(sessions, day, postgres).status == "success"
+    with sessions() as session:
+        paper = session.scalars(select(Paper.id).where(Paper.submitted_on == day)).first()
+    labelled = httpx.post(f"{first}/papers/{paper}/label", json={"interest": 1})
+    assert labelled.status_code == 200, labelled.text
+    assert httpx.get(f"{second}/papers/{paper}").json()["label"] == 1
+
+    # The worker activates a model; both web processes serve it at their next request.
+    with session_scope(sessions) as session:
+        version = register_model(
+            session,
+            path=tfidf_meta_model_dir,
+            meta=ModelMeta.load(tfidf_meta_model_dir),
+            name="from-the-worker",
+            activate=True,
+        ).id
+    for url in (first, second):
+        answer = (
+            httpx.get(f"{url}/score", timeout=30)
+            if False
+            else httpx.post(
+                f"{url}/score", json={"abstract": "A paper about language models."}, timeout=30
+            )
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"]["id"] == version
