@@ -24,6 +24,7 @@ from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper, utcnow
 from app.store.topics import TopicError, TopicNotFound, create_topic, find_topic, list_topics
 from training.inference.layout import (
     LABEL_TIME_COLUMN,
+    TOPIC_COLUMN,
     DataError,
     LabelledPaper,
     csv_frame,
@@ -37,8 +38,6 @@ from training.inference.layout import (
 
 logger = logging.getLogger(__name__)
 
-# A labelled CSV's optional column naming each row's topic (an export of every topic has it).
-TOPIC_COLUMN = "topic"
 
 # OWASP's CSV injection: a spreadsheet runs a cell that starts with one of = + - @ (or a tab or
 # a carriage return before one) as a formula, and an arXiv title or comment is the author's to

@@ -61,14 +61,28 @@ def _rows(labels: Sequence[object], more: int) -> str:
     return text
 
 
+# The column naming each row's topic in the service's export of every topic.
+TOPIC_COLUMN = "topic"
+
+
 def load_labelled_csv(path: str | Path, *, require_both_classes: bool = True) -> pd.DataFrame:
     """Read and check a labelled CSV; rows keep their file line numbers in ``line``.
 
-    Training needs both classes; importing labels into the service does not.
+    Training needs both classes; importing labels into the service does not. A CSV whose
+    ``topic`` column (the service's export of every topic) names several topics is refused: one
+    model learns one interest.
     """
-    return validate_labels(
-        read_labelled_csv(path), source=str(path), require_both_classes=require_both_classes
-    )
+    frame = read_labelled_csv(path, keep=(TOPIC_COLUMN,))
+    if TOPIC_COLUMN in frame.columns:
+        topics = sorted({str(t).strip().lower() for t in frame[TOPIC_COLUMN]} - {""})
+        if len(topics) > 1:
+            raise DataError(
+                f"{path} holds the labels of {len(topics)} topics ({', '.join(topics[:5])}) in its "
+                "topic column; one model learns one topic: export one "
+                "(`arxiv-reco labels export --topic NAME FILE`)"
+            )
+        frame = frame.drop(columns=TOPIC_COLUMN)
+    return validate_labels(frame, source=str(path), require_both_classes=require_both_classes)
 
 
 def read_labelled_csv(path: str | Path, *, keep: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -153,3 +153,18 @@ def test_data_hash_changes_with_a_label(sample_frame: pd.DataFrame) -> None:
     flipped.loc[0, "interest"] = 1 - flipped.loc[0, "interest"]
     assert data_hash(sample_frame) == data_hash(sample_frame.copy())
     assert data_hash(sample_frame) != data_hash(flipped)
+
+
+def test_a_csv_of_several_topics_is_refused_for_training_one_topic_is_taken(tmp_path):
+    header = "paper_id,title,abstract,categories,submission_date,interest,topic\n"
+    rows = [
+        "2601.00001,T,A,cs.LG,2026-01-01,1,robots\n",
+        "2601.00002,T,A,cs.LG,2026-01-01,0,robots\n",
+    ]
+    one = tmp_path / "one.csv"
+    one.write_text(header + "".join(rows))
+    assert list(load_labelled_csv(one)["paper_id"]) == ["2601.00001", "2601.00002"]
+    several = tmp_path / "several.csv"
+    several.write_text(header + "".join(rows) + "2601.00003,T,A,cs.LG,2026-01-01,1,default\n")
+    with pytest.raises(DataError, match=r"holds the labels of 2 topics \(default, robots\)"):
+        load_labelled_csv(several)
