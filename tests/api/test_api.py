@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,6 +12,7 @@ from tests.factories import (
     activate_model_dir,
     copy_with_threshold,
 )
+from tests.processes import job_lock_held_by_another_process
 
 WEDNESDAY = dt.date(2025, 3, 19)
 THURSDAY = dt.date(2025, 3, 20)
@@ -269,23 +268,10 @@ def test_ingest_answers_409_while_a_job_runs_in_this_process_or_another(
     busy = client.post("/ingest", params={"date": "2025-03-20"})
     assert busy.status_code == 409 and "already running" in busy.json()["detail"]
     _wait_until_the_runs_finish(client, count=1)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time, filelock; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); "
-            "print('held', flush=True); time.sleep(60)",
-            str(settings.data_dir / "ingest.lock"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        assert client.post("/ingest", params={"date": "2025-03-20"}).status_code == 409
-    finally:
-        holder.kill()
-        holder.wait()
+    with job_lock_held_by_another_process(settings):
+        refused = client.post("/ingest", params={"date": "2025-03-20"})
+        assert refused.status_code == 409
+        assert "a backfill from the command line" in refused.json()["detail"]
     assert client.post("/ingest", params={"date": "2025-03-20"}).status_code == 202
     _wait_until_the_runs_finish(client, count=2)
 

@@ -7,11 +7,11 @@ import datetime as dt
 import time
 
 import pytest
-from filelock import FileLock
 from sqlalchemy import select
 
 from app.jobs.ingest import ingest_day
 from app.store.schema import FollowedCategory, IngestRun, Paper
+from tests.processes import job_lock_held_elsewhere
 
 DAYS = (dt.date(2025, 3, 19), dt.date(2025, 3, 20), dt.date(2025, 3, 21))
 
@@ -106,8 +106,7 @@ def test_an_added_category_gets_its_recent_days_and_a_removed_one_stops(
 
 
 def test_adding_while_an_ingestion_runs_is_409_and_changes_nothing(client, sessions, settings):
-    lock = FileLock(str(settings.data_dir / "ingest.lock"))
-    with lock:  # another process's job (a CLI backfill) holds the lock
+    with job_lock_held_elsewhere(settings, sessions):  # a CLI backfill, another host's worker
         busy = client.put("/categories", json={"categories": ["cs.CV"]})
         assert busy.status_code == 409
         assert "an ingestion is running" in busy.json()["detail"]

@@ -8,17 +8,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from app.core.db import session_scope
-from app.jobs.lock import UNKNOWN_HOLDER, DatabaseJobLock
+from app.jobs.lock import UNKNOWN_HOLDER
 from app.jobs.scheduler import DailyJob, lookback_days, previous_fire_time, start_scheduler
 from app.store.schema import IngestRun, Paper, Score
 from tests.factories import activate_model_dir
+from tests.processes import job_lock_held_elsewhere
 
 MONDAY = dt.date(2025, 3, 24)
 
@@ -59,25 +58,8 @@ def test_the_service_runs_the_job_in_a_niced_child_process_that_scores(
     assert holder._loaded is None
 
 
-@contextmanager
-def held_elsewhere(job: DailyJob) -> Iterator[None]:
-    """The job's lock held by another process: the data directory's file lock, or on
-    PostgreSQL the database's lock on a connection of its own (another host's)."""
-    if isinstance(job.lock, DatabaseJobLock):
-        other = DatabaseJobLock(job.lock.engine)
-        assert other.take(what="another host's job")
-        try:
-            yield
-        finally:
-            other.give()
-    else:
-        with job.lock.file.acquire(timeout=0):
-            yield
-
-
 def test_never_two_runs_at_once(sessions, settings, holder, standin):
-    job = DailyJob(sessions, settings, holder)
-    with held_elsewhere(job):
+    with job_lock_held_elsewhere(settings, sessions):
         assert DailyJob(sessions, settings, holder).run(today=MONDAY) == []
     assert standin.requests == []
 
@@ -363,7 +345,7 @@ def test_the_daily_job_waits_for_a_retrain_but_not_for_another_ingestion(
     threading.Timer(0.5, elsewhere.release).start()
     reports = DailyJob(sessions, settings, holder).run(trigger="schedule", today=MONDAY)
     assert [r.status for r in reports] == ["success"] * 3
-    with held_elsewhere(elsewhere):  # an ingestion in another process
+    with job_lock_held_elsewhere(settings, sessions):  # an ingestion in another process
         assert DailyJob(sessions, settings, holder).run(trigger="schedule", today=MONDAY) == []
 
 
