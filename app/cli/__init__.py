@@ -212,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     topics.set_defaults(run="topics:cmd_topics")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run="service:cmd_migrate")
+    migrate_to = sub.add_parser(
+        "migrate-to",
+        help="copy every row of this install's database (labels, topics, models, scores, "
+        "papers) into another, empty one, e.g. a lab server's PostgreSQL; counts checked",
+    )
+    migrate_to.add_argument("url", help="the target, e.g. postgresql+psycopg://reco@db/arxiv_reco")
+    migrate_to.set_defaults(run="service:cmd_migrate_to")
     sub.add_parser("train", help="train a model (see `arxiv-reco train --help`)", add_help=False)
     sub.add_parser("evaluate", help="evaluate a model on a labelled CSV", add_help=False)
     return parser

@@ -129,6 +129,42 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_migrate_to(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy this install's database into the empty database at ``args.url`` (migrated to the
+    newest schema first), then say what to set to use it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from app.core.db import Database
+    from app.store.copy import CopyRefused, CountMismatch, copy_database
+
+    try:
+        shown = make_url(args.url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise SystemExit(f"migrate-to: {args.url!r} is not a database URL") from None
+    source = open_database(settings)
+    try:
+        target = Database(args.url)
+    except (SQLAlchemyError, ImportError, OSError) as err:
+        raise SystemExit(f"migrate-to: cannot open {shown}: {err}") from None
+    try:
+        copied = copy_database(
+            source.engine, target.engine, progress=lambda line: print(line, flush=True)
+        )
+    except (CopyRefused, CountMismatch) as err:
+        raise SystemExit(f"migrate-to: {err}") from None
+    finally:
+        source.dispose()
+        target.dispose()
+    print(
+        f"copied {sum(c.target_rows for c in copied):,} rows of {len(copied)} tables into "
+        f"{shown}, every count equal. Use it: {ENV_PREFIX}DATABASE_URL=<that URL>. Model "
+        f"versions keep their directories' paths ({settings.resolved_model_dir}): every host "
+        "that serves them must reach those paths."
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     demo = settings.model_copy(
         update={
