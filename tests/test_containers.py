@@ -63,3 +63,20 @@ def test_compose_accepts_the_file():
     command = [*compose, "-f", "docker-compose.yml", "config", "-q"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_lab_profile_is_postgresql_two_web_processes_and_a_worker():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    lab = {name for name, service in services.items() if "lab" in service.get("profiles", [])}
+    assert lab == {"postgres", "lab-web", "lab-worker"}
+    assert "profiles" not in services["arxiv-reco"]  # `docker compose up` is as it was
+    web, worker = services["lab-web"], services["lab-worker"]
+    assert web["command"][:3] == ["arxiv-reco", "serve", "--workers"]
+    assert worker["command"] == ["arxiv-reco", "worker"]
+    for service in (web, worker):
+        url = service["environment"]["ARXIV_RECO_DATABASE_URL"]
+        assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
+        assert service["volumes"] == ["lab-data:/data"]  # the models every process reaches
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
