@@ -36,8 +36,14 @@ ROUTERS = [*PAGES_AT_API_URLS, *API_ROUTERS, *WEB_ROUTERS]
 
 
 def start_services(
-    settings: Settings, access: Access | None = None, *, settle_heap: bool = False
+    settings: Settings,
+    access: Access | None = None,
+    *,
+    settle_heap: bool = False,
+    rescore: bool = True,
 ) -> Services:
+    """``rescore=False`` (the web processes of ``serve --workers``): a newly loaded model is
+    served, and the worker, which looks for activations, re-scores the stored days with it."""
     private_directory(settings.data_dir, close_existing=True)
     database = Database(settings.resolved_database_url)
     services: Services
@@ -67,7 +73,8 @@ def start_services(
     def model_loaded(loaded: LoadedModel) -> None:
         if settle_heap:  # app.core.heap: the model's objects are long-lived
             heap.settle()
-        rescore_every_day(loaded)
+        if rescore:
+            rescore_every_day(loaded)
 
     holders = ModelHolders(database.sessions, settings, on_change=model_loaded)
     job = DailyJob(
@@ -102,7 +109,9 @@ def stop_services(services: Services) -> None:
     services.database.dispose()
 
 
-def create_app(settings: Settings | None = None, *, settle_heap: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, settle_heap: bool = False, rescore: bool = True
+) -> FastAPI:
     """The service. ``settle_heap`` (``arxiv-reco serve``) keeps the garbage collector off the
     long-lived objects (``app.core.heap``); a process that makes many apps keeps the defaults."""
     settings = settings or get_settings()
@@ -110,7 +119,9 @@ def create_app(settings: Settings | None = None, *, settle_heap: bool = False) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = start_services(settings, access, settle_heap=settle_heap)
+        app.state.services = start_services(
+            settings, access, settle_heap=settle_heap, rescore=rescore
+        )
         if settle_heap:
             heap.settle()
         try:
@@ -148,4 +159,8 @@ def web_app() -> FastAPI:
     """One web process of ``arxiv-reco serve --workers N`` (uvicorn's factory): the settings
     from the environment, and never the scheduler (``arxiv-reco worker`` runs the jobs)."""
     settings = get_settings().model_copy(update={"scheduler_enabled": False})
-    return create_app(settings, settle_heap=True)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [web %(process)d]: %(message)s",
+    )
+    return create_app(settings, settle_heap=True, rescore=False)

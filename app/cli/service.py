@@ -4,6 +4,7 @@ service."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -21,6 +22,8 @@ from app.main import create_app
 
 # How often the worker looks for a model activated elsewhere (a web process's retrain).
 WORKER_POLL_SECONDS = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,23 +79,36 @@ def _serve_workers(settings: Settings, workers: int) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """The jobs without the web, until SIGTERM or SIGINT: the daily job on its schedule (with
     the nightly retrains of every topic, backups and the digest), and the re-scoring of a newly
-    activated model. The job's one lock keeps two workers from running one job twice."""
+    activated model. The job's one lock keeps two workers from running one job twice. The first
+    signal asks a running ingestion to stop and ends when the job does; a second one ends at
+    once."""
     from app.main import start_services, stop_services
     from app.store.topics import list_topics
 
     stop = threading.Event()
+
+    def stopping(signum: int, _frame: object) -> None:
+        stop.set()
+        signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stopping)
     services = start_services(settings.model_copy(update={"scheduler_enabled": True}))
     print(f"worker {os.getpid()} running the jobs ({settings.schedule_cron} UTC)", flush=True)
     try:
         while not stop.wait(WORKER_POLL_SECONDS):
-            # A model activated by a web process: loading it here schedules its re-scoring.
-            with services.sessions() as session:
-                topic_ids = [topic.id for topic in list_topics(session)]
-            for topic_id in topic_ids:
-                services.holders[topic_id].get()
+            # A model activated elsewhere (a web process's retrain): loading it here schedules
+            # its re-scoring. A database that is away for a moment is tried again next time.
+            try:
+                with services.sessions() as session:
+                    topic_ids = [topic.id for topic in list_topics(session)]
+                for topic_id in topic_ids:
+                    services.holders[topic_id].get()
+            except Exception:
+                logger.exception("the worker could not look for newly activated models")
     finally:
+        if services.job.cancel():
+            print("asked the running ingestion to stop; waiting for the job", flush=True)
         stop_services(services)
     return 0
 

@@ -206,7 +206,22 @@ def unpooled_connection(engine: Engine) -> Connection:
     with _UNPOOLED_LOCK:
         unpooled = _UNPOOLED.get(key)
         if unpooled is None:
-            unpooled = _UNPOOLED[key] = create_engine(engine.url, poolclass=NullPool)
+            # PostgreSQL: give up on a server that does not answer, and notice a dead peer in
+            # about a minute (TCP keepalives), not the system's two hours.
+            options: dict[str, Any] = (
+                {
+                    "connect_args": {
+                        "connect_timeout": 10,
+                        "keepalives": 1,
+                        "keepalives_idle": 30,
+                        "keepalives_interval": 10,
+                        "keepalives_count": 3,
+                    }
+                }
+                if engine.dialect.name == "postgresql"
+                else {}
+            )
+            unpooled = _UNPOOLED[key] = create_engine(engine.url, poolclass=NullPool, **options)
     return unpooled.connect()
 
 

@@ -134,18 +134,27 @@ class JobLock:
 ADVISORY_KEY = 0x61727869
 HOLDER_ROW = 1
 POLL_SECONDS = 0.1
+WATCH_SECONDS = 30.0
 
 
 class DatabaseJobLock:
     """The job's lock as PostgreSQL's session-level advisory lock, held on a connection outside
     the pool: every process on every host that shares the database sees it, and it is released
-    when the connection closes, a dead worker's included. ``job_lock_holder`` records what
-    holds it. The same interface as ``JobLock``."""
+    when the connection closes, a dead worker's included (TCP keepalives notice a dead host in
+    about a minute). ``job_lock_holder`` records what holds it. A watchdog asks the connection
+    every ``WATCH_SECONDS`` while the lock is held: a lock lost with its connection (the server
+    restarted, the backend terminated) is logged as an error, since another process may then
+    start a job. Session advisory locks need a direct connection or a pooler in session mode
+    (PgBouncer's transaction mode cannot keep them). The same interface as ``JobLock``."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self._holding: Connection | None = None
+        self._what: str | None = None
         self._in_process = threading.Lock()
+        self._using = threading.Lock()  # the held connection: the watchdog or give()
+        self._stop_watch = threading.Event()
+        self.lost: str | None = None  # why the held lock was lost, while it is held
 
     def take(self, wait: float = 0, what: str | None = None) -> bool:
         if not self._in_process.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
@@ -174,7 +183,15 @@ class DatabaseJobLock:
             connection.close()  # and with it the lock, if it was taken
             self._in_process.release()
             raise
-        self._holding = connection
+        self._holding, self._what, self.lost = connection, what, None
+        if what is not None:  # a job, not a probe of an instant
+            self._stop_watch = threading.Event()
+            threading.Thread(
+                target=self._watch,
+                args=(connection, self._stop_watch),
+                name="job-lock-watchdog",
+                daemon=True,
+            ).start()
         return True
 
     def _record(self, connection: Connection, what: str) -> None:
@@ -189,19 +206,53 @@ class DatabaseJobLock:
             )
         )
 
+    def _watch(self, connection: Connection, stop: threading.Event) -> None:
+        while not stop.wait(WATCH_SECONDS):
+            with self._using:
+                if stop.is_set():
+                    return
+                try:
+                    connection.scalar(text("SELECT 1"))
+                    connection.commit()
+                except Exception as err:
+                    self.lost = f"{type(err).__name__}: {err}"
+                    logger.error(
+                        "the job's database lock was lost while %s ran (%s): another process "
+                        "may start a job beside it",
+                        self._what,
+                        self.lost,
+                    )
+                    return
+
     def give(self) -> None:
+        """Release the lock; never raises for a connection that is already gone (its lock went
+        with it), so a job's own outcome is never hidden by it."""
         connection, self._holding = self._holding, None
+        self._stop_watch.set()
         try:
             if connection is not None:
-                try:
-                    connection.execute(delete(JobLockHolder))
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
-                    )
-                    connection.commit()
-                finally:
-                    connection.close()  # closing alone releases the lock
+                with self._using:
+                    try:
+                        connection.execute(delete(JobLockHolder))
+                        released = connection.scalar(
+                            text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                        )
+                        connection.commit()
+                        if not released:
+                            logger.warning(
+                                "the job's database lock was not held when %s gave it back",
+                                self._what,
+                            )
+                    except Exception as err:
+                        logger.warning(
+                            "the job's database lock could not be given back (%s); it went "
+                            "with its connection",
+                            err,
+                        )
+                    finally:
+                        connection.close()
         finally:
+            self._what = None
             self._in_process.release()
 
     def holder(self) -> LockHolder:
@@ -209,8 +260,9 @@ class DatabaseJobLock:
             with self.engine.connect() as connection:
                 held = connection.scalar(
                     text(
-                        "SELECT count(*) FROM pg_locks "
-                        "WHERE locktype = 'advisory' AND granted AND objid = :key"
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND classid = 0 AND objid = :key AND objsubid = 1 AND database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())"
                     ),
                     {"key": ADVISORY_KEY},
                 )

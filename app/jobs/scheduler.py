@@ -112,11 +112,17 @@ class DailyJob:
         ):
             logger.warning("%s is running; %s run skipped", self.lock_holder(), trigger)
             return []
-        if once and not self.missed_run():
+        try:
+            done = once and not self.missed_run()
+            if not done:
+                self.cancel_flag.clear()  # a cancel meant for an earlier job; the lock is ours
+        except BaseException:
+            self.lock.give()  # never left held by a job that did not start
+            raise
+        if done:
             self.lock.give()
             logger.info("the daily job of this schedule ran already (another worker); skipped")
             return []
-        self.cancel_flag.clear()  # a cancel meant for an earlier job; the lock is ours now
         reports = self._run_taken(days[0], days[-1], trigger=trigger, nightly=True)
         if self.settings.backup_keep > 0:
             self.backup()

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("what", sa.Text(), nullable=False),
         sa.Column("pid", sa.Integer(), nullable=False),
         sa.Column("host", sa.String(255), nullable=False),
-        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("since", sa.DateTime(), nullable=False),  # UTC, as every table keeps it
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.core.db import session_scope
 from app.jobs.lock import UNKNOWN_HOLDER
 from app.jobs.scheduler import DailyJob, lookback_days, previous_fire_time, start_scheduler
-from app.store.schema import IngestRun, Paper, Score
+from app.store.schema import IngestRun, JobLockHolder, Paper, Score
 from tests.factories import activate_model_dir
 from tests.processes import job_lock_held_elsewhere
 
@@ -331,6 +331,8 @@ def test_every_retrain_takes_the_jobs_one_lock_and_a_busy_one_names_its_holder(
         while job.is_running() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not job.is_running() and job.lock.holder() == UNKNOWN_HOLDER
+        with sessions() as session:  # the record of what held it is gone too
+            assert session.scalars(select(JobLockHolder)).all() == []
 
 
 def test_the_daily_job_waits_for_a_retrain_but_not_for_another_ingestion(

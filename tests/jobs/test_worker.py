@@ -18,10 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.core.db import session_scope
-from app.jobs.lock import DAILY_JOB, DatabaseJobLock
+from app.jobs.lock import ADVISORY_KEY, DAILY_JOB, DatabaseJobLock
 from app.serving.registry import register_model
 from app.store.schema import IngestRun, Paper
 from tests.live import free_port
@@ -190,12 +190,55 @@ def test_two_web_processes_share_labels_and_a_model_the_worker_activates(
             activate=True,
         ).id
     for url in (first, second):
-        answer = (
-            httpx.get(f"{url}/score", timeout=30)
-            if False
-            else httpx.post(
-                f"{url}/score", json={"abstract": "A paper about language models."}, timeout=30
-            )
+        answer = httpx.post(
+            f"{url}/score", json={"abstract": "A paper about language models."}, timeout=30
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["model"]["id"] == version
+
+
+def test_a_scheduled_run_skips_a_schedule_already_run_and_never_keeps_the_lock(
+    settings, sessions, holder, monkeypatch
+):
+    """The deterministic half of "two workers run the daily job once": the second run of one
+    schedule (another worker's, taking the lock after the first gave it back) does nothing; and
+    a failure before the job starts gives the lock back."""
+    from app.jobs.scheduler import DailyJob
+
+    job = DailyJob(sessions, settings, holder)
+    assert len(job.run(trigger="schedule", today=SATURDAY, once=True)) == 3
+    assert job.run(trigger="schedule", today=SATURDAY, once=True) == []
+    assert len(job.run(trigger="manual", today=SATURDAY)) == 3  # by hand: always
+
+    def broken(*_args: object) -> bool:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(job, "missed_run", broken)
+    with pytest.raises(RuntimeError, match="went away"):
+        job.run(trigger="schedule", today=SATURDAY, once=True)
+    assert not job.is_running()  # the lock was given back
+
+
+def test_a_lock_lost_with_its_connection_is_logged_and_giving_it_back_never_raises(
+    postgres, database, monkeypatch, caplog
+):
+    monkeypatch.setattr("app.jobs.lock.WATCH_SECONDS", 0.1)
+    lock = DatabaseJobLock(database.engine)
+    assert lock.take(what=DAILY_JOB)
+    with database.engine.connect() as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND objid = :key AND granted"
+            ),
+            {"key": ADVISORY_KEY},
+        )
+        admin.commit()
+    deadline = time.monotonic() + 10
+    while lock.lost is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lock.lost is not None
+    assert "the job's database lock was lost while the daily job" in caplog.text
+    lock.give()  # the connection is gone: no exception, and the thread lock is free again
+    assert lock.take(wait=1, what="the next job")
+    lock.give()
