@@ -20,9 +20,6 @@ from app.demo import prepare_demo
 from app.jobs.backup import BackupError, take_backup
 from app.main import create_app
 
-# How often the worker looks for a model activated elsewhere (a web process's retrain).
-WORKER_POLL_SECONDS = 10.0
-
 logger = logging.getLogger(__name__)
 
 
@@ -96,7 +93,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     services = start_services(settings.model_copy(update={"scheduler_enabled": True}))
     print(f"worker {os.getpid()} running the jobs ({settings.schedule_cron} UTC)", flush=True)
     try:
-        while not stop.wait(WORKER_POLL_SECONDS):
+        while not stop.wait(settings.worker_poll_seconds):
             # A model activated elsewhere (a web process's retrain): loading it here schedules
             # its re-scoring. A database that is away for a moment is tried again next time.
             try:

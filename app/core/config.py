@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         description="Daily ingestion, crontab in UTC. arXiv announces at 00:00 UTC (20:00 ET).",
     )
     scheduler_enabled: bool = Field(True, description="Run the daily job inside the service.")
+    worker_poll_seconds: float = Field(
+        10.0,
+        ge=0.1,
+        le=3600,
+        description="How often `arxiv-reco worker` looks for a model activated elsewhere.",
+    )
     arxiv_api_url: str = Field(ARXIV_API_URL, description="arXiv export API query endpoint.")
     page_size: int = Field(200, ge=1, le=2000, description="Results per arXiv API request.")
     request_delay_seconds: float = Field(

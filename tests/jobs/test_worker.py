@@ -242,3 +242,72 @@ def test_a_lock_lost_with_its_connection_is_logged_and_giving_it_back_never_rais
     lock.give()  # the connection is gone: no exception, and the thread lock is free again
     assert lock.take(wait=1, what="the next job")
     lock.give()
+
+
+def _wait_for(url: str, deadline: float) -> None:
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code in (200, 503):
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not start"
+        time.sleep(0.3)
+
+
+def test_serve_workers_and_a_worker_a_retrain_on_the_page_is_rescored_by_the_worker(
+    postgres, sessions, holder, tmp_path
+):
+    """`arxiv-reco serve --workers 2` and `arxiv-reco worker`, as the lab profile runs them: a
+    retrain started through the web side is activated there and the worker, which looks for
+    activations, re-scores the stored days with it; SIGTERM ends the worker."""
+    from app.jobs.ingest import ingest_day
+    from app.store.labels import set_label
+
+    day = dt.date(2025, 3, 19)
+    assert ingest_day(sessions, day, postgres).status == "success"
+    with session_scope(sessions) as session:
+        ids = session.scalars(select(Paper.id).where(Paper.submitted_on == day)).all()
+        for paper_id in ids[:3]:
+            set_label(session, paper_id=paper_id, interest=1, source="web")
+    port = free_port()
+    data = tmp_path / "lab-data"  # one volume for the web side and the worker, as in compose
+    common = {"ARXIV_RECO_WORKER_POLL_SECONDS": "0.5", "ARXIV_RECO_RETRAIN_METHOD": "tfidf"}
+    web = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port)],
+        cwd=ROOT,
+        env=_environment(postgres, data, **common),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        cwd=ROOT,
+        env=_environment(postgres, data, **common),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url, time.monotonic() + 90)
+        started = httpx.post(f"{url}/retrain", timeout=30)
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 120
+        while True:
+            answer = httpx.get(f"{url}/recommendations", params={"date": str(day)}, timeout=30)
+            body = answer.json() if answer.status_code == 200 else {}
+            if body.get("model") and not body["pending"] and not body["rescoring"]:
+                break
+            assert time.monotonic() < deadline, (answer.status_code, body)
+            time.sleep(0.5)
+        assert body["total_papers"] == len(ids) and body["model"]["method"] == "tfidf"
+    finally:
+        web.terminate()
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=60)[0]
+        web.wait(timeout=30)
+    assert worker.returncode == 0, output
+    assert f"worker {worker.pid} running the jobs" in output
+    assert f"scored {len(ids)}/{len(ids)}" in output  # the worker re-scored the day
