@@ -1,12 +1,22 @@
 """Rendered read responses, kept until the database changes.
 
 A list of recommendations changes only when something is committed: papers ingested, scores
-written, a model activated. SQLite counts commits for us: ``PRAGMA data_version`` on a connection
-changes whenever *another* connection commits, in this process or any other (the CLI, a second
-worker). One private read-only connection asks it before each lookup (a few microseconds), so a
-cached body is served only while no commit has happened since it was rendered, and the next
-request after a commit renders afresh. Labels commit too, so a label also empties the cache; that
-is cheap and keeps the rule simple.
+written, a model activated. Before each lookup the cache asks for the database's version, a
+number every commit moves, so a cached body is served only while no commit has happened since
+it was rendered, and the next request after a commit renders afresh:
+
+- SQLite counts commits for us: ``PRAGMA data_version`` on a connection changes whenever
+  *another* connection commits, in this process or any other (the CLI, a second worker). One
+  private read-only connection asks it (a few microseconds).
+- PostgreSQL: every table a page shows notifies ``arxiv_reco_changed`` when a transaction that
+  changed it commits (migration 0010), from any process on any host. One private connection
+  outside the pool listens, and the version counts the notifications received (taking them
+  costs about 30 microseconds). A notification arrives a moment after its commit (well under a
+  millisecond on one host): a request in that moment may get the list as it was, and the next
+  one renders afresh. A lost listening connection makes the cache render every request until
+  it is back, and counts as a change.
+
+Labels commit too, so a label also empties the cache; that is cheap and keeps the rule simple.
 """
 
 from __future__ import annotations
@@ -20,10 +30,17 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+from app.core.db import unpooled_connection
+
 logger = logging.getLogger(__name__)
+
+# Migration 0010's notifications: a transaction that changed a table a page shows, committed.
+CHANGES_CHANNEL = "arxiv_reco_changed"
 
 
 @dataclass(frozen=True)
@@ -36,11 +53,21 @@ class CachedBody:
 class ResponseCache:
     """A bounded map from a request key to a rendered body, valid for one database version."""
 
-    def __init__(self, database: Path | None, *, max_entries: int = 512):
+    def __init__(
+        self,
+        database: Path | None,
+        *,
+        max_entries: int = 512,
+        postgresql: Engine | None = None,
+    ):
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, CachedBody] = OrderedDict()
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        # PostgreSQL: the engine, the listening connection and the changes heard.
+        self._postgresql = postgresql if max_entries > 0 else None
+        self._listening: Connection | None = None
+        self._changes = 0
         if database is not None and max_entries > 0:
             # Read-only and never in a transaction: it only watches for other connections' commits.
             self._connection = sqlite3.connect(
@@ -55,9 +82,11 @@ class ResponseCache:
 
     @classmethod
     def for_engine(cls, engine: Engine, *, max_entries: int) -> ResponseCache:
-        """Caching needs SQLite's commit counter; other databases (and in-memory SQLite) go
-        uncached."""
+        """Caching needs SQLite's commit counter or PostgreSQL's change notifications; other
+        databases (and in-memory SQLite) go uncached."""
         url = engine.url
+        if url.get_backend_name() == "postgresql":
+            return cls(None, max_entries=max_entries, postgresql=engine)
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             logger.info(
                 "response cache off: %s has no commit counter to watch", url.render_as_string()
@@ -67,14 +96,37 @@ class ResponseCache:
 
     @property
     def enabled(self) -> bool:
-        return self._connection is not None
+        return self._connection is not None or self._postgresql is not None
 
     def version(self) -> int | None:
-        """The database's commit counter as this cache sees it; None when caching is off."""
+        """The database's commit counter as this cache sees it; None when caching is off (or,
+        on PostgreSQL, while the listening connection cannot be had: uncached)."""
+        if self._postgresql is not None:
+            return self._heard()
         if self._connection is None:
             return None
         with self._lock:
             return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
+    def _heard(self) -> int | None:
+        with self._lock:
+            try:
+                if self._listening is None:
+                    assert self._postgresql is not None
+                    self._listening = unpooled_connection(self._postgresql)
+                    raw: Any = self._listening.connection.dbapi_connection
+                    raw.autocommit = True
+                    raw.execute(f"LISTEN {CHANGES_CHANNEL}")
+                    self._changes += 1  # what changed while no one listened is unknown
+                raw = self._listening.connection.dbapi_connection
+                self._changes += sum(1 for _ in raw.notifies(timeout=0))
+                return self._changes
+            except Exception as err:  # the server away: uncached until it is back
+                logger.warning("response cache: cannot listen for the database's changes: %s", err)
+                if self._listening is not None:
+                    self._listening.close()
+                self._listening = None
+                return None
 
     def stats(self) -> dict[str, int | bool]:
         with self._lock:
@@ -123,6 +175,10 @@ class ResponseCache:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+            if self._listening is not None:
+                self._listening.close()
+                self._listening = None
+            self._postgresql = None
 
 
 def etag_of(body: bytes) -> str:
