@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 # Migration 0010's notifications: a transaction that changed a table a page shows, committed.
 CHANGES_CHANNEL = "arxiv_reco_changed"
+DRAIN_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ class ResponseCache:
         self._postgresql = postgresql if max_entries > 0 else None
         self._listening: Connection | None = None
         self._changes = 0
+        self._stop = threading.Event()
+        if self._postgresql is not None:
+            # Notifications wait on the server until they are read: an idle process reads them
+            # now and then, so that they never pile up in the server's queue.
+            threading.Thread(target=self._drain, name="cache-listener", daemon=True).start()
         if database is not None and max_entries > 0:
             # Read-only and never in a transaction: it only watches for other connections' commits.
             self._connection = sqlite3.connect(
@@ -108,11 +114,16 @@ class ResponseCache:
         with self._lock:
             return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
 
+    def _drain(self) -> None:
+        while not self._stop.wait(DRAIN_SECONDS) and self._postgresql is not None:
+            self._heard()
+
     def _heard(self) -> int | None:
         with self._lock:
+            if self._postgresql is None:  # closed
+                return None
             try:
                 if self._listening is None:
-                    assert self._postgresql is not None
                     self._listening = unpooled_connection(self._postgresql)
                     raw: Any = self._listening.connection.dbapi_connection
                     raw.autocommit = True
@@ -170,6 +181,7 @@ class ResponseCache:
         return entry
 
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             self._entries.clear()
             if self._connection is not None:
