@@ -82,6 +82,7 @@ HOLD_THE_LOCK = """
 def test_the_lock_is_seen_from_another_host_and_freed_when_its_holder_is_killed(
     postgres, database, tmp_path
 ):
+    """A few seconds: the holder is a process of its own (its start imports the service)."""
     holder = _python(postgres, tmp_path / "host-a", HOLD_THE_LOCK)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
@@ -115,6 +116,7 @@ RUN_THE_DAILY_JOB = """
 
 
 def test_two_workers_started_together_run_the_daily_job_once(postgres, database, tmp_path):
+    """About 15 s: two processes start (imports), and one ingests three days."""
     workers = [_python(postgres, tmp_path / f"host-{n}", RUN_THE_DAILY_JOB) for n in (1, 2)]
     outputs = [worker.communicate(timeout=120)[0] for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), outputs
@@ -169,6 +171,7 @@ def two_web_processes(postgres, database, tmp_path) -> Iterator[list[str]]:
 def test_two_web_processes_share_labels_and_a_model_the_worker_activates(
     two_web_processes, postgres, sessions, holder, tfidf_meta_model_dir, tmp_path
 ):
+    """About 15 s, most of it the two `serve` processes starting."""
     from app.jobs.ingest import ingest_day
 
     first, second = two_web_processes
@@ -260,7 +263,8 @@ def test_serve_workers_and_a_worker_a_retrain_on_the_page_is_rescored_by_the_wor
 ):
     """`arxiv-reco serve --workers 2` and `arxiv-reco worker`, as the lab profile runs them: a
     retrain started through the web side is activated there and the worker, which looks for
-    activations, re-scores the stored days with it; SIGTERM ends the worker."""
+    activations, re-scores the stored days with it; SIGTERM ends the worker. About 15 s: three
+    processes start, and a retrain and its re-scoring run."""
     from app.jobs.ingest import ingest_day
     from app.store.labels import set_label
 
