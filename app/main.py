@@ -42,8 +42,9 @@ def start_services(
     settle_heap: bool = False,
     rescore: bool = True,
 ) -> Services:
-    """``rescore=False`` (the web processes of ``serve --workers``): a newly loaded model is
-    served, and the worker, which looks for activations, re-scores the stored days with it."""
+    """``rescore=False`` (the web processes of ``serve --workers``): a newly activated model is
+    loaded in the background while the one loaded goes on serving, then served, and the
+    worker, which looks for activations, re-scores the stored days with it."""
     private_directory(settings.data_dir, close_existing=True)
     database = Database(settings.resolved_database_url)
     services: Services
@@ -76,7 +77,10 @@ def start_services(
         if rescore:
             rescore_every_day(loaded)
 
-    holders = ModelHolders(database.sessions, settings, on_change=model_loaded)
+    # The web processes of `serve --workers` (rescore=False) load a new model in the background.
+    holders = ModelHolders(
+        database.sessions, settings, on_change=model_loaded, background=not rescore
+    )
     job = DailyJob(
         database.sessions,
         settings,

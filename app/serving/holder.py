@@ -81,9 +81,15 @@ class ModelHolder:
         precision: Precision = "auto",
         on_change: Callable[[LoadedModel], None] | None = None,
         topic_id: int = DEFAULT_TOPIC_ID,
+        background: bool = False,
     ):
         self._sessions = sessions
         self.topic_id = topic_id
+        # A newly activated version is loaded in a thread while the one loaded goes on serving,
+        # then switched to at once (the web processes of `serve --workers`).
+        self.background = background
+        self._loading: threading.Thread | None = None
+        self._loading_lock = threading.Lock()
         self._precision = precision
         self._on_change = on_change
         self._device, self._batch_size = device, batch_size
@@ -101,6 +107,7 @@ class ModelHolder:
         *,
         on_change: Callable[[LoadedModel], None] | None = None,
         topic_id: int = DEFAULT_TOPIC_ID,
+        background: bool = False,
     ) -> ModelHolder:
         """The holder the service, its job and the CLI use for a topic's active model: device,
         batch and precision from the settings."""
@@ -111,6 +118,7 @@ class ModelHolder:
             precision=settings.scoring_precision,
             on_change=on_change,
             topic_id=topic_id,
+            background=background,
         )
 
     def get(self) -> LoadedModel | None:
@@ -122,6 +130,33 @@ class ModelHolder:
         fingerprint = files_fingerprint(path)
         if self._current(version_id, fingerprint):
             return self._loaded
+        serving = self._loaded
+        if self.background and serving is not None and serving.version_id != version_id:
+            self._load_in_background(version_id, name, path, fingerprint)
+            return serving
+        return self._load(version_id, name, path, fingerprint)
+
+    def _load_in_background(
+        self, version_id: int, name: str, path: str, fingerprint: Fingerprint
+    ) -> None:
+        with self._loading_lock:
+            if self._loading is not None and self._loading.is_alive():
+                return
+            self._loading = threading.Thread(
+                target=self._load,
+                args=(version_id, name, path, fingerprint),
+                name=f"load-model-{version_id}",
+                daemon=True,
+            )
+            self._loading.start()
+        logger.info(
+            "loading model version %d in the background; serving the one loaded", version_id
+        )
+
+    def _load(
+        self, version_id: int, name: str, path: str, fingerprint: Fingerprint
+    ) -> LoadedModel | None:
+        """Load a version and serve it (the previous one stays when it cannot be loaded)."""
         with self._lock:
             if self._current(version_id, fingerprint):
                 return self._loaded
@@ -202,10 +237,16 @@ class ModelHolders:
         *,
         on_change: Callable[[LoadedModel], None] | None = None,
         default: ModelHolder | None = None,
+        background: bool = False,
     ):
         self._sessions, self._settings, self._on_change = sessions, settings, on_change
+        self._background = background
         self.default = default or ModelHolder.from_settings(
-            sessions, settings, on_change=on_change, topic_id=DEFAULT_TOPIC_ID
+            sessions,
+            settings,
+            on_change=on_change,
+            topic_id=DEFAULT_TOPIC_ID,
+            background=background,
         )
         self._holders: dict[int, ModelHolder] = {self.default.topic_id: self.default}
         self._lock = threading.Lock()
@@ -218,7 +259,11 @@ class ModelHolders:
             return self._holders.setdefault(
                 topic_id,
                 ModelHolder.from_settings(
-                    self._sessions, self._settings, on_change=self._on_change, topic_id=topic_id
+                    self._sessions,
+                    self._settings,
+                    on_change=self._on_change,
+                    topic_id=topic_id,
+                    background=self._background,
                 ),
             )
 
