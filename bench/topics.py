@@ -251,6 +251,18 @@ def _fit_and_score(
     return score_papers(load_predictor(result.path), paper_inputs(later))
 
 
+def _ece(probabilities: np.ndarray, relevant: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: the bins' |mean probability - share relevant|, weighted."""
+    which = np.minimum((np.asarray(probabilities) * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            gap = abs(float(np.mean(probabilities[inside])) - float(np.mean(relevant[inside])))
+            total += gap * inside.sum() / len(probabilities)
+    return total
+
+
 def quality(args: argparse.Namespace) -> dict[str, object]:
     from sklearn.metrics import average_precision_score
 
@@ -281,6 +293,11 @@ def quality(args: argparse.Namespace) -> dict[str, object]:
                     "later_positives": int(relevant.sum()),
                     "ap_topic_model": round(float(average_precision_score(relevant, scores)), 3),
                     "ap_mixed_model": round(float(average_precision_score(relevant, mixed)), 3),
+                    # Calibration: how far the topic model's probabilities are from the rate of
+                    # its ✓ among the papers so scored (10 equal-width bins, weighted).
+                    "ece_topic_model": round(float(_ece(scores, relevant)), 3),
+                    "mean_probability_topic_model": round(float(np.mean(scores)), 4),
+                    "positive_rate": round(float(np.mean(relevant)), 4),
                 }
                 print(f"cutoff {cutoff} {topic}: {table[topic]}", flush=True)
             results[f"cutoff {cutoff} (later days from {first_test})"] = table
