@@ -71,7 +71,12 @@ def start_services(
         except Exception:  # a background thread's failure is logged, never lost
             logger.exception("re-scoring with the new model failed")
 
+    served_topics: set[int] = set()
+
     def model_loaded(loaded: LoadedModel) -> None:
+        if loaded.topic_id in served_topics:  # another model replaces the one served
+            services.response_cache.invalidate()  # lists rendered with the previous one
+        served_topics.add(loaded.topic_id)
         if settle_heap:  # app.core.heap: the model's objects are long-lived
             heap.settle()
         if rescore:

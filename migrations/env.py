@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import context
 from alembic.runtime.migration import MigrationInfo
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from app.core.config import get_settings
@@ -15,6 +15,9 @@ from app.core.db import make_engine
 from app.store.schema import Base
 
 logger = logging.getLogger("migrations")
+
+# PostgreSQL's advisory lock that serialises migrations ("migr" in ASCII).
+MIGRATION_LOCK = 0x6D696772
 
 config = context.config
 target_metadata = Base.metadata
@@ -57,5 +60,11 @@ else:
     with engine.connect() as connection:
         _configure(connection)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Processes that start together (the web processes and the worker of a lab)
+                # migrate one after the other: the next finds the schema done.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             context.run_migrations()
     engine.dispose()

@@ -55,6 +55,7 @@ def _serve_workers(settings: Settings, workers: int) -> int:
             "hosts, use PostgreSQL (README, 'A lab server')",
             file=sys.stderr,
         )
+    open_database(settings).dispose()  # migrated once, before the web processes start
     # The workers read their settings from the environment: the bind address (the access rules
     # depend on it) and no scheduler.
     os.environ[f"{ENV_PREFIX}HOST"] = settings.host
@@ -155,20 +156,38 @@ def cmd_migrate_to(args: argparse.Namespace, settings: Settings) -> int:
         shown = make_url(args.url).render_as_string(hide_password=True)
     except ArgumentError:
         raise SystemExit(f"migrate-to: {args.url!r} is not a database URL") from None
+    from app.jobs.lock import job_lock
+    from app.store.copy import check_foreign
+
     source = open_database(settings)
-    try:
-        target = Database(args.url)
-    except (SQLAlchemyError, ImportError, OSError) as err:
-        raise SystemExit(f"migrate-to: cannot open {shown}: {err}") from None
-    try:
-        copied = copy_database(
-            source.engine, target.engine, progress=lambda line: print(line, flush=True)
-        )
-    except (CopyRefused, CountMismatch) as err:
-        raise SystemExit(f"migrate-to: {err}") from None
-    finally:
+    lock = job_lock(settings.data_dir, source.sessions)
+    if not lock.take(what="a move of the database (migrate-to)"):
         source.dispose()
-        target.dispose()
+        raise SystemExit(
+            f"migrate-to: {lock.holder()} is running; stop the service (and its jobs) first"
+        )
+    try:
+        try:
+            target = Database(args.url, migrate=False)
+            check_foreign(target.engine)  # before anything is created there
+            target.migrate()
+        except CopyRefused as err:
+            raise SystemExit(f"migrate-to: {err}") from None
+        except (SQLAlchemyError, ImportError, OSError) as err:
+            raise SystemExit(f"migrate-to: cannot open {shown}: {err}") from None
+        try:
+            copied = copy_database(
+                source.engine, target.engine, progress=lambda line: print(line, flush=True)
+            )
+        except (CopyRefused, CountMismatch) as err:
+            raise SystemExit(f"migrate-to: {err}") from None
+        except SQLAlchemyError as err:  # a value the target refuses: nothing was kept
+            raise SystemExit(f"migrate-to: the copy failed, nothing was kept: {err}") from None
+        finally:
+            target.dispose()
+    finally:
+        lock.give()
+        source.dispose()
     print(
         f"copied {sum(c.target_rows for c in copied):,} rows of {len(copied)} tables into "
         f"{shown}, every count equal. Use it: {ENV_PREFIX}DATABASE_URL=<that URL>. Model "

@@ -39,16 +39,21 @@ from app.core.db import unpooled_connection
 
 logger = logging.getLogger(__name__)
 
+# The database's commit counter, and this process's count of model switches (a newly loaded
+# model renders the same rows otherwise: ``invalidate``).
+Version = tuple[int, int]
+
 # Migration 0010's notifications: a transaction that changed a table a page shows, committed.
 CHANGES_CHANNEL = "arxiv_reco_changed"
 DRAIN_SECONDS = 30.0
+RECONNECT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
 class CachedBody:
     body: bytes
     etag: str
-    version: int
+    version: Version
 
 
 class ResponseCache:
@@ -69,6 +74,7 @@ class ResponseCache:
         self._postgresql = postgresql if max_entries > 0 else None
         self._listening: Connection | None = None
         self._changes = 0
+        self._switches = 0
         self._stop = threading.Event()
         if self._postgresql is not None:
             # Notifications wait on the server until they are read: an idle process reads them
@@ -104,24 +110,39 @@ class ResponseCache:
     def enabled(self) -> bool:
         return self._connection is not None or self._postgresql is not None
 
-    def version(self) -> int | None:
-        """The database's commit counter as this cache sees it; None when caching is off (or,
-        on PostgreSQL, while the listening connection cannot be had: uncached)."""
+    def version(self) -> Version | None:
+        """The database's commit counter as this cache sees it, with this process's model
+        switches; None when caching is off (or, on PostgreSQL, while no connection listens:
+        uncached)."""
         if self._postgresql is not None:
-            return self._heard()
+            heard = self._heard(connect=False)
+            return None if heard is None else (heard, self._switches)
         if self._connection is None:
             return None
         with self._lock:
-            return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+            counter = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+            return (counter, self._switches)
+
+    def invalidate(self) -> None:
+        """Forget every rendered body: this process now serves another model (a newly activated
+        one loaded in the background commits nothing)."""
+        with self._lock:
+            self._switches += 1
+            self._entries.clear()
 
     def _drain(self) -> None:
-        while not self._stop.wait(DRAIN_SECONDS) and self._postgresql is not None:
-            self._heard()
+        """The listener's own thread: it connects (and after a loss reconnects, backing off),
+        so that a request never waits for a connection, and reads what arrived meanwhile."""
+        wait = 0.0
+        while not self._stop.wait(wait) and self._postgresql is not None:
+            wait = DRAIN_SECONDS if self._heard(connect=True) is not None else RECONNECT_SECONDS
 
-    def _heard(self) -> int | None:
+    def _heard(self, *, connect: bool) -> int | None:
         with self._lock:
             if self._postgresql is None:  # closed
                 return None
+            if self._listening is None and not connect:
+                return None  # the listener's thread connects; uncached until then
             try:
                 if self._listening is None:
                     self._listening = unpooled_connection(self._postgresql)
@@ -135,6 +156,7 @@ class ResponseCache:
             except Exception as err:  # the server away: uncached until it is back
                 logger.warning("response cache: cannot listen for the database's changes: %s", err)
                 if self._listening is not None:
+                    self._listening.invalidate()  # a dead connection: never back to a pool
                     self._listening.close()
                 self._listening = None
                 return None
@@ -164,11 +186,11 @@ class ResponseCache:
             self.misses += 1
             return None
 
-    def put(self, key: Hashable, body: bytes, *, version: int | None) -> CachedBody:
+    def put(self, key: Hashable, body: bytes, *, version: Version | None) -> CachedBody:
         """Store ``body`` rendered from the database as it was at ``version`` (read *before*
         rendering, so a commit during rendering makes the entry stale rather than wrong)."""
         entry = CachedBody(
-            body=body, etag=etag_of(body), version=-1 if version is None else version
+            body=body, etag=etag_of(body), version=(-1, -1) if version is None else version
         )
         self.renders += 1
         if version is None:

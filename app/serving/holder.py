@@ -121,7 +121,10 @@ class ModelHolder:
             background=background,
         )
 
-    def get(self) -> LoadedModel | None:
+    def get(self, *, wait: bool = False) -> LoadedModel | None:
+        """The active version, loaded; with ``background`` a newly activated one is loaded in a
+        thread while the one loaded is returned, unless ``wait`` (scoring: never with a version
+        that is not the active one)."""
         with self._sessions() as session:
             version = active_model(session, topic_id=self.topic_id)
             if version is None:
@@ -131,7 +134,12 @@ class ModelHolder:
         if self._current(version_id, fingerprint):
             return self._loaded
         serving = self._loaded
-        if self.background and serving is not None and serving.version_id != version_id:
+        if (
+            self.background
+            and not wait
+            and serving is not None
+            and serving.version_id != version_id
+        ):
             self._load_in_background(version_id, name, path, fingerprint)
             return serving
         return self._load(version_id, name, path, fingerprint)
@@ -143,7 +151,7 @@ class ModelHolder:
             if self._loading is not None and self._loading.is_alive():
                 return
             self._loading = threading.Thread(
-                target=self._load,
+                target=self._load_quietly,
                 args=(version_id, name, path, fingerprint),
                 name=f"load-model-{version_id}",
                 daemon=True,
@@ -152,6 +160,24 @@ class ModelHolder:
         logger.info(
             "loading model version %d in the background; serving the one loaded", version_id
         )
+
+    def _load_quietly(
+        self, version_id: int, name: str, path: str, fingerprint: Fingerprint
+    ) -> None:
+        """The background load: a version no longer active by the time it would be switched
+        to is not served, and any failure is recorded (``last_error``), never retried until
+        the version or its files change."""
+        try:
+            with self._sessions() as session:
+                active = active_model(session, topic_id=self.topic_id)
+            if active is None or active.id != version_id:
+                return  # activated and replaced meanwhile: the next call loads the active one
+            self._load(version_id, name, path, fingerprint)
+        except Exception as err:
+            with self._lock:
+                self._failed = (version_id, fingerprint)
+                self.last_error = self._load_error(version_id, path, err)
+            logger.exception(self.last_error)
 
     def _load(
         self, version_id: int, name: str, path: str, fingerprint: Fingerprint
@@ -192,7 +218,7 @@ class ModelHolder:
         """The model to score new papers with, as ``get``; None when no model is active, and
         ModelUnavailable when one is active but neither it nor an earlier model can be loaded
         (as in a job's fresh process after the model's files broke)."""
-        loaded = self.get()
+        loaded = self.get(wait=True)
         if loaded is None and self.last_error:
             raise ModelUnavailable(self.last_error)
         return loaded
@@ -275,7 +301,7 @@ class ModelHolders:
         models = []
         for topic_id in topic_ids:
             try:
-                loaded = self[topic_id].get()
+                loaded = self[topic_id].get(wait=True)
             except Exception:
                 logger.exception("the model of topic %d could not be loaded to score", topic_id)
                 continue

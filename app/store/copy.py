@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Integer, Table, delete, func, insert, select, text
+from sqlalchemy import Engine, Integer, Table, delete, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from app.store.schema import DEFAULT_TOPIC_ID, Base, JobLockHolder, Topic
@@ -50,6 +50,19 @@ def tables() -> list[Table]:
 
 def _count(connection: Connection, table: Table) -> int:
     return connection.scalar(select(func.count()).select_from(table)) or 0
+
+
+def check_foreign(engine: Engine) -> None:
+    """CopyRefused when the target holds tables that are not this service's (a mistyped URL
+    naming someone else's database): checked before anything is created there."""
+    ours = {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
+    found = set(inspect(engine).get_table_names())
+    foreign = sorted(found - ours)
+    if foreign:
+        raise CopyRefused(
+            f"the target database holds tables that are not arxiv-reco's ({', '.join(foreign[:5])}"
+            f"{', …' if len(foreign) > 5 else ''}); give a new, empty database: nothing was written"
+        )
 
 
 def check_empty(connection: Connection) -> None:
@@ -92,7 +105,7 @@ def copy_database(
                 done += len(chunk)
                 if total > chunk_rows:
                     progress(f"{table.name}: {done:,}/{total:,} rows")
-            _move_sequence_past(writing, table)
+            _move_sequence_past(writing, table, floor=_highest_used(reading, table))
             copied.append(TableCopied(table.name, total, _count(writing, table)))
             progress(f"{table.name}: {total:,} rows copied")
         wrong = [c for c in copied if c.source_rows != c.target_rows]
@@ -104,8 +117,23 @@ def copy_database(
     return copied
 
 
-def _move_sequence_past(connection: Connection, table: Table) -> None:
-    """PostgreSQL: the id sequence of a table with an integer id, past the largest copied."""
+def _highest_used(connection: Connection, table: Table) -> int:
+    """SQLite's AUTOINCREMENT high-water mark of a table (ids of deleted rows, never reused: a
+    deleted topic's id must not come back, its signed digest links name it); 0 elsewhere."""
+    if connection.dialect.name != "sqlite":
+        return 0
+    try:
+        found = connection.scalar(
+            text("SELECT seq FROM sqlite_sequence WHERE name = :name"), {"name": table.name}
+        )
+    except Exception:  # no AUTOINCREMENT table at all: no sqlite_sequence
+        return 0
+    return int(found or 0)
+
+
+def _move_sequence_past(connection: Connection, table: Table, *, floor: int = 0) -> None:
+    """PostgreSQL: the id sequence of a table with an integer id, past the largest copied (and
+    past ``floor``, the source's own high-water mark)."""
     if connection.dialect.name != "postgresql":
         return
     keys = list(table.primary_key.columns)
@@ -117,8 +145,8 @@ def _move_sequence_past(connection: Connection, table: Table) -> None:
     )
     if sequence is None:
         return
-    largest = connection.scalar(select(func.max(keys[0])))
+    largest = max(connection.scalar(select(func.max(keys[0]))) or 0, floor)
     connection.execute(
         text("SELECT setval(:sequence, :value, :called)"),
-        {"sequence": sequence, "value": largest or 1, "called": largest is not None},
+        {"sequence": sequence, "value": largest or 1, "called": largest > 0},
     )

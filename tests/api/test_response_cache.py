@@ -22,6 +22,10 @@ DAY = {"date": WEDNESDAY.isoformat()}
 def served(client, sessions, settings, holder, tiny_model_dir):
     version_id = activate_model_dir(sessions, tiny_model_dir)
     assert ingest_day(sessions, WEDNESDAY, settings, model=holder.get).status == "success"
+    # On PostgreSQL the cache's own thread connects its listener: until then, uncached.
+    deadline = time.monotonic() + 10
+    while cache_of(client).version() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     return version_id
 
 
@@ -141,3 +145,21 @@ def test_concurrent_misses_share_one_rendering(client, served, monkeypatch):
     assert {r.status_code for r in responses} == {200}
     assert len({r.content for r in responses}) == 1
     assert cache.renders == renders + 1
+
+
+def test_a_model_switched_to_in_the_background_is_never_hidden_by_the_cache(
+    client, served, sessions, tiny_model_dir, tmp_path
+):
+    """A web process of `serve --workers` loads a new model in the background: the switch
+    commits nothing, so the cache forgets the lists rendered with the previous model."""
+    holder = client.app.state.services.holders.default
+    holder.background = True
+    before = client.get("/recommendations", params=DAY).json()
+    strict = copy_with_threshold(tiny_model_dir, tmp_path / "strict", 1.0)
+    new_id = activate_model_dir(sessions, strict, name="strict")
+    during = client.get("/recommendations", params=DAY).json()  # starts the load
+    assert during["model"]["id"] == before["model"]["id"]
+    holder._loading.join(30)
+    after = client.get("/recommendations", params=DAY).json()
+    assert after["active_model_id"] == new_id
+    assert after != during

@@ -18,7 +18,7 @@ from app.jobs.ingest import ingest_day
 from app.store.copy import tables
 from app.store.labels import set_label
 from app.store.schema import Label, ModelVersion, Paper, Score, Topic
-from app.store.topics import create_topic
+from app.store.topics import create_topic, delete_topic
 from tests.conftest import POSTGRES_URL_ENV, _admin_execute
 from tests.factories import activate_model_dir
 
@@ -50,6 +50,9 @@ def install(tmp_path, standin, holder, tfidf_meta_model_dir, sessions, settings)
         set_label(session, paper_id=ids[0], interest=1, source="web")
         set_label(session, paper_id=ids[1], interest=0, source="web")
         set_label(session, paper_id=ids[0], interest=0, source="web", topic_id=robots)
+        create_topic(session, "deleted-later")  # the highest id, then gone: never reused
+    with session_scope(sessions) as session:
+        delete_topic(session, "deleted-later")
     return settings
 
 
@@ -91,3 +94,19 @@ def test_a_bad_url_is_named(install, monkeypatch):
     monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", install.resolved_database_url)
     with pytest.raises(SystemExit, match="migrate-to: 'not a url' is not a database URL"):
         main(["migrate-to", "not a url"])
+
+
+def test_a_database_of_someone_elses_is_refused_before_anything_is_created(
+    install, postgres_target, monkeypatch
+):
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(postgres_target)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE invoices (id integer primary key)"))
+    monkeypatch.setenv("ARXIV_RECO_DATA_DIR", str(install.data_dir))
+    monkeypatch.setenv("ARXIV_RECO_DATABASE_URL", install.resolved_database_url)
+    with pytest.raises(SystemExit, match="holds tables that are not arxiv-reco's \\(invoices\\)"):
+        main(["migrate-to", postgres_target])
+    assert inspect(engine).get_table_names() == ["invoices"]
+    engine.dispose()
