@@ -104,6 +104,7 @@ def start_services(
             database.engine, max_entries=settings.response_cache_entries
         ),
         render_limiter=anyio.CapacityLimiter(min(4, os.cpu_count() or 1)),
+        jobs_elsewhere=not rescore,
     )
     services.job.sweep_interrupted()
     if settings.scheduler_enabled:

@@ -43,13 +43,18 @@ def service_problems(
     retrain = last_retrain(session, topic_id=topic_id)
     if retrain is not None and retrain.status in ("failed", "interrupted"):
         problems.append(f"the last retrain ({retrain.trigger}) {retrain.status}: {retrain.reason}")
-    if services.scheduler is not None:
+    if services.scheduler is not None or services.jobs_elsewhere:
         now = dt.datetime.now(dt.timezone.utc)
         # Probe the lock only when the database says the run is missing: rarely.
         if services.job.missed_run(now) and not services.job.is_running():
+            where = (
+                "; is `arxiv-reco worker` running?"
+                if services.jobs_elsewhere
+                else "; see the last runs"
+            )
             problems.append(
                 f"the daily ingestion ({settings.schedule_cron} UTC) has not succeeded since its "
-                "last scheduled time; see the last runs"
+                f"last scheduled time{where}"
             )
     backup_error = services.job.last_backup_error
     if backup_error:

@@ -33,6 +33,8 @@ class Services:
     response_cache: ResponseCache
     render_limiter: anyio.CapacityLimiter
     scheduler: BackgroundScheduler | None = None
+    # A web process of `serve --workers`: the jobs are `arxiv-reco worker`'s, elsewhere.
+    jobs_elsewhere: bool = False
     # One polite client for the API's look-ups (an import, labelling an unstored paper, an
     # author's papers): one request at a time, spaced by the configured delay.
     arxiv: ArxivClient = field(init=False)

@@ -74,3 +74,17 @@ def test_a_failed_nightly_backup_degrades_health_until_one_succeeds(
         job.settings = job.settings.model_copy(update={"backup_dir": settings.data_dir / "b"})
         job.backup()
         assert _problems(client) == []
+
+
+def test_a_web_process_whose_worker_misses_the_daily_run_says_so(
+    settings, sessions, tiny_model_dir
+):
+    """A web process of `serve --workers` runs no scheduler: a daily run that nobody did since
+    its scheduled time (the worker is down) still degrades its /health."""
+    activate_model_dir(sessions, tiny_model_dir)
+    with local_client(create_app(settings, rescore=False)) as client:
+        (problem,) = _problems(client)
+        assert "has not succeeded since its last scheduled time" in problem
+        assert "is `arxiv-reco worker` running?" in problem
+    with local_client(create_app(settings)) as alone:  # no scheduler, jobs not elsewhere
+        assert _problems(alone) == []
