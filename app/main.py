@@ -25,7 +25,7 @@ from app.core.private_files import private_directory
 from app.jobs.scheduler import DailyJob, LockedRetrainRunner, start_scheduler
 from app.runtime.services import Services
 from app.serving.holder import LoadedModel, ModelHolders
-from app.web import PAGES_AT_API_URLS, STATIC_DIR
+from app.web import EXCEPTION_HANDLERS, PAGES_AT_API_URLS, STATIC_DIR
 from app.web import ROUTERS as WEB_ROUTERS
 
 logger = logging.getLogger(__name__)
@@ -155,6 +155,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
     app.add_exception_handler(DatabaseGone, _database_gone)
+    for error, handler in EXCEPTION_HANDLERS.items():
+        app.add_exception_handler(error, handler)
     app.add_middleware(HostCheckMiddleware, access=access)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request, Security
@@ -16,7 +17,8 @@ from app.core.config import Settings
 from app.jobs.arxiv_source import ArxivClient
 from app.runtime.services import Services
 from app.serving.holder import LoadedModel, ModelHolder
-from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, Topic
+from app.store.readers import hash_token
+from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, FIRST_READER_ID, Topic
 from app.store.topics import MAX_NAME, TopicNotFound, find_topic
 
 NO_MODEL = (
@@ -49,16 +51,79 @@ def get_db(services: ServicesDep) -> Iterator[Session]:
         yield session
 
 
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="A reader's token once readers are made (`arxiv-reco readers add NAME`): every "
+    "request for a reader's data carries it. Before that, and for the admin routes, the API "
+    "token: ARXIV_RECO_API_TOKEN, or the one generated into <data_dir>/api_token when the "
+    "service listens beyond this machine; without one, writes are taken from loopback clients "
+    "only.",
+)
+# The page's sign-in (app.web.login) keeps the reader's token in this cookie: HttpOnly, SameSite
+# Strict, so no script and no other site's request carries it.
+READER_COOKIE = "arxiv_reco_reader"
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whose data a request reads and writes: the reader its token names, or, while no reader
+    is made (a single-reader install), the install's one reader."""
+
+    reader_id: int
+    name: str | None  # None while no reader is made
+    readers_made: bool
+
+
+class SignInNeeded(HTTPException):
+    """401 for an API client; the pages send the browser to the sign-in page instead."""
+
+
+def _is_admin_token(services: Services, token: str | None) -> bool:
+    admin = services.access.token
+    return bool(token and admin and secrets.compare_digest(token.encode(), admin.encode()))
+
+
+def current_reader(request: Request, services: ServicesDep, credentials: CredentialsDep) -> Caller:
+    """The reader a request's token names (``Authorization: Bearer``, or the page's cookie); 401
+    without one once readers are made, 403 for the admin token, which names no reader."""
+    known = services.readers.current()
+    if not known.made:
+        return Caller(FIRST_READER_ID, None, False)
+    bearer = credentials.credentials if credentials is not None else None
+    for token in (bearer, request.cookies.get(READER_COOKIE)):
+        found = known.by_hash.get(hash_token(token)) if token else None
+        if found is not None:
+            return Caller(found[0], found[1], True)
+    if _is_admin_token(services, bearer):
+        raise HTTPException(
+            403,
+            "this is the admin token, which manages readers (/admin/readers) and what every "
+            "reader shares; a reader's labels, topics and models need that reader's own token",
+        )
+    raise SignInNeeded(
+        401,
+        "this service has readers: send your reader token ('Authorization: Bearer <token>'; "
+        "`arxiv-reco readers token NAME` makes a new one) or sign in on the page (/login)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+CallerDep = Annotated[Caller, Depends(current_reader)]
+
+
 def current_topic(
     session: Annotated[Session, Depends(get_db)],
+    caller: CallerDep,
     topic: Annotated[
         str,
         Query(max_length=MAX_NAME, description="The topic (GET /topics lists them)"),
     ] = DEFAULT_TOPIC,
 ) -> Topic:
-    """The topic a request names (``?topic=``, default ``default``); 404 naming an unknown one."""
+    """The reader's topic a request names (``?topic=``, default ``default``); 404 naming an
+    unknown one (another reader's topic is unknown here)."""
     try:
-        return find_topic(session, topic)
+        return find_topic(session, topic, caller.reader_id)
     except TopicNotFound as err:
         raise HTTPException(404, str(err)) from None
 
@@ -121,28 +186,66 @@ PaperIdPath = Annotated[
 VersionIdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A model version's id")]
 
 
-BEARER = HTTPBearer(
-    auto_error=False,
-    description="The API token: ARXIV_RECO_API_TOKEN, or the one generated into "
-    "<data_dir>/api_token when the service listens beyond this machine. Without one, writes are "
-    "taken from loopback clients only.",
-)
-
-
-def require_writer(
-    request: Request,
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
-) -> None:
-    """Writes never come from another site, and need the API token, or, when the service has
-    none (it listens on loopback), a client on this machine (``app.core.access``)."""
-    access = services.access
-    if access.from_another_site(
+def refuse_cross_site(request: Request, services: Services) -> None:
+    if services.access.from_another_site(
         origin=request.headers.get("origin"),
         fetch_site=request.headers.get("sec-fetch-site"),
         host_header=request.headers.get("host", ""),
     ):
         raise HTTPException(403, "cross-site requests may not change data")
+
+
+def require_writer(request: Request, services: ServicesDep, credentials: CredentialsDep) -> None:
+    """Writes never come from another site. Once readers are made, a reader writes their own
+    data with their own token (``current_reader``). Before, writes need the API token, or, when
+    the service has none (it listens on loopback), a client on this machine
+    (``app.core.access``)."""
+    refuse_cross_site(request, services)
+    if services.readers.current().made:
+        current_reader(request, services, credentials)
+        return
+    _require_install_token(request, services, credentials)
+
+
+def require_admin(request: Request, services: ServicesDep, credentials: CredentialsDep) -> None:
+    """The admin's routes (readers, and once readers are made what they all share: followed
+    categories, ingestion): the API token, or, when the service has none, a client on this
+    machine; never from another site, never a reader's token."""
+    refuse_cross_site(request, services)
+    bearer = credentials.credentials if credentials is not None else None
+    if bearer and services.readers.find(bearer) is not None:
+        raise HTTPException(
+            403, "this needs the admin token (the API token); a reader's token is not enough"
+        )
+    _require_install_token(request, services, credentials)
+
+
+def require_shared_writer(
+    request: Request, services: ServicesDep, credentials: CredentialsDep
+) -> None:
+    """A change every reader shares (followed categories, an ingestion): any writer while no
+    reader is made, the admin's once they are."""
+    if services.readers.current().made:
+        require_admin(request, services, credentials)
+    else:
+        require_writer(request, services, credentials)
+
+
+def require_viewer(request: Request, services: ServicesDep, credentials: CredentialsDep) -> None:
+    """What every reader shares (followed categories, the retrain running): open while no
+    reader is made; then a reader's token or the admin's."""
+    if not services.readers.current().made:
+        return
+    bearer = credentials.credentials if credentials is not None else None
+    if _is_admin_token(services, bearer):
+        return
+    current_reader(request, services, credentials)
+
+
+def _require_install_token(
+    request: Request, services: Services, credentials: HTTPAuthorizationCredentials | None
+) -> None:
+    access = services.access
     if access.token is None:
         if not loopback_client(request.scope):
             raise HTTPException(
@@ -163,3 +266,6 @@ def require_writer(
 
 
 WriterDep = Depends(require_writer)
+AdminDep = Depends(require_admin)
+SharedWriterDep = Depends(require_shared_writer)
+ViewerDep = Depends(require_viewer)

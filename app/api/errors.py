@@ -21,11 +21,15 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Discriminator, Tag
 
 WRITE_ERRORS = (401, 403)
+# Every route of a reader's data: once readers are made, it needs the reader's own token.
+READER_ERRORS = (401, 403)
 
 _DESCRIPTIONS = {
     400: "The request body could not be parsed (a malformed multipart upload)",
-    401: "The API token is missing or wrong (`Authorization: Bearer <token>`)",
-    403: "A write from another site, or from another machine while no API token is set",
+    401: "The token is missing or wrong (`Authorization: Bearer <token>`): the API token for "
+    "writes, and once readers are made a reader's own token for their data",
+    403: "A write from another site, or from another machine while no API token is set; or "
+    "the admin token where a reader's is needed, or a reader's where the admin's is",
     404: "Not found",
     409: "Conflicts with what the service is doing or has",
     413: "The request body is larger than ARXIV_RECO_MAX_REQUEST_BYTES",

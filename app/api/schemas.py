@@ -503,3 +503,52 @@ class TopicDeleted(BaseModel):
     )
     retrain_runs: int
     labels_export: str = Field(description="The CSV the topic's labels were exported to")
+
+
+class ReaderRequest(BaseModel):
+    """A new reader: a name (a slug, as a topic's) and, optionally, where their digest goes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, examples=["ada"])
+    email: str | None = Field(default=None, max_length=320, examples=["ada@example.org"])
+
+
+class ReaderPublic(BaseModel):
+    name: str
+    email: str | None = Field(description="Where the reader's digest goes (None: no digest)")
+    topics: list[str] = Field(description="The reader's topics, in the reader's order")
+    labels: int = Field(description="Labels in all the reader's topics")
+    created_at: dt.datetime
+    token_created_at: dt.datetime | None
+
+
+class ReaderCreated(ReaderPublic):
+    token: str = Field(
+        description="The reader's token, shown this once (only its hash is stored): the reader "
+        "sends it as 'Authorization: Bearer <token>' or signs in with it on the page"
+    )
+    took_existing_data: bool = Field(
+        description="The first reader made takes the install's topics, labels and models"
+    )
+
+
+class ReaderToken(BaseModel):
+    name: str
+    token: str = Field(description="The new token, shown this once; the old one no longer works")
+
+
+class ReaderRemoved(BaseModel):
+    name: str
+    topics: int
+    labels: int = Field(description="Labels deleted, exported first to labels_export")
+    labels_export: str | None
+    model_directories_removed: int
+
+
+class ReaderChange(BaseModel):
+    """A reader's own settings: where their digest goes (null or "": no digest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(max_length=320, examples=["ada@example.org"])

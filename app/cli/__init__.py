@@ -209,7 +209,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where its labels go first (default: <data>/exports/topic-NAME-TIME-labels.csv)",
     )
+    topics.add_argument(
+        "--reader",
+        metavar="NAME",
+        help="a reader's topics (default: the first reader's, the only one before readers)",
+    )
     topics.set_defaults(run="topics:cmd_topics")
+    readers = sub.add_parser(
+        "readers",
+        help="the people of a shared install: each has their own token, topics, labels, models "
+        "and digest",
+    )
+    readers_sub = readers.add_subparsers(dest="action", required=True)
+    readers_sub.add_parser("list", help="every reader, their topics and digest address")
+    readers_add = readers_sub.add_parser(
+        "add",
+        help="a new reader and their token, printed once (the first one takes the install's "
+        "topics, labels and models)",
+    )
+    readers_add.add_argument("name", help="a slug, e.g. ada")
+    readers_add.add_argument("--email", help="where their digest goes")
+    readers_token = readers_sub.add_parser(
+        "token", help="a new token for a reader (printed once; the old one stops working)"
+    )
+    readers_token.add_argument("name")
+    readers_email = readers_sub.add_parser("email", help="where a reader's digest goes")
+    readers_email.add_argument("name")
+    readers_email.add_argument("address", help='an address, or "" for no digest')
+    readers_remove = readers_sub.add_parser(
+        "remove",
+        help="remove a reader with their topics, labels and models (labels exported first)",
+    )
+    readers_remove.add_argument("name")
+    readers_remove.add_argument("--yes", action="store_true", help="do not ask")
+    readers.set_defaults(run="readers:cmd_readers")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run="service:cmd_migrate")
     migrate_to = sub.add_parser(

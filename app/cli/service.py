@@ -81,7 +81,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     signal asks a running ingestion to stop and ends when the job does; a second one ends at
     once."""
     from app.main import start_services, stop_services
-    from app.store.topics import list_topics
+    from app.store.topics import every_topic
 
     stop = threading.Event()
 
@@ -99,7 +99,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             # its re-scoring. A database that is away for a moment is tried again next time.
             try:
                 with services.sessions() as session:
-                    topic_ids = [topic.id for topic in list_topics(session)]
+                    topic_ids = [topic.id for topic in every_topic(session)]
                 for topic_id in topic_ids:
                     services.holders[topic_id].get()
             except Exception:

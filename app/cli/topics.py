@@ -16,6 +16,8 @@ from app.serving.holder import ModelHolder
 from app.serving.registry import active_model
 from app.store import queries
 from app.store.labels import export_labels_csv
+from app.store.readers import ReaderNotFound, find_reader
+from app.store.schema import FIRST_READER_ID
 from app.store.topics import (
     TopicError,
     TopicNotFound,
@@ -35,25 +37,30 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     sessions = open_database(settings).sessions
     try:
         with session_scope(sessions) as session:
+            reader = (
+                find_reader(session, args.reader).id
+                if getattr(args, "reader", None)
+                else FIRST_READER_ID
+            )
             if args.action == "add":
-                print(f"added the topic {create_topic(session, args.name).name}")
+                print(f"added the topic {create_topic(session, args.name, reader).name}")
             elif args.action == "rename":
-                topic = rename_topic(session, args.name, args.new_name)
+                topic = rename_topic(session, args.name, args.new_name, reader)
                 print(f"renamed the topic {args.name} to {topic.name}")
             elif args.action == "move":
-                move_topic(session, args.name, args.position)
-                order = ", ".join(t.name for t in list_topics(session))
+                move_topic(session, args.name, args.position, reader)
+                order = ", ".join(t.name for t in list_topics(session, reader))
                 print(f"moved the topic {args.name.lower()}: {order}")
             elif args.action == "delete":
-                return _delete(session, sessions, args, settings)
+                return _delete(session, sessions, args, settings, reader)
             else:
                 print(f"{'topic':<32} {'labels':>6}  active model")
-                for topic in list_topics(session):
+                for topic in list_topics(session, reader):
                     active = active_model(session, topic_id=topic.id)
                     labels = queries.label_count(session, topic_id=topic.id)
                     shown = f"{active.id} ({active.name})" if active is not None else "none"
                     print(f"{topic.name:<32} {labels:>6}  {shown}")
-    except (TopicError, TopicNotFound) as err:
+    except (TopicError, TopicNotFound, ReaderNotFound) as err:
         raise SystemExit(f"topics {args.action}: {err}") from None
     return 0
 
@@ -63,8 +70,9 @@ def _delete(
     sessions: sessionmaker[Session],
     args: argparse.Namespace,
     settings: Settings,
+    reader: int,
 ) -> int:
-    topic = find_topic(session, args.name)
+    topic = find_topic(session, args.name, reader)
     check_deletable(topic)
     if not args.yes:
         if not sys.stdin.isatty():
@@ -82,7 +90,7 @@ def _delete(
     try:
         with job.held(TOPIC_DELETION, wait=PROBE_GRACE_SECONDS):
             exported = export_labels_csv(session, export, topic_id=topic.id)
-            deleted = delete_topic(session, topic.name)
+            deleted = delete_topic(session, topic.name, reader)
             session.commit()
     except JobBusy as busy:
         raise SystemExit(f"not deleted: {busy}; delete the topic when it is done") from None

@@ -20,12 +20,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.digest.compose import Digest, build_digest, email_message, next_digest_day
 from app.digest.state import DigestState, load_state, save_state
 from app.serving.holder import LoadedModel, ModelHolders
+from app.store.schema import FIRST_READER_ID, Reader
 from app.store.topics import list_topics
 
 logger = logging.getLogger(__name__)
@@ -84,12 +86,15 @@ def send_digest(
     sleep: Callable[[float], None] = time.sleep,
     now: dt.datetime | None = None,
     record: bool = True,
+    reader_id: int = FIRST_READER_ID,
 ) -> SendOutcome:
     """Send one digest, retrying a passing failure ``smtp_retries`` times, and record the result
-    in the state (not with ``record=False``: a part of a day's digest, one topic's, is not the
-    day's digest). Holds the digest lock, so two sends never race on the state."""
+    in the reader's state (not with ``record=False``: a part of a day's digest, one topic's, is
+    not the day's digest). Holds the digest lock, so two sends never race on a state."""
     with _lock(settings):
-        return _send_locked(settings, digest, sleep=sleep, now=now, record=record)
+        return _send_locked(
+            settings, digest, sleep=sleep, now=now, record=record, reader_id=reader_id
+        )
 
 
 def _send_locked(
@@ -99,6 +104,7 @@ def _send_locked(
     sleep: Callable[[float], None],
     now: dt.datetime | None,
     record: bool = True,
+    reader_id: int = FIRST_READER_ID,
 ) -> SendOutcome:
     message = email_message(settings, digest, now=now)
     tries, error = 0, None
@@ -127,14 +133,14 @@ def _send_locked(
             break
     if not record:
         return SendOutcome(day=digest.day, sent=error is None, tries=tries, error=error)
-    state = load_state(settings)
+    state = load_state(settings, reader_id)
     if error is not None:
-        _record_failure(settings, state, digest.day, error, tries=tries)
+        _record_failure(settings, state, digest.day, error, tries=tries, reader_id=reader_id)
         return SendOutcome(day=digest.day, sent=False, tries=tries, error=error)
     state.last_day_sent = max(state.last_day_sent or digest.day, digest.day)
     state.last_sent_at = dt.datetime.now(dt.timezone.utc)
     state.failed_day, state.last_error, state.last_error_at, state.attempts = None, None, None, 0
-    save_state(settings, state)
+    save_state(settings, state, reader_id)
     logger.info(
         "sent the digest of %s (%d papers) to %s",
         digest.day,
@@ -144,11 +150,13 @@ def _send_locked(
     return SendOutcome(day=digest.day, sent=True, tries=tries)
 
 
-def topic_models(session: Session, holders: ModelHolders) -> list[LoadedModel]:
-    """Each topic's active model, in the reader's order; a topic without one has no part in
-    the digest."""
+def topic_models(
+    session: Session, holders: ModelHolders, reader_id: int = FIRST_READER_ID
+) -> list[LoadedModel]:
+    """Each of the reader's topics' active model, in the reader's order; a topic without one
+    has no part in the digest."""
     models = []
-    for topic in list_topics(session):
+    for topic in list_topics(session, reader_id):
         model = holders[topic.id].get()
         if model is None:
             logger.info("the topic %s has no active model: no part in the digest", topic.name)
@@ -164,16 +172,17 @@ def send_daily_digest(
     *,
     sleep: Callable[[float], None] = time.sleep,
     now: dt.datetime | None = None,
+    reader_id: int = FIRST_READER_ID,
 ) -> SendOutcome | None:
-    """The daily job's digest: the newest weekday not yet sent (``app.digest.compose``), a part
-    per topic with its active model; None when the digest is off, no topic's model is active or
-    no day is new."""
+    """A reader's daily digest (``settings.digest_to`` is where it goes): the newest weekday not
+    yet sent to them (``app.digest.compose``), a part per topic of theirs with its active model;
+    None when the digest is off, none of their topics' models is active or no day is new."""
     if not settings.digest_enabled:
         return None
     with _lock(settings):
-        state = load_state(settings)
+        state = load_state(settings, reader_id)
         with sessions() as session:
-            models = topic_models(session, holders)
+            models = topic_models(session, holders, reader_id)
         if not models:
             logger.info("no model is active: no digest")
             return None
@@ -195,18 +204,67 @@ def send_daily_digest(
                 )
             except Exception as err:  # recorded and shown by /health; the job goes on
                 logger.exception("the digest of %s could not be written", day)
-                _record_failure(settings, state, day, _describe(err), tries=1)
+                _record_failure(settings, state, day, _describe(err), tries=1, reader_id=reader_id)
                 return SendOutcome(day=day, sent=False, tries=1, error=_describe(err))
-        return _send_locked(settings, digest, sleep=sleep, now=now)
+        return _send_locked(settings, digest, sleep=sleep, now=now, reader_id=reader_id)
+
+
+def digest_recipients(session: Session, settings: Settings) -> list[tuple[int, Settings]]:
+    """Each reader who gets a digest, with the settings that send it to them: the first reader
+    at their own address or else ``ARXIV_RECO_DIGEST_TO``; every other reader at the address
+    they gave (``PATCH /me``, ``readers add --email``), none without one."""
+    recipients = []
+    for reader in session.scalars(select(Reader).order_by(Reader.id)):
+        if reader.email:
+            to = [reader.email]
+        elif reader.id == FIRST_READER_ID:
+            to = list(settings.digest_to)
+        else:
+            logger.info("the reader %s gave no address: no digest for them", reader.name)
+            continue
+        if to:
+            recipients.append((reader.id, settings.model_copy(update={"digest_to": to})))
+    return recipients
+
+
+def send_every_daily_digest(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    holders: ModelHolders,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    now: dt.datetime | None = None,
+) -> dict[int, SendOutcome | None]:
+    """The daily job's digests, one per reader with an address; one reader's failure (recorded
+    in their state) never stops the others'."""
+    if not settings.digest_enabled:
+        return {}
+    with sessions() as session:
+        recipients = digest_recipients(session, settings)
+    outcomes: dict[int, SendOutcome | None] = {}
+    for reader_id, reader_settings in recipients:
+        try:
+            outcomes[reader_id] = send_daily_digest(
+                sessions, reader_settings, holders, sleep=sleep, now=now, reader_id=reader_id
+            )
+        except Exception:
+            logger.exception("the daily digest of reader %d failed", reader_id)
+    return outcomes
 
 
 def _record_failure(
-    settings: Settings, state: DigestState, day: dt.date, error: str, *, tries: int
+    settings: Settings,
+    state: DigestState,
+    day: dt.date,
+    error: str,
+    *,
+    tries: int,
+    reader_id: int = FIRST_READER_ID,
 ) -> None:
     state.attempts = (state.attempts if state.failed_day == day else 0) + tries
     state.failed_day, state.last_error = day, error
     state.last_error_at = dt.datetime.now(dt.timezone.utc)
-    save_state(settings, state)
+    save_state(settings, state, reader_id)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.core.config import ENV_PREFIX, Settings
+from app.store.schema import FIRST_READER_ID
 
 STATE_FILE = "digest_state.json"
 
@@ -71,12 +72,14 @@ class DigestState:
         )
 
 
-def state_path(settings: Settings) -> Path:
-    return Path(settings.data_dir) / STATE_FILE
+def state_path(settings: Settings, reader_id: int = FIRST_READER_ID) -> Path:
+    """The first reader's state keeps its old name; every other reader has their own."""
+    name = STATE_FILE if reader_id == FIRST_READER_ID else f"digest_state-reader-{reader_id}.json"
+    return Path(settings.data_dir) / name
 
 
-def load_state(settings: Settings) -> DigestState:
-    path = state_path(settings)
+def load_state(settings: Settings, reader_id: int = FIRST_READER_ID) -> DigestState:
+    path = state_path(settings, reader_id)
     try:
         return DigestState.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -88,9 +91,9 @@ def load_state(settings: Settings) -> DigestState:
         ) from err
 
 
-def save_state(settings: Settings, state: DigestState) -> None:
+def save_state(settings: Settings, state: DigestState, reader_id: int = FIRST_READER_ID) -> None:
     """Written to a temporary file and renamed over the old one: a reader never sees half."""
-    path = state_path(settings)
+    path = state_path(settings, reader_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -85,7 +85,9 @@ def take_backup(
         if verdict != "ok":
             raise BackupError(f"the copy of {source} failed its check: {verdict}")
         with sessions() as session:
-            text = labels_csv_text(session, None)  # every topic's, each row naming its topic
+            # The first reader's every topic, each row naming its topic (the copy of the
+            # database holds every reader's).
+            text = labels_csv_text(session, None)
         labels_partial = labels.with_suffix(".csv.partial")
         create_private_file(labels_partial)
         labels_partial.write_text(text, encoding="utf-8")

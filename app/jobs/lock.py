@@ -41,6 +41,7 @@ PAGE_RETRAIN = "a retrain started on the page"
 CLI_RETRAIN = "a retrain started from the command line"
 ONBOARDING_RETRAIN = "the onboarding's retrain"
 TOPIC_DELETION = "the deletion of a topic"
+READER_REMOVAL = "the removal of a reader"
 RETRAINS = (PAGE_RETRAIN, CLI_RETRAIN, ONBOARDING_RETRAIN)
 # The daily job waits this long for a retrain that holds the lock (it is bounded, and the day
 # should not be skipped for it); beside another ingestion it is skipped at once.

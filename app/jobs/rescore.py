@@ -14,7 +14,7 @@ from app.jobs.retrain import RetrainOutcome, nightly_retrain
 from app.serving.holder import ModelHolder, ModelHolders
 from app.serving.scoring import score_pending
 from app.store.schema import DEFAULT_TOPIC_ID
-from app.store.topics import list_topics
+from app.store.topics import every_topic
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def after_ingestion(
     *,
     holders: ModelHolders | None = None,
 ) -> RetrainOutcome | None:
-    """The nightly part of the daily job, topic after topic in the reader's order: retrain when
+    """The nightly part of the daily job, every reader's topics, one after another: retrain when
     the topic's labels changed and, when the gate activates the new model, score every stored
     day with it, newest first. Another topic's model also scores the papers the ingestion
     stored (the ingestion scores with the default topic's). A topic's failed retrain is
@@ -34,7 +34,7 @@ def after_ingestion(
     outcome (``holder`` is its model)."""
     holders = holders or ModelHolders(sessions, settings, default=holder)
     with sessions() as session:
-        topic_ids = [topic.id for topic in list_topics(session)]
+        topic_ids = [topic.id for topic in every_topic(session)]
     default_outcome = None
     for topic_id in topic_ids:
         try:  # one topic's failure (recorded on its run, if it got one) never stops the others
@@ -52,7 +52,7 @@ def score_other_topics(sessions: sessionmaker[Session], holders: ModelHolders) -
     """After an ingestion (which scores with the default topic's model), every other topic's
     model scores what is left; one topic's failure never stops the others."""
     with sessions() as session:
-        topic_ids = [t.id for t in list_topics(session) if t.id != holders.default.topic_id]
+        topic_ids = [t.id for t in every_topic(session) if t.id != holders.default.topic_id]
     scored = 0
     for topic_id in topic_ids:
         try:

@@ -35,6 +35,7 @@ from app.store.labels import load_labels
 from app.store.schema import (
     DEFAULT_TOPIC,
     DEFAULT_TOPIC_ID,
+    FIRST_READER_ID,
     Label,
     ModelVersion,
     Paper,
@@ -737,6 +738,7 @@ class RetrainRunner:
         self.sessions, self.settings = sessions, settings
         self._lock = threading.Lock()
         self.topic_id = DEFAULT_TOPIC_ID
+        self.reader_id = FIRST_READER_ID  # whose topic: only they see its state
         self.state: dict[str, Any] = {
             "state": "idle",
             "message": None,
@@ -744,12 +746,18 @@ class RetrainRunner:
             "topic": DEFAULT_TOPIC,
         }
 
-    def start(self, *, topic_id: int = DEFAULT_TOPIC_ID, topic: str = DEFAULT_TOPIC) -> bool:
+    def start(
+        self,
+        *,
+        topic_id: int = DEFAULT_TOPIC_ID,
+        topic: str = DEFAULT_TOPIC,
+        reader_id: int = FIRST_READER_ID,
+    ) -> bool:
         """Retrain the topic's model in a thread; False when a retrain runs already."""
         with self._lock:
             if self.state["state"] == "running":
                 return False
-            self.topic_id = topic_id
+            self.topic_id, self.reader_id = topic_id, reader_id
             self.state = {
                 "state": "running",
                 "message": "retraining",
@@ -758,6 +766,19 @@ class RetrainRunner:
             }
         threading.Thread(target=self._run, name="retrain", daemon=True).start()
         return True
+
+    def state_for(self, reader_id: int) -> dict[str, Any]:
+        """The state as the reader may see it: another reader's retrain says only that one
+        runs, not what it is nor how it ended."""
+        if reader_id == self.reader_id:
+            return self.state
+        running = self.state["state"] == "running"
+        return {
+            "state": "running" if running else "idle",
+            "message": "another reader's retrain is running" if running else None,
+            "activated": False,
+            "topic": None,
+        }
 
     def _fit(self) -> RetrainOutcome:
         lower_thread_priority(self.settings.background_nice)

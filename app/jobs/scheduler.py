@@ -43,7 +43,7 @@ from app.jobs.rescore import (
 )
 from app.jobs.retrain import RetrainOutcome, RetrainRunner, retrain
 from app.serving.holder import ModelHolder, ModelHolders
-from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, IngestRun, RetrainRun
+from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, FIRST_READER_ID, IngestRun, RetrainRun
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +131,16 @@ class DailyJob:
         return reports
 
     def send_digest(self) -> None:
-        """The daily digest email (``app.digest``), in this process, after the ingestion and the
-        nightly retrain; off without ARXIV_RECO_SMTP_HOST. A failed send is recorded in the
-        digest's state (and shown by /health) and tried again; it never fails the job."""
+        """The daily digest emails (``app.digest``), one per reader with an address, in this
+        process, after the ingestion and the nightly retrain; off without ARXIV_RECO_SMTP_HOST.
+        A failed send is recorded in the reader's digest state (the first reader's is shown by
+        /health) and tried again; it never fails the job."""
         if not self.settings.digest_enabled:
             return
-        from app.digest.service import send_daily_digest
+        from app.digest.service import send_every_daily_digest
 
         try:
-            send_daily_digest(self.sessions, self.settings, self.holders)
+            send_every_daily_digest(self.sessions, self.settings, self.holders)
         except Exception:  # the job goes on; a failed send itself is recorded in the state
             logger.exception("the daily digest failed")
 
@@ -334,10 +335,16 @@ class LockedRetrainRunner(RetrainRunner):
         super().__init__(sessions, settings)
         self.job = job
 
-    def start(self, *, topic_id: int = DEFAULT_TOPIC_ID, topic: str = DEFAULT_TOPIC) -> bool:
+    def start(
+        self,
+        *,
+        topic_id: int = DEFAULT_TOPIC_ID,
+        topic: str = DEFAULT_TOPIC,
+        reader_id: int = FIRST_READER_ID,
+    ) -> bool:
         self.job.hold(PAGE_RETRAIN, wait=0.25)
         try:
-            started = super().start(topic_id=topic_id, topic=topic)
+            started = super().start(topic_id=topic_id, topic=topic, reader_id=reader_id)
         except BaseException:
             self.job.release()
             raise

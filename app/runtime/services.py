@@ -15,6 +15,7 @@ from app.core.db import Database
 from app.jobs.arxiv_source import ArxivClient
 from app.jobs.retrain import RetrainRunner
 from app.jobs.scheduler import DailyJob
+from app.runtime.readers import ReaderDirectory
 from app.serving.holder import ModelHolder, ModelHolders
 
 if TYPE_CHECKING:
@@ -38,9 +39,12 @@ class Services:
     # One polite client for the API's look-ups (an import, labelling an unstored paper, an
     # author's papers): one request at a time, spaced by the configured delay.
     arxiv: ArxivClient = field(init=False)
+    # Which reader each token is (app.runtime.readers): no query per request.
+    readers: ReaderDirectory = field(init=False)
 
     def __post_init__(self) -> None:
         self.arxiv = ArxivClient(self.settings)
+        self.readers = ReaderDirectory(self.database.sessions, self.response_cache)
 
     @property
     def sessions(self) -> sessionmaker[Session]:

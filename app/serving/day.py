@@ -16,7 +16,7 @@ from app.serving.reasons import reasons_for
 from app.serving.registry import active_model, version_threshold
 from app.store import queries
 from app.store.rules import current_score, is_recommended
-from app.store.schema import DEFAULT_TOPIC_ID, ModelVersion, Paper, Score
+from app.store.schema import DEFAULT_TOPIC_ID, FIRST_READER_ID, ModelVersion, Paper, Score, Topic
 from app.store.topics import list_topics
 
 
@@ -147,7 +147,9 @@ def liked_elsewhere(
     liked: dict[str, list[str]] = {}
     if not ids:
         return liked
-    for topic in list_topics(session):
+    here = session.get(Topic, topic_id)
+    reader_id = here.reader_id if here is not None else FIRST_READER_ID
+    for topic in list_topics(session, reader_id):
         version = active_model(session, topic_id=topic.id) if topic.id != topic_id else None
         threshold = version_threshold(version) if version is not None else None
         if version is None or threshold is None:

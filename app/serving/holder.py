@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.serving.registry import active_model
 from app.store.schema import DEFAULT_TOPIC_ID
-from app.store.topics import list_topics
+from app.store.topics import every_topic
 from training.inference.artifact import ArtifactError
 from training.inference.predictor import Precision, Predictor, load_predictor
 
@@ -294,10 +294,10 @@ class ModelHolders:
             )
 
     def others_for_scoring(self) -> list[LoadedModel]:
-        """Every other topic's active model, in the reader's order, to score new papers beside
+        """Every other topic's active model, every reader's, to score new papers beside
         the default topic's; one that cannot be loaded is logged and left out (never raises)."""
         with self._sessions() as session:
-            topic_ids = [t.id for t in list_topics(session) if t.id != self.default.topic_id]
+            topic_ids = [t.id for t in every_topic(session) if t.id != self.default.topic_id]
         models = []
         for topic_id in topic_ids:
             try:

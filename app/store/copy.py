@@ -3,11 +3,11 @@ single-reader SQLite install into the PostgreSQL of a lab server, say.
 
 Every table of the schema is copied in the order its foreign keys need, in chunks, in one
 transaction on the target, which must be empty (migrated to the newest revision, nothing stored
-but the default topic). Each table's rows are counted on both sides before the commit: a count
-that differs rolls the whole copy back. Integer ids keep their values, and PostgreSQL's
-sequences are moved past them, so the rows made after the move never collide. The source is
-only read. Derived data is not copied but rebuilt by the target: its full-text index, filled by
-its own triggers as the papers arrive.
+but the default topic and the first reader). Each table's rows are counted on both sides before
+the commit: a count that differs rolls the whole copy back. Integer ids keep their values, and
+PostgreSQL's sequences are moved past them, so the rows made after the move never collide. The
+source is only read. Derived data is not copied but rebuilt by the target: its full-text index,
+filled by its own triggers as the papers arrive.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, Integer, Table, delete, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from app.store.schema import DEFAULT_TOPIC_ID, Base, JobLockHolder, Topic
+from app.store.schema import DEFAULT_TOPIC_ID, FIRST_READER_ID, Base, JobLockHolder, Reader, Topic
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +66,22 @@ def check_foreign(engine: Engine) -> None:
 
 
 def check_empty(connection: Connection) -> None:
-    """CopyRefused unless the target holds nothing but the default topic."""
+    """CopyRefused unless the target holds nothing but the default topic and the first reader,
+    as its migrations made them."""
+    made = {Topic.__tablename__, Reader.__tablename__}
     stored = {
         t.name: n
         for t in tables()
-        if (n := _count(connection, t)) and not (t.name == Topic.__tablename__ and n == 1)
+        if (n := _count(connection, t)) and not (t.name in made and n == 1)
     }
     topics = connection.scalars(select(Topic.id)).all()
-    if stored or topics not in ([], [DEFAULT_TOPIC_ID]):
-        what = ", ".join(f"{n} {name}" for name, n in stored.items()) or "other topics"
+    readers = connection.execute(select(Reader.id, Reader.token_hash)).all()
+    if (
+        stored
+        or topics not in ([], [DEFAULT_TOPIC_ID])
+        or readers not in ([], [(FIRST_READER_ID, None)])
+    ):
+        what = ", ".join(f"{n} {name}" for name, n in stored.items()) or "other topics or readers"
         raise CopyRefused(
             f"the target database is not empty ({what}); give an empty database (created and "
             "left empty, or new): nothing was written"
@@ -95,7 +102,9 @@ def copy_database(
     copied = []
     with source.connect() as reading, target.begin() as writing:
         check_empty(writing)
-        writing.execute(delete(Topic))  # the default topic comes from the source
+        # The default topic and the first reader come from the source.
+        writing.execute(delete(Topic))
+        writing.execute(delete(Reader))
         for table in tables():
             total = _count(reading, table)
             done = 0

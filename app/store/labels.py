@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.core.arxiv_ids import is_arxiv_id, split_version
 from app.core.config import split_subject_classes
-from app.store.schema import DEFAULT_TOPIC_ID, Label, Paper, utcnow
+from app.store.schema import DEFAULT_TOPIC_ID, FIRST_READER_ID, Label, Paper, Topic, utcnow
 from app.store.topics import TopicError, TopicNotFound, create_topic, find_topic, list_topics
 from training.inference.layout import (
     LABEL_TIME_COLUMN,
@@ -154,7 +154,7 @@ def import_labels_csv(
 
     An optional ``topic`` column puts each row in its topic (made when it does not exist yet),
     so that an export of every topic imports back whole; a row without one, or a file without
-    the column, goes to ``topic_id``."""
+    the column, goes to ``topic_id``. The topics it names are those of ``topic_id``'s reader."""
     path = Path(path)
     raw = read_labelled_csv(path, keep=(TOPIC_COLUMN,))
     if raw.empty:
@@ -166,8 +166,10 @@ def import_labels_csv(
         # Grouped by the topic each row lands in, not by how its cell spells it: a blank cell
         # and the name of the --topic given are one group, whose duplicates are refused.
         names = raw[TOPIC_COLUMN].str.strip().str.lower()
+        given = session.get(Topic, topic_id)
+        reader_id = given.reader_id if given is not None else FIRST_READER_ID
         ids = {
-            name: _topic_of(session, name, raw[names == name], path, topic_id)
+            name: _topic_of(session, name, raw[names == name], path, topic_id, reader_id)
             for name in dict.fromkeys(names)
         }
         landed = names.map(ids)
@@ -189,15 +191,17 @@ def import_labels_csv(
     return report
 
 
-def _topic_of(session: Session, name: str, rows: pd.DataFrame, path: Path, default: int) -> int:
+def _topic_of(
+    session: Session, name: str, rows: pd.DataFrame, path: Path, default: int, reader_id: int
+) -> int:
     if not name:
         return default
     try:
-        return find_topic(session, name).id
+        return find_topic(session, name, reader_id).id
     except TopicNotFound:
         pass
     try:
-        return create_topic(session, name).id
+        return create_topic(session, name, reader_id).id
     except TopicError as err:
         lines = ", ".join(str(line) for line in rows["line"].head(5))
         raise DataError(f"{path}: line {lines}: {err}") from None
@@ -403,31 +407,39 @@ def export_labels_frame(session: Session, topic_id: int = DEFAULT_TOPIC_ID) -> p
     return _text_cells(frame, spreadsheet_safe)
 
 
-def export_all_topics_frame(session: Session) -> pd.DataFrame:
-    """Every topic's labels, a ``topic`` column last naming each row's topic (the import puts
-    each row back in its topic), topics in the reader's order."""
+def export_all_topics_frame(session: Session, reader_id: int = FIRST_READER_ID) -> pd.DataFrame:
+    """Every topic's labels of the reader's, a ``topic`` column last naming each row's topic
+    (the import puts each row back in its topic), topics in the reader's order."""
     frames = [
         export_labels_frame(session, topic.id).assign(**{TOPIC_COLUMN: topic.name})
-        for topic in list_topics(session)
+        for topic in list_topics(session, reader_id)
     ]
     return pd.concat(frames, ignore_index=True)
 
 
-def labels_csv_text(session: Session, topic_id: int | None = DEFAULT_TOPIC_ID) -> str:
-    """One topic's labels as CSV; ``topic_id=None``: every topic's, with a ``topic`` column."""
+def labels_csv_text(
+    session: Session, topic_id: int | None = DEFAULT_TOPIC_ID, reader_id: int = FIRST_READER_ID
+) -> str:
+    """One topic's labels as CSV; ``topic_id=None``: every topic's of the reader's, with a
+    ``topic`` column."""
     frame = (
-        export_all_topics_frame(session)
+        export_all_topics_frame(session, reader_id)
         if topic_id is None
         else export_labels_frame(session, topic_id)
     )
     return frame.to_csv(index=False, lineterminator="\n")
 
 
-def export_labels_csv(session: Session, path: Path, topic_id: int | None = DEFAULT_TOPIC_ID) -> int:
-    """Write a topic's labels (``None``: every topic's, with a ``topic`` column) to ``path``
-    atomically; returns the number of rows."""
+def export_labels_csv(
+    session: Session,
+    path: Path,
+    topic_id: int | None = DEFAULT_TOPIC_ID,
+    reader_id: int = FIRST_READER_ID,
+) -> int:
+    """Write a topic's labels (``None``: every topic's of the reader's, with a ``topic``
+    column) to ``path`` atomically; returns the number of rows."""
     frame = (
-        export_all_topics_frame(session)
+        export_all_topics_frame(session, reader_id)
         if topic_id is None
         else export_labels_frame(session, topic_id)
     )

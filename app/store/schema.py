@@ -78,25 +78,60 @@ class Paper(Base):
     labels: Mapped[list[Label]] = relationship(back_populates="paper", passive_deletes=True)
 
 
+# The reader migration 0011 made: the install's one reader before any reader is made, who owns
+# the data from before readers; the first reader made takes this row (app.store.readers).
+FIRST_READER_ID = 1
+
+
+class Reader(Base):
+    """Someone with their own topics, labels, models and digest. While no reader has a token (a
+    single-reader install) the service answers as it always did, as reader 1."""
+
+    __tablename__ = "readers"
+    # A removed reader's id is never given to a new one.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A slug, as a topic's; None for reader 1 until the first reader is made.
+    name: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # SHA-256 (hex) of the token: the token itself is shown once and never stored.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # Where the reader's digest goes (None: reader 1 keeps ARXIV_RECO_DIGEST_TO; others get none).
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 # The topic migration 0008 made of the data before topics: requests without a topic go to it, so
-# it is never renamed nor deleted (app.store.topics).
+# it is never renamed nor deleted (app.store.topics). Every reader has a topic of this name.
 DEFAULT_TOPIC_ID = 1
 DEFAULT_TOPIC = "default"
 
 
 class Topic(Base):
-    """One of the reader's interests: its own labels, model versions, scores and retrains."""
+    """One of a reader's interests: its own labels, model versions, scores and retrains."""
 
     __tablename__ = "topics"
     # Never reuse a deleted topic's id (SQLite would): nothing of it may come back to a new one.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        UniqueConstraint("reader_id", "name", name="uq_topics_reader_name"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # A URL-safe slug, lower case (so unique whatever the case it was typed in).
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    reader_id: Mapped[int] = mapped_column(
+        ForeignKey("readers.id", name="fk_topics_reader"), default=FIRST_READER_ID
+    )
+    # A URL-safe slug, lower case (so unique whatever the case it was typed in), per reader.
+    name: Mapped[str] = mapped_column(String(64))
     # The reader's order: the page's switcher and the digest's sections follow it.
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_default(self) -> bool:
+        """The reader's topic that takes every request naming none: never renamed nor deleted."""
+        return self.name == DEFAULT_TOPIC
 
 
 class ModelVersion(Base):

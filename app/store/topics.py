@@ -1,8 +1,11 @@
-"""Topics: the reader's interests, each with its own labels, model versions, scores and retrains.
+"""Topics: a reader's interests, each with its own labels, model versions, scores and retrains.
 
-A topic's name is a URL-safe slug (``rl-robotics``), kept in lower case, so unique whatever the
-case it is typed in. The topic ``default`` holds what came before topics and takes every request
-that names none: it is never renamed nor deleted. Deleting a topic deletes its labels, skips,
+A topic belongs to one reader (``app.store.readers``); every function here takes the reader's id
+and never finds, lists or changes another reader's topic. It defaults to the first reader, the
+only one of a single-reader install. A topic's name is a URL-safe slug (``rl-robotics``), kept in
+lower case, so unique per reader whatever the case it is typed in. Each reader's topic
+``default`` takes every request that names none: it is never renamed nor deleted (the first
+reader's holds what came before topics). Deleting a topic deletes its labels, skips,
 model versions (with their scores) and retrain runs, and nothing of another topic; the caller
 exports its labels first (``app.store.labels.export_labels_csv``) and, once the deletion is
 committed, removes the model directories the service made for it.
@@ -23,7 +26,7 @@ from sqlalchemy.orm import Session
 from app.core.private_files import private_directory
 from app.store.schema import (
     DEFAULT_TOPIC,
-    DEFAULT_TOPIC_ID,
+    FIRST_READER_ID,
     Label,
     ModelVersion,
     OnboardingSkip,
@@ -63,50 +66,73 @@ def topic_name(name: str) -> str:
     return normal
 
 
-def list_topics(session: Session) -> list[Topic]:
-    """In the reader's order."""
-    return list(session.scalars(select(Topic).order_by(Topic.position, Topic.id)))
+def list_topics(session: Session, reader_id: int = FIRST_READER_ID) -> list[Topic]:
+    """The reader's topics, in the reader's order."""
+    return list(
+        session.scalars(
+            select(Topic).where(Topic.reader_id == reader_id).order_by(Topic.position, Topic.id)
+        )
+    )
 
 
-def find_topic(session: Session, name: str) -> Topic:
-    """The topic of that name, whatever its case; TopicNotFound naming it."""
-    topic = session.scalar(select(Topic).where(Topic.name == name.strip().lower()))
+def every_topic(session: Session) -> list[Topic]:
+    """Every reader's topics (the worker's jobs: scoring, retrains), in the readers' order."""
+    return list(session.scalars(select(Topic).order_by(Topic.reader_id, Topic.position, Topic.id)))
+
+
+def find_topic(session: Session, name: str, reader_id: int = FIRST_READER_ID) -> Topic:
+    """The reader's topic of that name, whatever its case; TopicNotFound naming it."""
+    topic = session.scalar(
+        select(Topic).where(Topic.reader_id == reader_id, Topic.name == name.strip().lower())
+    )
     if topic is None:
         raise TopicNotFound(name)
     return topic
 
 
-def create_topic(session: Session, name: str) -> Topic:
-    """A new topic, last in the reader's order."""
+def reader_topic(session: Session, topic_id: int, reader_id: int = FIRST_READER_ID) -> Topic | None:
+    """The topic of that id if it is the reader's; None otherwise (gone, or someone else's)."""
+    topic = session.get(Topic, topic_id)
+    return topic if topic is not None and topic.reader_id == reader_id else None
+
+
+def create_topic(session: Session, name: str, reader_id: int = FIRST_READER_ID) -> Topic:
+    """A new topic of the reader's, last in the reader's order."""
     normal = topic_name(name)
-    if session.scalar(select(Topic.id).where(Topic.name == normal)) is not None:
+    mine = Topic.reader_id == reader_id
+    if session.scalar(select(Topic.id).where(mine, Topic.name == normal)) is not None:
         raise TopicExists(f"a topic named {normal!r} exists already")
-    last = session.scalar(select(func.max(Topic.position))) or 0
-    topic = Topic(name=normal, position=last + 1)
+    last = session.scalar(select(func.max(Topic.position)).where(mine)) or 0
+    topic = Topic(reader_id=reader_id, name=normal, position=last + 1)
     session.add(topic)
     session.flush()
     return topic
 
 
-def rename_topic(session: Session, name: str, new_name: str) -> Topic:
-    topic = find_topic(session, name)
+def rename_topic(
+    session: Session, name: str, new_name: str, reader_id: int = FIRST_READER_ID
+) -> Topic:
+    topic = find_topic(session, name, reader_id)
     normal = topic_name(new_name)
-    if topic.id == DEFAULT_TOPIC_ID:
+    if topic.is_default:
         raise TopicError(f"the topic {DEFAULT_TOPIC!r} takes every request without a topic")
-    if normal != topic.name and session.scalar(select(Topic.id).where(Topic.name == normal)):
+    taken = select(Topic.id).where(Topic.reader_id == reader_id, Topic.name == normal)
+    if normal != topic.name and session.scalar(taken):
         raise TopicExists(f"a topic named {normal!r} exists already")
     topic.name = normal
     session.flush()
     return topic
 
 
-def move_topic(session: Session, name: str, position: int) -> Topic:
+def move_topic(
+    session: Session, name: str, position: int, reader_id: int = FIRST_READER_ID
+) -> Topic:
     """Put the topic at ``position`` (0 first) of the reader's order, the others kept in their
     order around it; a position past the end puts it last."""
-    topic = find_topic(session, name)
+    topic = find_topic(session, name, reader_id)
     if position < 0:
         raise TopicError(f"position {position} is negative: 0 is the first")
-    order = [t for t in list_topics(session) if t.id != topic.id]
+    order = [t for t in list_topics(session, reader_id) if t.id != topic.id]
     order.insert(min(position, len(order)), topic)
     for index, each in enumerate(order):
         each.position = index
@@ -153,14 +179,19 @@ def labels_export_path(data_dir: str | Path, name: str) -> Path:
 
 def check_deletable(topic: Topic) -> None:
     """TopicError for the default topic, before anything is exported or deleted."""
-    if topic.id == DEFAULT_TOPIC_ID:
+    if topic.is_default:
         raise TopicError(f"the topic {DEFAULT_TOPIC!r} takes every request without a topic")
 
 
-def delete_topic(session: Session, name: str) -> DeletedTopic:
-    """Delete the topic and everything of it, in the caller's transaction."""
-    topic = find_topic(session, name)
+def delete_topic(session: Session, name: str, reader_id: int = FIRST_READER_ID) -> DeletedTopic:
+    """Delete the reader's topic and everything of it, in the caller's transaction."""
+    topic = find_topic(session, name, reader_id)
     check_deletable(topic)
+    return delete_topic_data(session, topic)
+
+
+def delete_topic_data(session: Session, topic: Topic) -> DeletedTopic:
+    """Delete the topic, the default one too (a removed reader's), and everything of it."""
     versions = select(ModelVersion.id).where(ModelVersion.topic_id == topic.id)
     labels = session.scalar(select(func.count(Label.paper_id)).where(Label.topic_id == topic.id))
     paths = list(

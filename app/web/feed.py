@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import NO_MODEL, SessionDep, SettingsDep, TopicDep, TopicHolderDep
-from app.api.errors import error_responses
+from app.api.errors import READER_ERRORS, error_responses
 from app.store import queries
 from app.store.schema import DEFAULT_TOPIC_ID
 from app.web.templating import TEMPLATES
@@ -23,7 +23,7 @@ def _stamp(value: dt.datetime) -> str:
 @router.get(
     "/feed.atom",
     response_class=Response,
-    responses=error_responses(404, notes={404: "No topic of that name"}),
+    responses=error_responses(*READER_ERRORS, 404, notes={404: "No topic of that name"}),
 )
 def feed(
     request: Request,

@@ -15,6 +15,7 @@ from app.api.routes.categories import categories_answer
 from app.jobs.onboarding import measured_progress, next_batch, picked_papers, unlabelled_count
 from app.store import queries
 from app.store.categories import taxonomy
+from app.web.login import PageCallerDep
 from app.web.templating import TEMPLATES
 from app.web.topic import PageTopicDep
 
@@ -48,13 +49,18 @@ def onboarding_page(
 
 
 @router.get("/settings/categories", response_class=HTMLResponse)
-def categories_page(request: Request, services: ServicesDep, session: SessionDep) -> HTMLResponse:
-    """arXiv's categories by archive, the followed ones ticked, with a filter box."""
+def categories_page(
+    request: Request, services: ServicesDep, session: SessionDep, caller: PageCallerDep
+) -> HTMLResponse:
+    """arXiv's categories by archive, the followed ones ticked, with a filter box. Once readers
+    are made they share them: the page shows them to a reader, and only the admin's token
+    changes them."""
     answer = categories_answer(session, services)
     context: dict[str, Any] = {
         "answer": answer,
         "followed": set(answer.categories),
         "archives": taxonomy(),
         "token_required": services.access.token is not None,
+        "admin_only": caller.readers_made,
     }
     return TEMPLATES.TemplateResponse(request, "categories.html", context)

@@ -116,12 +116,15 @@ def test_listening_beyond_loopback_without_a_token_generates_one_once(
     assert capsys.readouterr().out.strip() == first.token
 
 
-def test_openapi_declares_the_bearer_scheme_on_writes(client):
+def test_openapi_declares_the_bearer_scheme_on_a_readers_routes(client):
+    """Writes, and once readers are made a reader's reads too, carry a token; the health check
+    never does."""
     schema = client.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     label = schema["paths"]["/papers/{paper_id}/label"]["post"]
     assert label["security"] == [{"HTTPBearer": []}]
-    assert "security" not in schema["paths"]["/recommendations"]["get"]
+    assert schema["paths"]["/recommendations"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in schema["paths"]["/health"]["get"]
 
 
 def test_another_page_on_localhost_may_not_write(settings, sessions, day_ids):

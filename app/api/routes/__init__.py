@@ -10,6 +10,7 @@ from app.api.routes import (
     models,
     onboarding,
     papers,
+    readers,
     recommendations,
     score,
     search,
@@ -31,5 +32,6 @@ ROUTERS = [
     categories.router,
     onboarding.router,
     topics.router,
+    readers.router,
     docs.router,
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from sqlalchemy.orm import Session
 
-from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
-from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
+from app.api.deps import ServicesDep, SessionDep, SettingsDep, SharedWriterDep, ViewerDep
+from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import CategoriesRequest, CategoriesResponse, CategoryBackfillPublic
 from app.jobs.scheduler import utc_today
 from app.runtime.services import Services
@@ -50,7 +50,12 @@ def categories_answer(
     )
 
 
-@router.get("/categories", response_model=CategoriesResponse)
+@router.get(
+    "/categories",
+    response_model=CategoriesResponse,
+    dependencies=[ViewerDep],
+    responses=error_responses(*READER_ERRORS),
+)
 def get_categories(services: ServicesDep, session: SessionDep) -> CategoriesResponse:
     """The followed categories: those stored with `PUT /categories`, or ARXIV_RECO_CATEGORIES
     while none are; and how the fetch of the last added ones' recent days went."""
@@ -60,7 +65,7 @@ def get_categories(services: ServicesDep, session: SessionDep) -> CategoriesResp
 @router.put(
     "/categories",
     response_model=CategoriesResponse,
-    dependencies=[WriterDep],
+    dependencies=[SharedWriterDep],
     responses=error_responses(
         *WRITE_ERRORS,
         409,

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.api.deps import ArxivDep, SessionDep, TopicDep, WriterDep
-from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
+from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import (
     AuthorCandidate,
     AuthorCandidatesResponse,
@@ -33,7 +33,9 @@ from app.label_import.service import (
 from app.store.schema import utcnow
 from training.inference.layout import DataError
 
-router = APIRouter(tags=["labels"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["labels"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 Format = Literal["csv", "ids", "bibtex", "csl-json", "ris"]
 PASTED = "pasted text"

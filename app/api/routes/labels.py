@@ -5,14 +5,16 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.api.deps import ArxivDep, PaperIdPath, SessionDep, TopicDep, WriterDep
-from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
+from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import LabelPublic, LabelRequest
 from app.jobs.arxiv_source import FetchError
 from app.label_import.service import NotOnArxiv, fetch_and_store
 from app.store import queries
 from app.store.labels import clear_label, labels_csv_text, set_label
 
-router = APIRouter(tags=["labels"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["labels"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 _NOT_STORED = {404: "The paper is not in the database, or no topic of that name"}
 _FETCHED = {
@@ -84,7 +86,7 @@ def labels_csv(
     """The topic's labels in the notebook's CSV layout (``all_topics``: every topic's, which
     ``POST /labels/import`` takes back whole)."""
     return Response(
-        labels_csv_text(session, None if all_topics else topic.id),
+        labels_csv_text(session, None if all_topics else topic.id, topic.reader_id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="labels.csv"'},
     )

@@ -4,8 +4,16 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 
-from app.api.deps import ServicesDep, SessionDep, SettingsDep, TopicDep, VersionIdPath, WriterDep
-from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses
+from app.api.deps import (
+    CallerDep,
+    ServicesDep,
+    SessionDep,
+    SettingsDep,
+    TopicDep,
+    VersionIdPath,
+    WriterDep,
+)
+from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_responses
 from app.api.schemas import ModelVersionDetail
 from app.jobs.lock import JobBusy
 from app.serving.registry import (
@@ -18,7 +26,9 @@ from app.serving.registry import (
 )
 from app.store.schema import ModelVersion
 
-router = APIRouter(tags=["models"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["models"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 
 def _detail(version: ModelVersion) -> ModelVersionDetail:
@@ -119,12 +129,16 @@ def rollback(session: SessionDep, settings: SettingsDep, topic: TopicDep) -> Mod
         },
     ),
 )
-def start_retrain(services: ServicesDep, topic: TopicDep, response: Response) -> dict[str, Any]:
+def start_retrain(
+    services: ServicesDep, topic: TopicDep, caller: CallerDep, response: Response
+) -> dict[str, Any]:
     """Train the topic's model on its labels in the background; poll GET /retrain for the
     outcome. Under the daily job's one lock, so never beside an ingestion or another retrain
     (CLI included)."""
     try:
-        started = services.retrainer.start(topic_id=topic.id, topic=topic.name)
+        started = services.retrainer.start(
+            topic_id=topic.id, topic=topic.name, reader_id=caller.reader_id
+        )
     except JobBusy as busy:  # the page shows it after "Retrain refused: "
         sentence = busy.plain()
         raise HTTPException(
@@ -132,10 +146,11 @@ def start_retrain(services: ServicesDep, topic: TopicDep, response: Response) ->
         ) from None
     if not started:
         raise HTTPException(409, "A retrain is already running; wait for its outcome.")
-    return services.retrainer.state
+    return services.retrainer.state_for(caller.reader_id)
 
 
 @router.get("/retrain")
-def retrain_state(services: ServicesDep) -> dict[str, Any]:
-    """The last retrain started here (one runs at a time, whatever its topic: ``topic``)."""
-    return services.retrainer.state
+def retrain_state(services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
+    """The last retrain started here (one runs at a time, whatever its topic: ``topic``);
+    another reader's says only that it runs."""
+    return services.retrainer.state_for(caller.reader_id)

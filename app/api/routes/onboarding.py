@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from app.api.deps import ServicesDep, SessionDep, TopicDep, TopicHolderDep, WriterDep
-from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
+from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import (
     ModelVersionPublic,
     OnboardingAnswer,
@@ -35,7 +35,9 @@ from app.jobs.onboarding import (
 from app.serving.holder import LoadedModel
 from app.store.schema import utcnow
 
-router = APIRouter(tags=["onboarding"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["onboarding"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 MAX_BATCH = 50
 MAX_ANSWERS = 200

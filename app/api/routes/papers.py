@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from app.api.deps import PaperIdPath, SessionDep, TopicDep, TopicHolderDep
-from app.api.errors import JSONRoute, error_responses
+from app.api.errors import READER_ERRORS, JSONRoute, error_responses
 from app.api.schemas import PaperDetail, PaperInTopic, PaperPublic
 from app.serving.day import list_model
 from app.serving.holder import LoadedModel, ModelHolder
@@ -16,7 +16,9 @@ from app.store.rules import is_recommended
 from app.store.schema import Paper, Topic
 from app.store.topics import list_topics
 
-router = APIRouter(tags=["papers"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["papers"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 
 @router.get(
@@ -55,7 +57,7 @@ def paper_detail(
     loaded = holder.get()
     here = _in_topic(session, row, topic, loaded)
     everywhere = (
-        [_stored_in_topic(session, row, each) for each in list_topics(session)]
+        [_stored_in_topic(session, row, each) for each in list_topics(session, topic.reader_id)]
         if every_topic
         else []
     )

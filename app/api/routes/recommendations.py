@@ -8,8 +8,8 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from app.api.deps import ServicesDep, require_model
-from app.api.errors import JSONRoute, error_responses, validation_error
+from app.api.deps import CallerDep, ServicesDep, require_model
+from app.api.errors import READER_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
 from app.core.cache import CachedBody
 from app.runtime.services import Services
@@ -18,7 +18,9 @@ from app.store import queries
 from app.store.schema import DEFAULT_TOPIC
 from app.store.topics import MAX_NAME, TopicNotFound, find_topic
 
-router = APIRouter(tags=["recommendations"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["recommendations"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 
 def _parse_day(value: str) -> dt.date:
@@ -50,6 +52,7 @@ def _parse_day(value: str) -> dt.date:
 async def recommendations(
     request: Request,
     services: ServicesDep,
+    caller: CallerDep,
     date: Annotated[
         str | None,
         Query(
@@ -74,7 +77,7 @@ async def recommendations(
     day = _parse_day(date) if date is not None else None
     # The topic is looked up on a miss only: a cached list costs no query.
     topic = topic.strip().lower()
-    key = ("recommendations", topic, day, limit, all, explain)
+    key = ("recommendations", caller.reader_id, topic, day, limit, all, explain)
     cache = services.response_cache
     entry = cache.get(key)
     if entry is None:
@@ -86,6 +89,7 @@ async def recommendations(
                 _render,
                 services,
                 key,
+                reader_id=caller.reader_id,
                 topic=topic,
                 day=day,
                 limit=limit,
@@ -109,6 +113,7 @@ def _render(
     services: Services,
     key: tuple[object, ...],
     *,
+    reader_id: int,
     topic: str,
     day: dt.date | None,
     limit: int | None,
@@ -119,7 +124,7 @@ def _render(
     version = cache.version()  # before reading, so a commit meanwhile leaves the entry stale
     with services.sessions() as session:
         try:
-            topic_id = find_topic(session, topic).id
+            topic_id = find_topic(session, topic, reader_id).id
         except TopicNotFound as err:
             raise HTTPException(404, str(err)) from None
         model = require_model(services.holders[topic_id])

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, TypeAlias
 from fastapi import APIRouter, Body
 
 from app.api.deps import SettingsDep, TopicHolderDep, require_model
-from app.api.errors import JSONRoute, error_responses, one_or_many, validation_error
+from app.api.errors import READER_ERRORS, JSONRoute, error_responses, one_or_many, validation_error
 from app.api.schemas import (
     BatchScoreResponse,
     ModelVersionPublic,
@@ -17,7 +17,9 @@ from app.serving.scoring import score_inputs
 from app.store.rules import is_recommended
 from training.inference.artifact import PaperInput
 
-router = APIRouter(tags=["scoring"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["scoring"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 if TYPE_CHECKING:
     ScoreBody: TypeAlias = ScoreRequest | list[ScoreRequest]

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.api.deps import PaperIdPath, SessionDep, TopicDep, TopicHolderDep
-from app.api.errors import JSONRoute, error_responses, validation_error
+from app.api.errors import READER_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import (
     FoundPaperPublic,
     ModelVersionPublic,
@@ -36,7 +36,9 @@ from app.store.search import (
     with_labels_and_scores,
 )
 
-router = APIRouter(tags=["search"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["search"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 _UNAVAILABLE = {503: "The database has no full-text search (SQLite and PostgreSQL have one)"}
 # The same URLs answer with a page when a browser asks for one.

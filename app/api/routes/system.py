@@ -11,11 +11,11 @@ from app.api.deps import (
     ServicesDep,
     SessionDep,
     SettingsDep,
+    SharedWriterDep,
     TopicDep,
     TopicHolderDep,
-    WriterDep,
 )
-from app.api.errors import WRITE_ERRORS, error_responses, validation_error
+from app.api.errors import READER_ERRORS, WRITE_ERRORS, error_responses, validation_error
 from app.api.schemas import (
     HealthResponse,
     IngestCancelled,
@@ -71,7 +71,7 @@ def health(services: ServicesDep, session: SessionDep) -> HealthResponse:
 @router.get(
     "/status",
     response_model=StatusResponse,
-    responses=error_responses(404, notes={404: "No topic of that name"}),
+    responses=error_responses(*READER_ERRORS, 404, notes={404: "No topic of that name"}),
 )
 def status(
     services: ServicesDep,
@@ -135,7 +135,7 @@ def status(
 @router.post(
     "/ingest",
     status_code=202,
-    dependencies=[WriterDep],
+    dependencies=[SharedWriterDep],
     responses=error_responses(
         *WRITE_ERRORS, 409, notes={409: "A job (an ingestion, a retrain) is running"}
     ),
@@ -174,7 +174,7 @@ def _day(field: str, value: str) -> dt.date:
 @router.delete(
     "/ingest",
     status_code=202,
-    dependencies=[WriterDep],
+    dependencies=[SharedWriterDep],
     responses=error_responses(*WRITE_ERRORS, 409, notes={409: "No ingestion is running"}),
 )
 def cancel_ingest(services: ServicesDep) -> IngestCancelled:

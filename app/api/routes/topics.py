@@ -1,7 +1,8 @@
 """Topics: ``GET /topics``, ``POST /topics``, ``PATCH|DELETE /topics/{name}``.
 
 A topic is one of the reader's interests, with its own labels, models and day list; other
-routes name one with ``?topic=`` (default ``default``).
+routes name one with ``?topic=`` (default ``default``). Each reader sees and changes only their
+own topics: another reader's topic is unknown here (404).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.api.deps import ServicesDep, SessionDep, SettingsDep, WriterDep
-from app.api.errors import WRITE_ERRORS, JSONRoute, error_responses, validation_error
+from app.api.deps import CallerDep, ServicesDep, SessionDep, SettingsDep, WriterDep
+from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import TopicChange, TopicDeleted, TopicPublic, TopicRequest
 from app.jobs.lock import PROBE_GRACE_SECONDS, TOPIC_DELETION, JobBusy
 from app.serving.registry import active_model
@@ -35,7 +36,9 @@ from app.store.topics import (
     rename_topic,
 )
 
-router = APIRouter(tags=["topics"], route_class=JSONRoute)
+router = APIRouter(
+    tags=["topics"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
+)
 
 _UNKNOWN = {404: "No topic of that name"}
 
@@ -50,17 +53,17 @@ def _public(session: Session, topic: Topic) -> TopicPublic:
     )
 
 
-def _found(session: Session, name: str) -> Topic:
+def _found(session: Session, name: str, reader_id: int) -> Topic:
     try:
-        return find_topic(session, name)
+        return find_topic(session, name, reader_id)
     except TopicNotFound as err:
         raise HTTPException(404, str(err)) from None
 
 
 @router.get("/topics", response_model=list[TopicPublic])
-def topics(session: SessionDep) -> list[TopicPublic]:
-    """Every topic, in the reader's order."""
-    return [_public(session, topic) for topic in list_topics(session)]
+def topics(session: SessionDep, caller: CallerDep) -> list[TopicPublic]:
+    """The reader's every topic, in the reader's order."""
+    return [_public(session, topic) for topic in list_topics(session, caller.reader_id)]
 
 
 @router.post(
@@ -70,9 +73,9 @@ def topics(session: SessionDep) -> list[TopicPublic]:
     dependencies=[WriterDep],
     responses=error_responses(*WRITE_ERRORS, 409, notes={409: "A topic of that name exists"}),
 )
-def add_topic(body: TopicRequest, session: SessionDep) -> TopicPublic:
+def add_topic(body: TopicRequest, session: SessionDep, caller: CallerDep) -> TopicPublic:
     try:
-        topic = create_topic(session, body.name)
+        topic = create_topic(session, body.name, caller.reader_id)
         session.commit()
     except TopicExists as err:
         raise HTTPException(409, str(err)) from None
@@ -97,15 +100,16 @@ def add_topic(body: TopicRequest, session: SessionDep) -> TopicPublic:
         notes={**_UNKNOWN, 409: "A topic of the new name exists, or renaming the default topic"},
     ),
 )
-def change(name: str, body: TopicChange, session: SessionDep) -> TopicPublic:
+def change(name: str, body: TopicChange, session: SessionDep, caller: CallerDep) -> TopicPublic:
     """Rename a topic (its labels, models and scores stay), or move it in the reader's order
     (the page's switcher and the digest's parts follow it)."""
-    topic = _found(session, name)
+    mine = caller.reader_id
+    topic = _found(session, name, mine)
     try:
         if body.name is not None:
-            topic = rename_topic(session, name, body.name)
+            topic = rename_topic(session, name, body.name, mine)
         if body.position is not None:
-            topic = move_topic(session, topic.name, body.position)
+            topic = move_topic(session, topic.name, body.position, mine)
     except TopicExists as err:
         raise HTTPException(409, str(err)) from None
     except TopicError as err:
@@ -135,13 +139,14 @@ def remove(
     session: SessionDep,
     settings: SettingsDep,
     services: ServicesDep,
+    caller: CallerDep,
     confirm: Annotated[
         str, Query(max_length=64, description="The topic's name again: deleting cannot be undone")
     ],
 ) -> TopicDeleted:
     """Delete a topic: its labels are exported to a CSV in the data directory first, then its
     labels, model versions, scores and retrain runs are deleted. No other topic changes."""
-    topic = _found(session, name)
+    topic = _found(session, name, caller.reader_id)
     if confirm.strip().lower() != topic.name:
         raise validation_error(
             ("query", "confirm"),
@@ -151,13 +156,14 @@ def remove(
         check_deletable(topic)
     except TopicError as err:
         raise HTTPException(409, str(err)) from None
-    export = labels_export_path(settings.data_dir, topic.name)
+    owner = f"{caller.name}-" if caller.name else ""
+    export = labels_export_path(settings.data_dir, owner + topic.name)
     try:
         # Under the job's one lock: never while a retrain, an ingestion or a re-scoring runs
         # (a retrain finishing after the deletion would register a model for no topic).
         with services.job.held(TOPIC_DELETION, wait=PROBE_GRACE_SECONDS):
             export_labels_csv(session, export, topic_id=topic.id)
-            deleted = delete_topic(session, topic.name)
+            deleted = delete_topic(session, topic.name, caller.reader_id)
             session.commit()
     except JobBusy as busy:
         raise HTTPException(409, f"{busy.plain()}; delete the topic when it is done") from None
