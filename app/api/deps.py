@@ -213,7 +213,8 @@ def require_admin(request: Request, services: ServicesDep, credentials: Credenti
     machine; never from another site, never a reader's token."""
     refuse_cross_site(request, services)
     bearer = credentials.credentials if credentials is not None else None
-    if bearer and services.readers.find(bearer) is not None:
+    sent = bearer or request.cookies.get(READER_COOKIE)  # the page's sign-in
+    if sent and services.readers.find(sent) is not None:
         raise HTTPException(
             403, "this needs the admin token (the API token); a reader's token is not enough"
         )
