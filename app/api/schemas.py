@@ -521,6 +521,11 @@ class ReaderPublic(BaseModel):
     labels: int = Field(description="Labels in all the reader's topics")
     created_at: dt.datetime
     token_created_at: dt.datetime | None
+    feed_url: str | None = Field(
+        default=None,
+        description="GET /me only: the reader's Atom feed, with a key that stands in for the "
+        "token (a feed reader sends none); a new token changes it",
+    )
 
 
 class ReaderCreated(ReaderPublic):

@@ -132,3 +132,13 @@ def label_link(
         issued=int(now.timestamp()),
         topic_id=topic_id,
     )
+
+
+_FEED_PURPOSE = b"arxiv-reco reader feed v1"
+
+
+def feed_key(key: bytes, reader_id: int, token_hash: str) -> str:
+    """The key of a reader's feed URL, for feed readers, which send no token: it names the
+    reader and stops working when the reader's token is renewed (it signs the token's hash)."""
+    message = _FEED_PURPOSE + f":{reader_id}:{token_hash}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:40]

@@ -53,6 +53,12 @@ class ReaderDirectory:
                 self._known = (version, fresh)
             return fresh
 
+    def token_hash_of(self, reader_id: int) -> str | None:
+        """The reader's token hash (a feed key signs it); None for a reader with no token."""
+        return next(
+            (h for h, (found, _) in self.current().by_hash.items() if found == reader_id), None
+        )
+
     def find(self, token: str) -> tuple[int, str] | None:
         """(id, name) of the reader whose token this is; None for any other string."""
         return self.current().by_hash.get(hash_token(token)) if token else None

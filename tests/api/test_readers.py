@@ -297,3 +297,15 @@ def test_every_route_keeps_each_reader_to_their_own_data(lab, sessions):
             assert "alice" not in answer.text.replace(ALICE_TOPIC, ""), where
         assert answer.status_code < 500, f"{where}: {answer.text}"
     assert _alices_data(sessions) == before
+
+
+def test_a_readers_feed_url_needs_no_token_and_a_new_token_ends_it(lab):
+    client, alice = lab["client"], lab["alice"]
+    url = client.get("/me", headers=_as(alice)).json()["feed_url"]
+    assert url.startswith("/feed.atom?reader=alice&key=")
+    feed = client.get(url)  # a feed reader: no token, no cookie
+    assert feed.status_code == 200 and feed.text.startswith("<?xml")
+    assert client.get(url.replace("reader=alice", "reader=bob")).status_code == 403
+    assert client.get(url[:-4] + "0000").status_code == 403
+    client.post("/admin/readers/alice/token", headers=_admin())
+    assert client.get(url).status_code == 403

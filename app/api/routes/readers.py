@@ -8,6 +8,7 @@ A reader reads and changes their own settings (where their digest goes) with the
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import func, select
@@ -24,7 +25,9 @@ from app.api.schemas import (
     ReaderRequest,
     ReaderToken,
 )
+from app.digest.links import digest_key, feed_key
 from app.jobs.lock import PROBE_GRACE_SECONDS, READER_REMOVAL, JobBusy
+from app.runtime.services import Services
 from app.store.readers import (
     ReaderError,
     ReaderNotFound,
@@ -44,6 +47,16 @@ router = APIRouter(
 )
 
 _UNKNOWN = {404: "No reader of that name"}
+
+
+def feed_url(services: Services, reader_id: int, name: str) -> str | None:
+    """The path of the reader's Atom feed with its key (``app.web.feed``); None while no
+    reader is made."""
+    token_hash = services.readers.token_hash_of(reader_id)
+    if token_hash is None:
+        return None
+    key = feed_key(digest_key(services.settings), reader_id, token_hash)
+    return f"/feed.atom?{urlencode({'reader': name, 'key': key})}"
 
 
 def reader_public(session: Session, reader: Reader) -> ReaderPublic:
@@ -173,10 +186,13 @@ def remove(
 
 
 @router.get("/me", response_model=ReaderPublic)
-def me(session: SessionDep, caller: CallerDep) -> ReaderPublic:
+def me(session: SessionDep, services: ServicesDep, caller: CallerDep) -> ReaderPublic:
     """The reader this request's token names (before readers are made: the install's one
-    reader, with no name)."""
-    return reader_public(session, session.get_one(Reader, caller.reader_id))
+    reader, with no name), with the URL of their Atom feed, whose key stands in for the token
+    a feed reader cannot send."""
+    public = reader_public(session, session.get_one(Reader, caller.reader_id))
+    public.feed_url = feed_url(services, caller.reader_id, caller.name or "")
+    return public
 
 
 @router.patch(
