@@ -158,16 +158,17 @@ def test_the_largest_model_id_is_looked_up(client):
 
 
 DECLARED = {
-    ("post", "/score"): {"404", "409", "413", "422", "503"},
-    ("get", "/recommendations"): {"304", "404", "409", "422", "503"},
-    ("get", "/papers/{paper_id}"): {"404", "422"},
+    ("post", "/score"): {"401", "403", "404", "409", "413", "422", "503"},
+    ("get", "/recommendations"): {"304", "401", "403", "404", "409", "422", "503"},
+    ("get", "/papers/{paper_id}"): {"401", "403", "404", "422"},
     ("post", "/papers/{paper_id}/label"): {"401", "403", "404", "413", "422", "503"},
     ("delete", "/papers/{paper_id}/label"): {"401", "403", "404", "422"},
     ("post", "/models/{version_id}/activate"): {"401", "403", "404", "409", "422"},
     ("post", "/models/rollback"): {"401", "403", "404", "409", "422"},
     ("post", "/retrain"): {"401", "403", "404", "409", "422"},
     ("post", "/labels/import"): {"400", "401", "403", "404", "413", "422", "503"},
-    ("get", "/seed/author"): {"404", "422", "503"},
+    ("get", "/seed/author"): {"401", "403", "404", "422", "503"},
+    ("get", "/health"): {"503"},
 }
 
 

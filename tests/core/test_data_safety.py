@@ -64,7 +64,7 @@ def test_writes_into_a_deleted_database_file_are_refused_loudly(settings, sessio
 
 
 # Pages that read nothing stored: the API's documentation, the icon.
-NO_DATABASE = {"/docs", "/redoc", "/favicon.ico"}
+NO_DATABASE = {"/docs", "/redoc", "/favicon.ico", "/login"}  # the sign-in form reads nothing
 QUERIES = {"/search": "?q=model", "/seed/author": "?name=Kim"}
 
 

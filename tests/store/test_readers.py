@@ -34,14 +34,13 @@ def test_migration_0011_gives_the_data_to_the_first_reader_and_back(database_url
         with database.session() as session:  # the 0010 schema: raw rows
             session.add(paper_row("2601.00001"))
             session.flush()
-            for topic_id, name in ((2, "robots"), (3, "gone")):
+            for name in ("robots", "gone"):  # ids from the table's own sequence
                 session.execute(
-                    text(
-                        "INSERT INTO topics (id, name, position, created_at) "
-                        "VALUES (:id, :name, 1, :now)"
-                    ),
-                    {"id": topic_id, "name": name, "now": NOW},
+                    text("INSERT INTO topics (name, position, created_at) VALUES (:name, 1, :now)"),
+                    {"name": name, "now": NOW},
                 )
+            ids = dict(session.execute(text("SELECT name, id FROM topics")).all())
+            assert (ids["robots"], ids["gone"]) == (2, 3)
             session.execute(text("DELETE FROM topics WHERE id = 3"))
             session.execute(
                 text(
