@@ -59,8 +59,9 @@ BEARER = HTTPBearer(
     "service listens beyond this machine; without one, writes are taken from loopback clients "
     "only.",
 )
-# The page's sign-in (app.web.login) keeps the reader's token in this cookie: HttpOnly, SameSite
-# Strict, so no script and no other site's request carries it.
+# The page's sign-in (app.web.login) keeps the reader's token in this cookie: HttpOnly, so no
+# script reads it; SameSite=Lax, so another site's request carries it only on a link followed
+# (a digest's day link in webmail), never on a write, which refuse_cross_site refuses anyway.
 READER_COOKIE = "arxiv_reco_reader"
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 
@@ -91,7 +92,9 @@ def current_reader(request: Request, services: ServicesDep, credentials: Credent
     if not known.made:
         return Caller(FIRST_READER_ID, None, False)
     bearer = credentials.credentials if credentials is not None else None
-    for token in (bearer, request.cookies.get(READER_COOKIE)):
+    # The page's sign-in first: a browser's request is the signed-in reader's, whatever token
+    # an older page kept (API clients send no cookie).
+    for token in (request.cookies.get(READER_COOKIE), bearer):
         found = known.by_hash.get(hash_token(token)) if token else None
         if found is not None:
             return Caller(found[0], found[1], True)
@@ -217,6 +220,13 @@ def require_admin(request: Request, services: ServicesDep, credentials: Credenti
     if sent and services.readers.find(sent) is not None:
         raise HTTPException(
             403, "this needs the admin token (the API token); a reader's token is not enough"
+        )
+    if services.access.token is None and services.readers.current().made:
+        # Loopback is no admin once readers are made: every reader may be on this machine.
+        raise HTTPException(
+            403,
+            "with readers, the admin's routes need an API token (set ARXIV_RECO_API_TOKEN and "
+            "restart); on this machine `arxiv-reco readers ...` works without one",
         )
     _require_install_token(request, services, credentials)
 

@@ -9,10 +9,11 @@ from app.cli.common import open_database
 from app.cli.models import topic_id_of
 from app.core.config import ENV_PREFIX, Settings
 from app.digest.compose import build_digest, next_digest_day
-from app.digest.service import send_digest, topic_models
+from app.digest.service import digest_recipients, send_digest, topic_models
 from app.digest.state import DigestStateError, load_state
 from app.serving.holder import ModelHolders
 from app.store import queries
+from app.store.schema import FIRST_READER_ID
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
@@ -25,6 +26,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     except DigestStateError as err:
         raise SystemExit(f"no digest: {err}") from None
     sessions = open_database(settings).sessions
+    with sessions() as session:  # the first reader's digest, at their own address if they gave one
+        settings = dict(digest_recipients(session, settings)).get(FIRST_READER_ID, settings)
     holders = ModelHolders(sessions, settings)
     if args.topic is not None:
         topic_id = topic_id_of(sessions, args.topic, "digest")

@@ -106,11 +106,14 @@ def save_state(settings: Settings, state: DigestState, reader_id: int = FIRST_RE
 
 
 def digest_problems(
-    settings: Settings, *, host_allowed: Callable[[str], bool] | None = None
+    settings: Settings,
+    reader_id: int | None = FIRST_READER_ID,
+    *,
+    host_allowed: Callable[[str], bool] | None = None,
 ) -> list[str]:
-    """What /health says about the digest: links to a host the service refuses
-    (``host_allowed``: the running service's Host check), or a send that failed since the last
-    one succeeded."""
+    """What /health and /status say about the digest: links to a host the service refuses
+    (``host_allowed``: the running service's Host check), or the reader's send that failed since
+    their last one succeeded (``reader_id=None``: how many readers' failed, naming none)."""
     if not settings.digest_enabled:
         return []
     problems = []
@@ -121,8 +124,19 @@ def digest_problems(
             f"this service refuses: add {urlsplit(settings.public_url).hostname} to "
             f"{ENV_PREFIX}ALLOWED_HOSTS"
         )
+    if reader_id is None:
+        failed = 0
+        for path in Path(settings.data_dir).glob("digest_state*.json"):
+            try:
+                failed += DigestState.from_json(path.read_text("utf-8")).last_error is not None
+            except (OSError, ValueError, TypeError):
+                failed += 1
+        if failed:
+            whose = "1 reader's daily digest" if failed == 1 else f"{failed} readers' daily digests"
+            problems.append(f"{whose} could not be sent; each reader's /status says why")
+        return problems
     try:
-        state = load_state(settings)
+        state = load_state(settings, reader_id)
     except DigestStateError as err:
         return [*problems, str(err)]
     if state.last_error is None:

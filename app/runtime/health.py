@@ -13,17 +13,18 @@ from app.runtime.services import Services
 from app.serving.registry import active_model
 from app.store import queries
 from app.store.categories import followed_categories
-from app.store.schema import DEFAULT_TOPIC_ID
+from app.store.schema import DEFAULT_TOPIC_ID, FIRST_READER_ID, Topic
 
 NO_MODEL = "no model is active: papers are stored but not scored"
 NO_TOPIC_MODEL = "this topic has no model yet: mark a paper ✓ in it and retrain it"
 
 
 def service_problems(
-    session: Session, services: Services, *, topic_id: int = DEFAULT_TOPIC_ID
+    session: Session, services: Services, *, topic_id: int = DEFAULT_TOPIC_ID, public: bool = False
 ) -> list[str]:
     """Each thing that keeps the service from doing its daily work, in a sentence that says
-    what to do; empty when all is well. The model and the last retrain are the topic's."""
+    what to do; empty when all is well. The model, the last retrain and the digest are the
+    topic's reader's; ``public`` (/health) names no reader's digest."""
     problems: list[str] = []
     settings, holder = services.settings, services.holders[topic_id]
     if active_model(session, topic_id=topic_id) is None:
@@ -59,5 +60,9 @@ def service_problems(
     backup_error = services.job.last_backup_error
     if backup_error:
         problems.append(f"the last backup failed: {backup_error}")
-    problems.extend(digest_problems(settings, host_allowed=services.access.host_allowed))
+    topic = session.get(Topic, topic_id)
+    reader_id = topic.reader_id if topic is not None else FIRST_READER_ID
+    # /health is anyone's: once readers are made it says how many digests failed, not whose.
+    whose = None if public and services.readers.current().made else reader_id
+    problems.extend(digest_problems(settings, whose, host_allowed=services.access.host_allowed))
     return problems

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,8 +26,13 @@ from training.inference.shared import SharedBatch
 
 logger = logging.getLogger(__name__)
 
-# Scored papers are committed in chunks so a crash loses at most one chunk of work.
+# Papers are read and scored SCORE_COMMIT_CHUNK at a time, and their scores committed together
+# every SCORE_COMMIT_SECONDS (or SCORE_COMMIT_MAX_ROWS): each commit re-renders every cached day
+# list of every process (app.core.cache), so a re-scoring of a year for many topics must not
+# commit hundreds of times a minute; a crash loses at most those seconds of work.
 SCORE_COMMIT_CHUNK = 256
+SCORE_COMMIT_SECONDS = 2.0
+SCORE_COMMIT_MAX_ROWS = 8192
 
 
 def rescoring_progress(session: Session, *, active: LoadedModel) -> dict[str, int]:
@@ -106,26 +112,43 @@ def score_pending(
     ordered = query.add_columns(Paper.submitted_on).order_by(Paper.submitted_on.desc(), Paper.id)
     total = 0
     after: tuple[dt.date, str] | None = None
-    while True:
-        page = ordered
-        if after is not None:
-            day, last_id = after
-            page = page.where(
-                or_(Paper.submitted_on < day, and_(Paper.submitted_on == day, Paper.id > last_id))
-            )
-        with sessions() as session:
-            chunk = session.execute(page.limit(SCORE_COMMIT_CHUNK)).all()
-        if not chunk:
-            break
-        scored = _score_chunk(models, chunk, progress=progress, required=models[:required])
-        if not scored:  # every model failed (none was required): nothing more to do
-            break
-        with session_scope(sessions) as session:
+    pending: list[tuple[int, Sequence[Any], list[float]]] = []
+    last_commit = time.monotonic()
+
+    def commit() -> None:
+        nonlocal last_commit
+        if pending:
+            with session_scope(sessions) as session:
+                for version_id, rows, probabilities in pending:
+                    _store_scores(session, version_id, rows, probabilities)
+            pending.clear()
+        last_commit = time.monotonic()
+
+    try:  # what was scored before a failure is kept
+        while True:
+            page = ordered
+            if after is not None:
+                day, last_id = after
+                later = and_(Paper.submitted_on == day, Paper.id > last_id)
+                page = page.where(or_(Paper.submitted_on < day, later))
+            with sessions() as session:
+                chunk = session.execute(page.limit(SCORE_COMMIT_CHUNK)).all()
+            if not chunk:
+                break
+            scored = _score_chunk(models, chunk, progress=progress, required=models[:required])
+            if not scored:  # every model failed (none was required): nothing more to do
+                break
             for model, probabilities in scored:
-                _store_scores(session, model.version_id, chunk, probabilities.tolist())
-        total += len(chunk)
-        after = (chunk[-1].submitted_on, chunk[-1].id)
-        logger.info("scored %d/%d", total, waiting)
+                pending.append((model.version_id, chunk, probabilities.tolist()))
+            total += len(chunk)
+            after = (chunk[-1].submitted_on, chunk[-1].id)
+            held = sum(len(rows) for _, rows, _ in pending)
+            due = time.monotonic() - last_commit >= SCORE_COMMIT_SECONDS
+            if due or held >= SCORE_COMMIT_MAX_ROWS:
+                commit()
+                logger.info("scored %d/%d", total, waiting)
+    finally:
+        commit()
     return total
 
 

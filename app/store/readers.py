@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.store.labels import export_labels_csv
@@ -123,12 +123,19 @@ def add_reader(session: Session, name: str, *, email: str | None = None) -> NewR
     if session.scalar(select(Reader.id).where(Reader.name == normal)) is not None:
         raise ReaderError(f"a reader named {normal!r} exists already")
     token, now = new_token(), utcnow()
-    first = session.get(Reader, FIRST_READER_ID)
-    took = first is not None and first.name is None
+    # Row 1 is taken by one reader only, even by two requests at once: the one whose update
+    # finds it unnamed.
+    took = (
+        session.execute(
+            update(Reader)
+            .where(Reader.id == FIRST_READER_ID, Reader.name.is_(None))
+            .values(name=normal, email=address)
+        ).rowcount  # type: ignore[attr-defined]
+        == 1
+    )
     if took:
-        assert first is not None
-        reader = first
-        reader.name, reader.email = normal, address
+        reader = session.get_one(Reader, FIRST_READER_ID)
+        session.refresh(reader)
     else:
         reader = Reader(name=normal, email=address)
         session.add(reader)

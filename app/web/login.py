@@ -1,5 +1,5 @@
 """Signing in on the page, once readers are made: the reader's token, typed once, kept in an
-HttpOnly, SameSite=Strict cookie (``app.api.deps.READER_COOKIE``) that every page and every
+HttpOnly, SameSite=Lax cookie (``app.api.deps.READER_COOKIE``) that every page and every
 write of the page's scripts then carries. A page asked for without it sends the browser here,
 and back to that page after. While no reader is made nothing asks to sign in.
 """
@@ -101,7 +101,7 @@ def login(
         token,
         max_age=COOKIE_SECONDS,
         httponly=True,
-        samesite="strict",
+        samesite="lax",
         secure=request.url.scheme == "https",
         path="/",
     )
@@ -112,5 +112,5 @@ def login(
 def logout(request: Request, services: ServicesDep) -> Response:
     refuse_cross_site(request, services)
     response = _page(request, 200, signed_out=True)
-    response.delete_cookie(READER_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(READER_COOKIE, path="/", httponly=True, samesite="lax")
     return response

@@ -309,3 +309,41 @@ def test_a_readers_feed_url_needs_no_token_and_a_new_token_ends_it(lab):
     assert client.get(url[:-4] + "0000").status_code == 403
     client.post("/admin/readers/alice/token", headers=_admin())
     assert client.get(url).status_code == 403
+
+
+def test_without_an_api_token_loopback_is_no_admin_once_readers_are_made(client):
+    """Every reader may be on this machine: the admin's routes then need a token (the review
+    of issue 20 took another reader's token over from loopback)."""
+    made = client.post("/admin/readers", json={"name": "alice"})  # loopback, no token: admin
+    assert made.status_code == 201
+    assert client.post("/admin/readers", json={"name": "bob"}).status_code == 403
+    refused = client.post("/admin/readers/alice/token")
+    assert refused.status_code == 403 and "ARXIV_RECO_API_TOKEN" in refused.json()["detail"]
+
+
+def test_the_pages_cookie_wins_over_a_token_an_older_page_kept(lab):
+    client, alice, bob = lab["client"], lab["alice"], lab["bob"]
+    paper = lab["day_ids"][5]
+    client.cookies.set("arxiv_reco_reader", bob)
+    saved = client.post(f"/papers/{paper}/label", json={"interest": 1}, headers=_as(alice))
+    assert saved.status_code == 200
+    client.cookies.clear()
+    assert client.get(f"/papers/{paper}", headers=_as(bob)).json()["label"] == 1
+    assert client.get(f"/papers/{paper}", headers=_as(alice)).json()["label"] is None
+
+
+def test_a_readers_digest_failure_is_theirs_and_health_names_nobody(lab, sessions):
+    from app.digest.state import DigestState, save_state
+
+    client, settings = lab["client"], lab["settings"]
+    settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "digest_to": ["x@y.org"]})
+    client.app.state.services.settings = settings  # type: ignore[attr-defined]
+    failed = DigestState(last_error="550 mailbox of alice@example.org is full")
+    save_state(settings, failed, 1)
+    alices = client.get("/status", headers=_as(lab["alice"])).json()["warnings"]
+    bobs = client.get("/status", headers=_as(lab["bob"])).json()["warnings"]
+    health = client.get("/health").json()["problems"]
+    assert any("alice@example.org" in w for w in alices)
+    assert not any("digest" in w for w in bobs)
+    assert "1 reader's daily digest could not be sent; each reader's /status says why" in health
+    assert not any("alice@example.org" in p for p in health)

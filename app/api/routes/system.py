@@ -58,7 +58,7 @@ def health(services: ServicesDep, session: SessionDep) -> HealthResponse:
         services.database.ping()
     except (SQLAlchemyError, DatabaseGone) as err:
         raise HTTPException(503, f"database unavailable: {err}") from err
-    problems = service_problems(session, services)
+    problems = service_problems(session, services, public=True)
     loaded = services.holder.get()
     return HealthResponse(
         status="degraded" if problems else "ok",
