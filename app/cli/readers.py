@@ -14,6 +14,7 @@ from app.core.db import session_scope
 from app.jobs.lock import PROBE_GRACE_SECONDS, READER_REMOVAL, JobBusy
 from app.jobs.scheduler import DailyJob
 from app.serving.holder import ModelHolder
+from app.serving.store import remove as remove_stored
 from app.store.readers import (
     ReaderError,
     ReaderNotFound,
@@ -97,7 +98,9 @@ def _remove(
             session.commit()
     except JobBusy as busy:
         raise SystemExit(f"not removed: {busy}; remove the reader when it is done") from None
-    directories = remove_model_directories(removed.model_paths, settings.resolved_model_dir)
+    directories = remove_model_directories(
+        removed.model_paths, settings.resolved_model_dir, remove_stored
+    )
     exported = (
         f"exported {removed.labels} labels to {removed.exported_to}; " if removed.labels else ""
     )

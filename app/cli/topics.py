@@ -14,6 +14,7 @@ from app.jobs.lock import PROBE_GRACE_SECONDS, TOPIC_DELETION, JobBusy
 from app.jobs.scheduler import DailyJob
 from app.serving.holder import ModelHolder
 from app.serving.registry import active_model
+from app.serving.store import remove as remove_stored
 from app.store import queries
 from app.store.labels import export_labels_csv
 from app.store.readers import ReaderNotFound, find_reader
@@ -94,7 +95,9 @@ def _delete(
             session.commit()
     except JobBusy as busy:
         raise SystemExit(f"not deleted: {busy}; delete the topic when it is done") from None
-    removed = remove_model_directories(deleted.model_paths, settings.resolved_model_dir)
+    removed = remove_model_directories(
+        deleted.model_paths, settings.resolved_model_dir, remove_stored
+    )
     print(
         f"exported {exported} labels to {export}; deleted the topic {deleted.name} with "
         f"{deleted.model_versions} model versions ({removed} directories removed) and "

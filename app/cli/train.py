@@ -109,6 +109,7 @@ def train_command(argv: Sequence[str], settings: Settings) -> int:
                 name=options.name,
                 activate=options.activate,
                 topic_id=topic_id,
+                store=settings.model_store,
             )
             state = "active" if options.activate else "not active; activate it to serve it"
             print(f"registered as model version {version_id} of the topic {topic} ({state})")

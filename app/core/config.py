@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="Where trained models are kept; empty means <data_dir>/models."
     )
+    model_store: str | None = Field(
+        None,
+        description="A URL fsspec reaches (s3://bucket/models, file:///srv/shared/models) where "
+        "every retrain's model is uploaded and registered by URL, so that processes on other "
+        "hosts load it (from a copy in ARXIV_RECO_MODEL_CACHE, default ~/.cache/arxiv-reco/"
+        "models); empty: models stay in the model directory.",
+    )
     device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="Device for scoring.")
     scoring_precision: Literal["auto", "fp32", "int8"] = Field(
         "auto",

@@ -31,6 +31,7 @@ from app.core.config import Settings
 from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
 from app.serving.registry import activate_model, active_model, register_trained
+from app.serving.store import local_path
 from app.store.labels import load_labels
 from app.store.schema import (
     DEFAULT_TOPIC,
@@ -450,9 +451,12 @@ def _retrain(
     with sessions() as session:
         registered = set(session.scalars(select(ModelVersion.path)))
     suffix = 1
-    while (target := settings.resolved_model_dir / name).exists() or str(
-        target.resolve()
-    ) in registered:
+    store = (settings.model_store or "").rstrip("/")
+    while (
+        (target := settings.resolved_model_dir / name).exists()
+        or str(target.resolve()) in registered
+        or f"{store}/{name}" in registered
+    ):
         suffix += 1
         name = f"{method}-{stamp}-{suffix}"
     config = TrainConfig(
@@ -499,7 +503,13 @@ def _retrain(
             labels_hash=labels_hash,
         )
     version_id = register_trained(
-        sessions, result.path, result.meta, name=name, activate=False, topic_id=topic_id
+        sessions,
+        result.path,
+        result.meta,
+        name=name,
+        activate=False,
+        topic_id=topic_id,
+        store=settings.model_store,
     )
 
     with sessions() as session:
@@ -558,8 +568,8 @@ def _retrain(
 
 def _regime_of(model_dir: str) -> str | None:
     try:
-        return str(ModelMeta.load(Path(model_dir)).info.get("regime", "measured"))
-    except ArtifactError:
+        return str(ModelMeta.load(local_path(model_dir)).info.get("regime", "measured"))
+    except (ArtifactError, OSError):
         return None
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.serving.registry import active_model
+from app.serving.store import ModelStoreError, local_path
 from app.store.schema import DEFAULT_TOPIC_ID
 from app.store.topics import every_topic
 from training.inference.artifact import ArtifactError
@@ -129,7 +130,14 @@ class ModelHolder:
             version = active_model(session, topic_id=self.topic_id)
             if version is None:
                 return None
-            version_id, name, path = version.id, version.name, version.path
+            version_id, name, stored = version.id, version.name, version.path
+        try:  # a model in a store is read from this machine's copy, downloaded once
+            path = str(local_path(stored))
+        except ModelStoreError as err:
+            with self._lock:
+                self.last_error = self._load_error(version_id, stored, err)
+            logger.error(self.last_error)
+            return self._loaded
         fingerprint = files_fingerprint(path)
         if self._current(version_id, fingerprint):
             return self._loaded

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope
+from app.serving.store import ModelStoreError, is_url, local_path, publish
 from app.store.schema import DEFAULT_TOPIC_ID, ModelVersion, Topic, utcnow
 from training.inference.artifact import META_FILE, ModelMeta
 
@@ -26,14 +27,15 @@ class ModelNotServable(ModelVersionError):
 def register_model(
     session: Session,
     *,
-    path: Path,
+    path: Path | str,
     meta: ModelMeta,
     name: str | None = None,
     activate: bool,
     topic_id: int = DEFAULT_TOPIC_ID,
 ) -> ModelVersion:
-    """Record a model directory of a topic (re-registering the same path updates it)."""
-    resolved = str(Path(path).resolve())
+    """Record a model directory of a topic, or its URL in the model store (re-registering the
+    same path updates it)."""
+    resolved = str(path).rstrip("/") if is_url(path) else str(Path(path).resolve())
     if session.get(Topic, topic_id) is None:
         raise ModelVersionError(f"no topic {topic_id} to register {resolved} in (deleted?)")
     version = session.scalar(select(ModelVersion).where(ModelVersion.path == resolved))
@@ -44,7 +46,7 @@ def register_model(
         raise ModelVersionError(
             f"{resolved} is registered as model version {version.id} of another topic"
         )
-    version.name = name or Path(path).name
+    version.name = name or resolved.rsplit("/", 1)[-1]
     version.method = meta.method
     version.metrics = meta.metrics
     session.flush()
@@ -61,11 +63,14 @@ def register_trained(
     name: str | None = None,
     activate: bool,
     topic_id: int = DEFAULT_TOPIC_ID,
+    store: str | None = None,
 ) -> int:
-    """Record a model directory that training just wrote, in its own transaction."""
+    """Record a model directory that training just wrote, in its own transaction; with a
+    ``store`` (``ARXIV_RECO_MODEL_STORE``) it is uploaded there first and registered by URL."""
+    where: str | Path = publish(Path(path), store) if store else path
     with session_scope(sessions) as session:
         version_id = register_model(
-            session, path=path, meta=meta, name=name, activate=activate, topic_id=topic_id
+            session, path=where, meta=meta, name=name, activate=activate, topic_id=topic_id
         ).id
     logger.info(
         "registered model version %d%s", version_id, " and made it active" if activate else ""
@@ -77,7 +82,7 @@ def version_threshold(version: ModelVersion) -> float | None:
     """The threshold of a registered model, read from its directory (its one home); None when
     the directory is gone or unreadable."""
     try:
-        return float(ModelMeta.load(Path(version.path)).threshold)
+        return float(ModelMeta.load(local_path(version.path)).threshold)
     except (OSError, ValueError):
         return None
 
@@ -97,14 +102,19 @@ def activate_model(
     if version is None:
         raise ModelVersionError(f"no model version {version_id}")
     if topic_id is not None and version.topic_id != topic_id:
-        raise ModelVersionError(f"model version {version_id} belongs to another topic")
-    if not (Path(version.path) / META_FILE).is_file():
+        # As for an id never given: another topic's (another reader's) ids are not told apart.
+        raise ModelVersionError(f"no model version {version_id} in this topic")
+    try:
+        files = local_path(version.path)
+    except ModelStoreError as err:
+        raise ModelVersionError(f"model version {version_id}: {err}") from err
+    if not (files / META_FILE).is_file():
         raise ModelVersionError(f"model version {version_id} has no files at {version.path}")
     if verify:
         from training.inference.predictor import load_predictor
 
         try:
-            load_predictor(version.path, device=device)
+            load_predictor(files, device=device)
         except ValueError as err:  # ArtifactError, or a device that is not there
             raise ModelNotServable(f"model version {version_id} cannot be served: {err}") from err
     session.execute(

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,12 +150,18 @@ class DeletedTopic:
     model_paths: list[str]  # the deleted versions' directories (still on disk)
 
 
-def remove_model_directories(paths: list[str], root: Path) -> int:
+def remove_model_directories(
+    paths: list[str], root: Path, remove_url: Callable[[str], bool] | None = None
+) -> int:
     """Remove a deleted topic's model directories that the service made (inside ``root``, the
-    model directory); a directory registered from elsewhere is the reader's own and stays. After
+    model directory, or in the model store by ``remove_url``); a directory registered from
+    elsewhere is the reader's own and stays. After
     the deletion is committed: a failure leaves files behind, never a topic half deleted."""
     removed, inside = 0, Path(root).resolve()
     for path in paths:
+        if "://" in path:  # in the model store, where only retrains upload
+            removed += bool(remove_url and remove_url(path))
+            continue
         directory = Path(path).resolve()
         if directory.parent != inside and inside not in directory.parents:
             logger.info("kept %s: the topic's model was registered from outside %s", path, root)

@@ -28,6 +28,7 @@ from app.api.schemas import (
 from app.digest.links import digest_key, feed_key
 from app.jobs.lock import PROBE_GRACE_SECONDS, READER_REMOVAL, JobBusy
 from app.runtime.services import Services
+from app.serving.store import remove as remove_stored
 from app.store.readers import (
     ReaderError,
     ReaderNotFound,
@@ -175,7 +176,9 @@ def remove(
         raise HTTPException(409, f"{busy.plain()}; remove the reader when it is done") from None
     for topic_id in topic_ids:
         services.holders.forget(topic_id)
-    directories = remove_model_directories(removed.model_paths, settings.resolved_model_dir)
+    directories = remove_model_directories(
+        removed.model_paths, settings.resolved_model_dir, remove_stored
+    )
     return ReaderRemoved(
         name=removed.name,
         topics=removed.topics,

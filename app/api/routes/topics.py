@@ -18,6 +18,7 @@ from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_respons
 from app.api.schemas import TopicChange, TopicDeleted, TopicPublic, TopicRequest
 from app.jobs.lock import PROBE_GRACE_SECONDS, TOPIC_DELETION, JobBusy
 from app.serving.registry import active_model
+from app.serving.store import remove as remove_stored
 from app.store import queries
 from app.store.labels import export_labels_csv
 from app.store.schema import Topic
@@ -168,7 +169,9 @@ def remove(
     except JobBusy as busy:
         raise HTTPException(409, f"{busy.plain()}; delete the topic when it is done") from None
     services.holders.forget(topic.id)
-    removed = remove_model_directories(deleted.model_paths, settings.resolved_model_dir)
+    removed = remove_model_directories(
+        deleted.model_paths, settings.resolved_model_dir, remove_stored
+    )
     return TopicDeleted(
         name=deleted.name,
         labels=deleted.labels,
