@@ -41,10 +41,14 @@ def start_services(
     *,
     settle_heap: bool = False,
     rescore: bool = True,
+    background_loads: bool = False,
 ) -> Services:
     """``rescore=False`` (the web processes of ``serve --workers``): a newly activated model is
     loaded in the background while the one loaded goes on serving, then served, and the
-    worker, which looks for activations, re-scores the stored days with it."""
+    worker, which looks for activations, re-scores the stored days with it.
+    ``background_loads`` (``arxiv-reco serve``): a new model loads in the background there too,
+    so that no request waits for a load (thirty topics retrained in a night are thirty loads);
+    the jobs' scoring still waits for the active one."""
     private_directory(settings.data_dir, close_existing=True)
     database = Database(settings.resolved_database_url)
     services: Services
@@ -75,16 +79,20 @@ def start_services(
 
     def model_loaded(loaded: LoadedModel) -> None:
         if loaded.topic_id in served_topics:  # another model replaces the one served
-            services.response_cache.invalidate()  # lists rendered with the previous one
+            # The topic's lists rendered with the previous one; no other topic's.
+            services.response_cache.invalidate(scope=loaded.topic_id)
         served_topics.add(loaded.topic_id)
         if settle_heap:  # app.core.heap: the model's objects are long-lived
             heap.settle()
         if rescore:
             rescore_every_day(loaded)
 
-    # The web processes of `serve --workers` (rescore=False) load a new model in the background.
+    # The served processes load a new model in the background.
     holders = ModelHolders(
-        database.sessions, settings, on_change=model_loaded, background=not rescore
+        database.sessions,
+        settings,
+        on_change=model_loaded,
+        background=background_loads or not rescore,
     )
     job = DailyJob(
         database.sessions,
@@ -120,17 +128,26 @@ def stop_services(services: Services) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, settle_heap: bool = False, rescore: bool = True
+    settings: Settings | None = None,
+    *,
+    settle_heap: bool = False,
+    rescore: bool = True,
+    background_loads: bool = False,
 ) -> FastAPI:
     """The service. ``settle_heap`` (``arxiv-reco serve``) keeps the garbage collector off the
-    long-lived objects (``app.core.heap``); a process that makes many apps keeps the defaults."""
+    long-lived objects (``app.core.heap``); a process that makes many apps keeps the defaults.
+    ``background_loads`` (``arxiv-reco serve``): see ``start_services``."""
     settings = settings or get_settings()
     access = Access.for_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = start_services(
-            settings, access, settle_heap=settle_heap, rescore=rescore
+            settings,
+            access,
+            settle_heap=settle_heap,
+            rescore=rescore,
+            background_loads=background_loads,
         )
         if settle_heap:
             heap.settle()

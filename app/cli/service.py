@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if workers is not None:
         return _serve_workers(settings, workers)
     uvicorn.run(
-        create_app(settings, settle_heap=True),
+        create_app(settings, settle_heap=True, background_loads=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

@@ -54,6 +54,10 @@ class CachedBody:
     body: bytes
     etag: str
     version: Version
+    # The topic whose model rendered it, and that topic's model switches then: a switch in this
+    # process (which commits nothing) makes that topic's bodies stale, and no other topic's.
+    scope: int | None = None
+    generation: int = 0
 
 
 class ResponseCache:
@@ -75,6 +79,7 @@ class ResponseCache:
         self._listening: Connection | None = None
         self._changes = 0
         self._switches = 0
+        self._generations: dict[int, int] = {}
         self._stop = threading.Event()
         if self._postgresql is not None:
             # Notifications wait on the server until they are read: an idle process reads them
@@ -123,12 +128,22 @@ class ResponseCache:
             counter = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
             return (counter, self._switches)
 
-    def invalidate(self) -> None:
-        """Forget every rendered body: this process now serves another model (a newly activated
-        one loaded in the background commits nothing)."""
+    def invalidate(self, scope: int | None = None) -> None:
+        """Forget the rendered bodies of a topic (``scope``), or every one: this process now
+        serves another model there (a newly activated one loaded in the background commits
+        nothing). A body of another topic stays: thirty topics' nightly retrains must not
+        re-render every reader's list thirty times."""
         with self._lock:
+            if scope is not None:
+                self._generations[scope] = self._generations.get(scope, 0) + 1
+                return
             self._switches += 1
             self._entries.clear()
+
+    def generation(self, scope: int) -> int:
+        """The topic's model switches so far: read before rendering, kept with the body."""
+        with self._lock:
+            return self._generations.get(scope, 0)
 
     def _drain(self) -> None:
         """The listener's own thread: it connects (and after a loss reconnects, backing off),
@@ -177,7 +192,13 @@ class ResponseCache:
             return None
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.version == version:
+            if (
+                entry is not None
+                and entry.version == version
+                and (
+                    entry.scope is None or self._generations.get(entry.scope, 0) == entry.generation
+                )
+            ):
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry
@@ -186,11 +207,24 @@ class ResponseCache:
             self.misses += 1
             return None
 
-    def put(self, key: Hashable, body: bytes, *, version: Version | None) -> CachedBody:
+    def put(
+        self,
+        key: Hashable,
+        body: bytes,
+        *,
+        version: Version | None,
+        scope: int | None = None,
+        generation: int = 0,
+    ) -> CachedBody:
         """Store ``body`` rendered from the database as it was at ``version`` (read *before*
-        rendering, so a commit during rendering makes the entry stale rather than wrong)."""
+        rendering, so a commit during rendering makes the entry stale rather than wrong), with
+        the ``generation`` of its topic's model read before rendering too."""
         entry = CachedBody(
-            body=body, etag=etag_of(body), version=(-1, -1) if version is None else version
+            body=body,
+            etag=etag_of(body),
+            version=(-1, -1) if version is None else version,
+            scope=scope,
+            generation=generation,
         )
         self.renders += 1
         if version is None:

@@ -163,3 +163,34 @@ def test_a_model_switched_to_in_the_background_is_never_hidden_by_the_cache(
     after = client.get("/recommendations", params=DAY).json()
     assert after["active_model_id"] == new_id
     assert after != during
+
+
+def test_a_model_switch_re_renders_its_topics_lists_only(
+    client, served, sessions, tiny_model_dir, tmp_path
+):
+    """Thirty topics retrained in a night are thirty switches: each forgets its own topic's
+    lists, not every reader's (the whole cache re-rendered per switch was the lab bench's p99
+    of 1.4 s, bench/lab.py)."""
+    import shutil
+
+    from app.serving.registry import register_model
+    from app.store.topics import create_topic
+    from training.inference.artifact import ModelMeta
+
+    copy = tmp_path / "robots-model"
+    shutil.copytree(tiny_model_dir, copy)
+    with session_scope(sessions) as session:
+        second = create_topic(session, "robots").id
+        register_model(
+            session, path=copy, meta=ModelMeta.load(copy), activate=True, topic_id=second
+        )
+    robots = {**DAY, "topic": "robots"}
+    client.get("/recommendations", params=DAY)
+    client.get("/recommendations", params=robots)
+    cache = cache_of(client)
+    renders = cache.renders
+    cache.invalidate(scope=second)  # the robots topic's model switched in this process
+    client.get("/recommendations", params=DAY)
+    assert cache.renders == renders  # the default topic's list: still served from memory
+    client.get("/recommendations", params=robots)
+    assert cache.renders == renders + 1

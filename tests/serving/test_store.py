@@ -87,9 +87,7 @@ def test_a_store_out_of_reach_keeps_the_model_served_and_says_why(
 
     url = publish(tfidf_meta_model_dir, store)
     with session_scope(sessions) as session:
-        register_model(
-            session, path=url, meta=ModelMeta.load(tfidf_meta_model_dir), activate=True
-        )
+        register_model(session, path=url, meta=ModelMeta.load(tfidf_meta_model_dir), activate=True)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "fresh-cache"))  # a host with no copy yet
     for file in Path(store[7:]).rglob("*"):  # the store is gone
         if file.is_file():

@@ -127,6 +127,7 @@ def _render(
             topic_id = find_topic(session, topic, reader_id).id
         except TopicNotFound as err:
             raise HTTPException(404, str(err)) from None
+        generation = cache.generation(topic_id)  # before the model is taken
         model = require_model(services.holders[topic_id])
         day = day or queries.latest_day(session)
         if day is None:
@@ -166,4 +167,10 @@ def _render(
         pending=result.pending,
         papers=papers,
     )
-    return cache.put(key, response.model_dump_json().encode(), version=version)
+    return cache.put(
+        key,
+        response.model_dump_json().encode(),
+        version=version,
+        scope=topic_id,
+        generation=generation,
+    )
