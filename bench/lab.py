@@ -223,6 +223,9 @@ def measure(name: str, url: str, pairs, args, web_cmd, job_cmd, settings, standi
                 f"{target}recommendations", params={"date": str(args.day), "topic": topic},
                 headers={"Authorization": f"Bearer {token}"}, timeout=60,
             ).raise_for_status()  # fmt: skip
+        # Every web process warm (each loads every topic's model at its first request for it),
+        # not measured.
+        wrk(target, args.connections, 10, script)
         idle = wrk(target, args.connections, args.duration, script)
         print(f"| {name} | idle | {idle['requests']:.0f} | {idle['50%']:.1f} | "
               f"{idle['99%']:.1f} | {idle['errors']:.0f} | |", flush=True)  # fmt: skip
