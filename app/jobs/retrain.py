@@ -41,6 +41,7 @@ from app.store.schema import (
     ModelVersion,
     Paper,
     RetrainRun,
+    Topic,
     utcnow,
 )
 from training.inference.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ArtifactError, ModelMeta
@@ -741,6 +742,12 @@ def last_retrain(session: Session, *, topic_id: int = DEFAULT_TOPIC_ID) -> Retra
     )
 
 
+# GET /retrain?since=: a POST's retrain not recorded yet (its process starting) is "starting"
+# for this long; the two clocks are one service's, give or take this.
+STARTING_GRACE = dt.timedelta(minutes=1)
+CLOCK_SLACK = dt.timedelta(seconds=1)
+
+
 class RetrainRunner:
     """One retrain at a time in the background, for the page's button."""
 
@@ -773,6 +780,8 @@ class RetrainRunner:
                 "message": "retraining",
                 "activated": False,
                 "topic": topic,
+                # The service's clock: GET /retrain?since= names the retrain it waits for.
+                "started_at": utcnow().isoformat(),
             }
         threading.Thread(target=self._run, name="retrain", daemon=True).start()
         return True
@@ -788,6 +797,44 @@ class RetrainRunner:
             "message": "another reader's retrain is running" if running else None,
             "activated": False,
             "topic": None,
+        }
+
+    def state_across_processes(
+        self, session: Session, reader_id: int, *, since: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        """The reader's last page retrain, wherever it ran: this process's while it runs here,
+        else the database's record (the web processes of ``serve --workers`` share no memory:
+        the page's polls land on any of them). With ``since`` (the start its POST answered), a
+        retrain not recorded yet is still starting: ``running`` for a minute."""
+        own = self.state_for(reader_id)
+        if own["state"] == "running" and reader_id == self.reader_id:
+            return own
+        run = session.scalar(
+            select(RetrainRun)
+            .join(Topic, Topic.id == RetrainRun.topic_id)
+            .where(Topic.reader_id == reader_id, RetrainRun.trigger == "page")
+            .order_by(RetrainRun.id.desc())
+            .limit(1)
+        )
+        if since is not None and (run is None or run.started_at < since - CLOCK_SLACK):
+            if utcnow() - since < STARTING_GRACE:
+                return {"state": "running", "message": "starting the retrain", "activated": False}
+            return own
+        if run is None:
+            return own
+        topic = session.get(Topic, run.topic_id)
+        state = {"running": "running", "success": "done"}.get(run.status, "failed")
+        version = session.get(ModelVersion, run.model_version_id) if run.model_version_id else None
+        message = run.reason or run.status
+        if state == "done" and version is not None:
+            message = f"{version.name}: {run.reason}"
+        return {
+            "state": state,
+            "message": "retraining" if state == "running" else message,
+            "activated": run.activated,
+            "topic": topic.name if topic is not None else None,
+            "started_at": run.started_at.isoformat(),
+            "outcome": {"version_id": run.model_version_id} if state == "done" else None,
         }
 
     def _fit(self) -> RetrainOutcome:

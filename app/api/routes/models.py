@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from app.api.deps import (
     CallerDep,
@@ -13,7 +14,7 @@ from app.api.deps import (
     VersionIdPath,
     WriterDep,
 )
-from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_responses
+from app.api.errors import READER_ERRORS, WRITE_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import ModelVersionDetail
 from app.jobs.lock import JobBusy
 from app.serving.registry import (
@@ -150,7 +151,21 @@ def start_retrain(
 
 
 @router.get("/retrain")
-def retrain_state(services: ServicesDep, caller: CallerDep) -> dict[str, Any]:
-    """The last retrain started here (one runs at a time, whatever its topic: ``topic``);
-    another reader's says only that it runs."""
-    return services.retrainer.state_for(caller.reader_id)
+def retrain_state(
+    services: ServicesDep,
+    session: SessionDep,
+    caller: CallerDep,
+    since: Annotated[
+        dt.datetime | None,
+        Query(
+            description="The started_at POST /retrain answered: until that retrain is "
+            "recorded, it is answered as running"
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """The reader's last retrain started from the page or POST /retrain (one runs at a time,
+    whatever its topic: ``topic``), wherever it ran: the web processes of ``serve --workers``
+    answer alike. Another reader's retrain is never described."""
+    if since is not None and since.tzinfo is None:
+        raise validation_error(("query", "since"), "give the time with its zone, as POST /retrain")
+    return services.retrainer.state_across_processes(session, caller.reader_id, since=since)

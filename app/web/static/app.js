@@ -312,8 +312,11 @@
         delete retrain.dataset.running;
         return;
       }
+      // The retrain this POST started, on whichever web process the poll lands.
+      const started = (await response.json()).started_at;
+      const since = started ? "?since=" + encodeURIComponent(started) : "";
       const poll = async () => {
-        const job = await (await fetch("/retrain")).json();
+        const job = await (await fetch("/retrain" + since)).json();
         if (job.state === "running") { setTimeout(poll, 2000); return; }
         status.textContent = job.message || job.state;
         retrain.disabled = false;
