@@ -28,7 +28,7 @@ NO_MODEL = (
 )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The running service's parts, made at start (``app.main.start_services``). Every route
     that reads or writes stored data comes here first: once the SQLite file is deleted or
     replaced, each answers 503 (``DatabaseGone``, ``app.main``) instead of answering from the
@@ -85,7 +85,16 @@ def _is_admin_token(services: Services, token: str | None) -> bool:
     return bool(token and admin and secrets.compare_digest(token.encode(), admin.encode()))
 
 
-def current_reader(request: Request, services: ServicesDep, credentials: CredentialsDep) -> Caller:
+async def reader_dependency(
+    request: Request, services: ServicesDep, credentials: CredentialsDep
+) -> Caller:
+    """``current_reader`` on the event loop: from memory, no thread for it (every request asks;
+    a hop to the thread pool per request was most of ``GET /recommendations``' tail under load
+    while the nightly job ran, bench/lab.py)."""
+    return current_reader(request, services, credentials)
+
+
+def current_reader(request: Request, services: Services, credentials: CredentialsDep) -> Caller:
     """The reader a request's token names (``Authorization: Bearer``, or the page's cookie); 401
     without one once readers are made, 403 for the admin token, which names no reader."""
     known = services.readers.current()
@@ -112,7 +121,7 @@ def current_reader(request: Request, services: ServicesDep, credentials: Credent
     )
 
 
-CallerDep = Annotated[Caller, Depends(current_reader)]
+CallerDep = Annotated[Caller, Depends(reader_dependency)]
 
 
 def current_topic(
