@@ -212,7 +212,7 @@ class ProcessStatus(BaseModel):
     pid: int
     response_cache: ResponseCacheStatus
     frozen_objects: int = Field(
-        description="Long-lived objects kept out of the garbage collector's scans "
+        description="Long-lived objects kept out of the garbage collector's scans at start "
         "(`arxiv-reco serve` only; see app.core.heap)"
     )
 

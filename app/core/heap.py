@@ -28,14 +28,17 @@ import time
 
 logger = logging.getLogger(__name__)
 
-# Objects frozen by the last settle. gc.get_freeze_count() walks the whole frozen list (70 ms
-# under load for 550,000 objects, measured in /status), so it is counted once, here.
+# Objects frozen by the first settle (at start). gc.get_freeze_count() walks the whole frozen
+# list with the interpreter lock held (70 ms under load for 550,000 objects, measured in
+# /status; more with every model frozen since), so it is counted at start only: counted after
+# every model load, thirty topics retrained in a night stalled every request thirty times
+# (py-spy on the served process, bench/lab.py).
 _frozen = 0
 
 
 def frozen() -> int:
-    """How many objects the last ``settle`` kept out of the collector's scans; 0 after
-    ``release`` or where nothing settled."""
+    """How many objects the first ``settle`` (at start) kept out of the collector's scans; 0
+    after ``release`` or where nothing settled."""
     return _frozen
 
 
@@ -44,9 +47,10 @@ def settle() -> None:
     started = time.perf_counter()
     gc.collect()  # scans only what is not frozen yet
     gc.freeze()
-    _frozen = gc.get_freeze_count()
+    if not _frozen:
+        _frozen = gc.get_freeze_count()
     logger.info(
-        "%d long-lived objects kept out of the garbage collector's scans (%.0f ms)",
+        "long-lived objects kept out of the garbage collector's scans (%d at start; %.0f ms)",
         _frozen,
         (time.perf_counter() - started) * 1e3,
     )
