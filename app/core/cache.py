@@ -16,7 +16,13 @@ it was rendered, and the next request after a commit renders afresh:
   one renders afresh. A lost listening connection makes the cache render every request until
   it is back, and counts as a change.
 
-Labels commit too, so a label also empties the cache; that is cheap and keeps the rule simple.
+A topic's list (``scope``) is kept until a commit changes *its* topic (its scores, labels,
+skips, model versions, retrain runs) or what every topic shares (papers, topics, runs,
+categories, readers): migration 0012 makes each commit say which (SQLite: a small counters table
+the triggers bump, read again when the commit counter moves; PostgreSQL: the changed topics in
+the notification's payload). So the nightly retrains and re-scorings of thirty topics re-render
+one topic's lists at a time, not every reader's at every commit. A label, too, re-renders its
+own topic's lists only.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 # The database's commit counter, and this process's count of model switches (a newly loaded
 # model renders the same rows otherwise: ``invalidate``).
-Version = tuple[int, int]
+Version = tuple[int, ...]
 
 # Migration 0010's notifications: a transaction that changed a table a page shows, committed.
 CHANGES_CHANNEL = "arxiv_reco_changed"
@@ -54,10 +60,9 @@ class CachedBody:
     body: bytes
     etag: str
     version: Version
-    # The topic whose model rendered it, and that topic's model switches then: a switch in this
-    # process (which commits nothing) makes that topic's bodies stale, and no other topic's.
+    # The topic whose list it is (its version is then ``scoped_version``'s): a commit or a
+    # model switch of another topic leaves it as it is.
     scope: int | None = None
-    generation: int = 0
 
 
 class ResponseCache:
@@ -80,6 +85,11 @@ class ResponseCache:
         self._changes = 0
         self._switches = 0
         self._generations: dict[int, int] = {}
+        # Which topics the commits changed (migration 0012): scope 0 is what every topic shares.
+        # SQLite: read from change_counters when the commit counter moves; PostgreSQL: counted
+        # from the notifications' payloads.
+        self._scoped: dict[int, int] = {}
+        self._counted_at: int | None = None
         self._stop = threading.Event()
         if self._postgresql is not None:
             # Notifications wait on the server until they are read: an idle process reads them
@@ -128,6 +138,29 @@ class ResponseCache:
             counter = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
             return (counter, self._switches)
 
+    def scoped_version(self, scope: int) -> Version | None:
+        """What a topic's list depends on: the commits that changed what every topic shares and
+        those that changed this topic, with this process's model switches there; None when
+        caching is off. Read before rendering, kept with the body."""
+        if self._postgresql is not None:
+            if self._heard(connect=False) is None:
+                return None
+        elif self._connection is None:
+            return None
+        with self._lock:
+            if self._connection is not None:
+                counter = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+                if counter != self._counted_at:
+                    rows = self._connection.execute("SELECT scope, counter FROM change_counters")
+                    self._scoped = dict(rows.fetchall())
+                    self._counted_at = counter
+            return (
+                self._scoped.get(0, 0),
+                self._scoped.get(scope, 0),
+                self._switches,
+                self._generations.get(scope, 0),
+            )
+
     def invalidate(self, scope: int | None = None) -> None:
         """Forget the rendered bodies of a topic (``scope``), or every one: this process now
         serves another model there (a newly activated one loaded in the background commits
@@ -139,11 +172,6 @@ class ResponseCache:
                 return
             self._switches += 1
             self._entries.clear()
-
-    def generation(self, scope: int) -> int:
-        """The topic's model switches so far: read before rendering, kept with the body."""
-        with self._lock:
-            return self._generations.get(scope, 0)
 
     def _drain(self) -> None:
         """The listener's own thread: it connects (and after a loss reconnects, backing off),
@@ -165,8 +193,15 @@ class ResponseCache:
                     raw.autocommit = True
                     raw.execute(f"LISTEN {CHANGES_CHANNEL}")
                     self._changes += 1  # what changed while no one listened is unknown
+                    self._scoped[0] = self._scoped.get(0, 0) + 1
                 raw = self._listening.connection.dbapi_connection
-                self._changes += sum(1 for _ in raw.notifies(timeout=0))
+                for notification in raw.notifies(timeout=0):
+                    self._changes += 1
+                    payload = notification.payload
+                    scopes = payload[2:].split(",") if payload.startswith("t:") else ["0"]
+                    for scope in scopes:
+                        key = int(scope) if scope.isdigit() else 0
+                        self._scoped[key] = self._scoped.get(key, 0) + 1
                 return self._changes
             except Exception as err:  # the server away: uncached until it is back
                 logger.warning("response cache: cannot listen for the database's changes: %s", err)
@@ -187,18 +222,19 @@ class ResponseCache:
             }
 
     def get(self, key: Hashable) -> CachedBody | None:
-        version = self.version()
+        """The body rendered for ``key`` if nothing it depends on changed since: for a topic's
+        list (``scope``), its topic's and the shared commits only."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry.scope is not None:
+            version = self.scoped_version(entry.scope)
+        else:
+            version = self.version()
         if version is None:
             return None
         with self._lock:
             entry = self._entries.get(key)
-            if (
-                entry is not None
-                and entry.version == version
-                and (
-                    entry.scope is None or self._generations.get(entry.scope, 0) == entry.generation
-                )
-            ):
+            if entry is not None and entry.version == version:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry
@@ -214,17 +250,15 @@ class ResponseCache:
         *,
         version: Version | None,
         scope: int | None = None,
-        generation: int = 0,
     ) -> CachedBody:
         """Store ``body`` rendered from the database as it was at ``version`` (read *before*
-        rendering, so a commit during rendering makes the entry stale rather than wrong), with
-        the ``generation`` of its topic's model read before rendering too."""
+        rendering, so a commit during rendering makes the entry stale rather than wrong): for a
+        topic's list (``scope``), ``scoped_version(scope)``."""
         entry = CachedBody(
             body=body,
             etag=etag_of(body),
             version=(-1, -1) if version is None else version,
             scope=scope,
-            generation=generation,
         )
         self.renders += 1
         if version is None:

@@ -194,3 +194,51 @@ def test_a_model_switch_re_renders_its_topics_lists_only(
     assert cache.renders == renders  # the default topic's list: still served from memory
     client.get("/recommendations", params=robots)
     assert cache.renders == renders + 1
+
+
+def test_a_commit_re_renders_the_lists_of_the_topic_it_changed_only(
+    client, served, sessions, tiny_model_dir, tmp_path, day_ids
+):
+    """Migration 0012: a commit says which topics it changed. Another topic's labels and scores
+    leave a list cached; its own topic's label, or a change every topic shares, do not."""
+    import shutil
+
+    from app.serving.registry import register_model
+    from app.store.labels import set_label
+    from app.store.schema import Paper
+    from app.store.topics import create_topic
+    from training.inference.artifact import ModelMeta
+
+    copy = tmp_path / "robots-model"
+    shutil.copytree(tiny_model_dir, copy)
+    with session_scope(sessions) as session:
+        robots = create_topic(session, "robots").id
+        other = register_model(
+            session, path=copy, meta=ModelMeta.load(copy), activate=True, topic_id=robots
+        ).id
+    cache = cache_of(client)
+
+    def rendered_again() -> bool:
+        renders = cache.renders
+        assert client.get("/recommendations", params=DAY).status_code == 200
+        return cache.renders > renders
+
+    rendered_again()
+    with session_scope(sessions) as session:  # another topic's label and score
+        set_label(session, paper_id=day_ids[0], interest=1, source="web", topic_id=robots)
+        session.add(Score(paper_id=day_ids[1], model_version_id=other, probability=0.5))
+    wait_for_notifications(cache)
+    assert not rendered_again()
+    with session_scope(sessions) as session:  # this topic's own label
+        set_label(session, paper_id=day_ids[0], interest=1, source="web")
+    wait_for_notifications(cache)
+    assert rendered_again()
+    with session_scope(sessions) as session:  # what every topic shares
+        session.get_one(Paper, day_ids[2]).comment = "changed"
+    wait_for_notifications(cache)
+    assert rendered_again()
+
+
+def wait_for_notifications(cache) -> None:
+    """PostgreSQL's notifications arrive a moment after the commit."""
+    time.sleep(0.2 if cache._postgresql is not None else 0)

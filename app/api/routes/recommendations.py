@@ -121,13 +121,14 @@ def _render(
     explain: bool = False,
 ) -> CachedBody:
     cache = services.response_cache
-    version = cache.version()  # before reading, so a commit meanwhile leaves the entry stale
     with services.sessions() as session:
         try:
             topic_id = find_topic(session, topic, reader_id).id
         except TopicNotFound as err:
             raise HTTPException(404, str(err)) from None
-        generation = cache.generation(topic_id)  # before the model is taken
+        # What the list depends on, before it is read (and before the model is taken), so that
+        # a commit or a model switch meanwhile leaves the entry stale, never wrong.
+        version = cache.scoped_version(topic_id)
         model = require_model(services.holders[topic_id])
         day = day or queries.latest_day(session)
         if day is None:
@@ -172,5 +173,4 @@ def _render(
         response.model_dump_json().encode(),
         version=version,
         scope=topic_id,
-        generation=generation,
     )
