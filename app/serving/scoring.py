@@ -122,6 +122,7 @@ def score_pending(
                 for version_id, rows, probabilities in pending:
                     _store_scores(session, version_id, rows, probabilities)
             pending.clear()
+            logger.info("scored %d/%d", total, waiting)
         last_commit = time.monotonic()
 
     try:  # what was scored before a failure is kept
@@ -146,7 +147,6 @@ def score_pending(
             due = time.monotonic() - last_commit >= SCORE_COMMIT_SECONDS
             if due or held >= SCORE_COMMIT_MAX_ROWS:
                 commit()
-                logger.info("scored %d/%d", total, waiting)
     finally:
         commit()
     return total
