@@ -45,8 +45,8 @@ from app.core.db import unpooled_connection
 
 logger = logging.getLogger(__name__)
 
-# The database's commit counter, and this process's count of model switches (a newly loaded
-# model renders the same rows otherwise: ``invalidate``).
+# The database's commit counter; for a topic's list (``scoped_version``) the shared and the
+# topic's commits and this process's model switches there (``invalidate``).
 Version = tuple[int, ...]
 
 # Migration 0010's notifications: a transaction that changed a table a page shows, committed.
@@ -83,7 +83,6 @@ class ResponseCache:
         self._postgresql = postgresql if max_entries > 0 else None
         self._listening: Connection | None = None
         self._changes = 0
-        self._switches = 0
         self._generations: dict[int, int] = {}
         # Which topics the commits changed (migration 0012): scope 0 is what every topic shares.
         # SQLite: read from change_counters when the commit counter moves; PostgreSQL: counted
@@ -126,17 +125,16 @@ class ResponseCache:
         return self._connection is not None or self._postgresql is not None
 
     def version(self) -> Version | None:
-        """The database's commit counter as this cache sees it, with this process's model
-        switches; None when caching is off (or, on PostgreSQL, while no connection listens:
-        uncached)."""
+        """The database's commit counter as this cache sees it; None when caching is off (or,
+        on PostgreSQL, while no connection listens: uncached)."""
         if self._postgresql is not None:
             heard = self._heard(connect=False)
-            return None if heard is None else (heard, self._switches)
+            return None if heard is None else (heard,)
         if self._connection is None:
             return None
         with self._lock:
             counter = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
-            return (counter, self._switches)
+            return (counter,)
 
     def scoped_version(self, scope: int) -> Version | None:
         """What a topic's list depends on: the commits that changed what every topic shares and
@@ -157,21 +155,16 @@ class ResponseCache:
             return (
                 self._scoped.get(0, 0),
                 self._scoped.get(scope, 0),
-                self._switches,
                 self._generations.get(scope, 0),
             )
 
-    def invalidate(self, scope: int | None = None) -> None:
-        """Forget the rendered bodies of a topic (``scope``), or every one: this process now
-        serves another model there (a newly activated one loaded in the background commits
-        nothing). A body of another topic stays: thirty topics' nightly retrains must not
-        re-render every reader's list thirty times."""
+    def invalidate(self, scope: int) -> None:
+        """Forget the rendered bodies of a topic (``scope``): this process now serves another
+        model there (a newly activated one loaded in the background commits nothing). A body
+        of another topic stays: thirty topics' nightly retrains must not re-render every
+        reader's list thirty times."""
         with self._lock:
-            if scope is not None:
-                self._generations[scope] = self._generations.get(scope, 0) + 1
-                return
-            self._switches += 1
-            self._entries.clear()
+            self._generations[scope] = self._generations.get(scope, 0) + 1
 
     def _drain(self) -> None:
         """The listener's own thread: it connects (and after a loss reconnects, backing off),
