@@ -12,12 +12,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.cache import ResponseCache
-from app.store.readers import hash_token
-from app.store.schema import Reader
+from app.store.readers import hash_token, token_holders
 
 
 @dataclass(frozen=True)
@@ -43,12 +41,7 @@ class ReaderDirectory:
             return known[1]
         with self._lock:
             with self._sessions() as session:
-                rows = session.execute(
-                    select(Reader.token_hash, Reader.id, Reader.name).where(
-                        Reader.token_hash.is_not(None)
-                    )
-                ).all()
-            fresh = KnownReaders({h: (i, n or "") for h, i, n in rows if h})
+                fresh = KnownReaders(token_holders(session))
             if version is not None:
                 self._known = (version, fresh)
             return fresh

@@ -83,10 +83,15 @@ def checked_email(email: str | None) -> str | None:
     return value
 
 
-def readers_made(session: Session) -> bool:
-    """Whether any reader has a token: from then on every request names its reader."""
-    made = select(Reader.id).where(Reader.token_hash.is_not(None)).limit(1)
-    return session.scalar(made) is not None
+def token_holders(session: Session) -> dict[str, tuple[int, str]]:
+    """Each token's hash with its reader's id and name; empty while no reader is made (from the
+    first one on, every request names its reader)."""
+    rows = session.execute(
+        select(Reader.token_hash, Reader.id, Reader.name).where(Reader.token_hash.is_not(None))
+    )
+    return {
+        token_hash: (reader_id, name or "") for token_hash, reader_id, name in rows if token_hash
+    }
 
 
 def list_readers(session: Session) -> list[Reader]:
@@ -99,13 +104,6 @@ def find_reader(session: Session, name: str) -> Reader:
     if reader is None:
         raise ReaderNotFound(name)
     return reader
-
-
-def reader_for_token(session: Session, token: str) -> Reader | None:
-    """The reader whose token this is; None for any other string."""
-    if not token:
-        return None
-    return session.scalar(select(Reader).where(Reader.token_hash == hash_token(token)))
 
 
 @dataclass(frozen=True)
