@@ -35,19 +35,20 @@ FIRST_READER_ID = 1
 CHANNEL = "arxiv_reco_changed"  # as 0010
 
 
+def _reader_column() -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(
+        "reader_id",
+        sa.Integer(),
+        sa.ForeignKey("readers.id", name="fk_topics_reader"),
+        nullable=False,
+        server_default=sa.text(str(FIRST_READER_ID)),
+    )
+
+
 def _topic_columns(*, readers: bool) -> list[sa.Column]:  # type: ignore[type-arg]
-    reader = [
-        sa.Column(
-            "reader_id",
-            sa.Integer(),
-            sa.ForeignKey("readers.id", name="fk_topics_reader"),
-            nullable=False,
-            server_default=sa.text(str(FIRST_READER_ID)),
-        )
-    ]
     return [
         sa.Column("id", sa.Integer(), primary_key=True),
-        *(reader if readers else []),
+        *([_reader_column()] if readers else []),
         sa.Column("name", sa.String(length=64), nullable=False, unique=not readers),
         sa.Column("position", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -153,16 +154,7 @@ def upgrade() -> None:
     )
     if postgresql:
         op.execute(f"SELECT setval(pg_get_serial_sequence('readers', 'id'), {FIRST_READER_ID})")
-        op.add_column(
-            "topics",
-            sa.Column(
-                "reader_id",
-                sa.Integer(),
-                sa.ForeignKey("readers.id", name="fk_topics_reader"),
-                nullable=False,
-                server_default=sa.text(str(FIRST_READER_ID)),
-            ),
-        )
+        op.add_column("topics", _reader_column())
         op.drop_constraint("topics_name_key", "topics", type_="unique")
         op.create_unique_constraint("uq_topics_reader_name", "topics", ["reader_id", "name"])
         op.execute(
