@@ -43,6 +43,8 @@ from app.jobs.rescore import (
 )
 from app.jobs.retrain import RetrainOutcome, RetrainRunner, retrain
 from app.serving.holder import ModelHolder, ModelHolders
+from app.serving.registry import active_model
+from app.serving.scoring import unscored_exists
 from app.store.schema import DEFAULT_TOPIC, DEFAULT_TOPIC_ID, FIRST_READER_ID, IngestRun, RetrainRun
 
 logger = logging.getLogger(__name__)
@@ -290,18 +292,27 @@ class DailyJob:
         committed batches; until a day is done its list keeps the previous model's scores. Waits
         for a running job (which scores with the new model itself) rather than racing it."""
         holder = self.holders[topic_id]
-        if holder.get() is None:
+        if self._scored_already(holder):  # a restart's first load of each topic's model
             return 0
         if not self.lock.take(wait=wait, what=RESCORING):
             logger.warning("re-scoring skipped: a job held the lock for %.0f s", wait)
             return 0
         try:
+            if self._scored_already(holder):  # the job that held the lock scored them
+                return 0
             if self.isolated:
                 return in_child_process(self.settings, rescore_in_child, topic_id=topic_id)
             lower_thread_priority(self.settings.background_nice)
             return rescore_until_current(self.sessions, holder)
         finally:
             self.lock.give()
+
+    def _scored_already(self, holder: ModelHolder) -> bool:
+        """No active model, or it has scored every stored paper: nothing to re-score, and no
+        child process is started to find that out."""
+        with self.sessions() as session:
+            active = active_model(session, topic_id=holder.topic_id)
+            return active is None or not unscored_exists(session, version_id=active.id)
 
     def missed_run(self, now: dt.datetime | None = None) -> bool:
         """True when the last scheduled time passed without a successful scheduled run."""

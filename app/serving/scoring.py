@@ -62,6 +62,13 @@ def paper_score(session: Session, *, paper: Paper, model_version_id: int) -> flo
     )
 
 
+def unscored_exists(session: Session, *, version_id: int) -> bool:
+    """Whether any stored paper lacks a score by the model version in its current version: a
+    re-scoring with nothing to do is known from this one query, without starting its process."""
+    missing = ~select(Score.id).where(current_score(version_id)).exists()
+    return session.scalar(select(Paper.id).where(missing).limit(1)) is not None
+
+
 def score_inputs(
     loaded: LoadedModel, papers: Sequence[PaperInput], *, progress: bool = False
 ) -> np.ndarray:

@@ -130,11 +130,42 @@ def test_a_rescore_waits_for_a_running_job_and_gives_up_after_its_wait(
 ):
     from tests.factories import activate_model_dir
 
+    from app.jobs.ingest import ingest_day
+
+    ingest_day(sessions, dt.date(2025, 3, 19), settings)  # no model: stored, to be re-scored
     activate_model_dir(sessions, tiny_model_dir)
     job = DailyJob(sessions, settings, holder)
     assert job.lock.take()
     try:
+        started = time.monotonic()
         assert job.rescore(wait=0.2) == 0
+        assert time.monotonic() - started >= 0.2
+    finally:
+        job.lock.give()
+
+
+def test_a_rescore_with_nothing_to_score_starts_no_process_and_waits_for_no_lock(
+    sessions, settings, holder, tiny_model_dir, monkeypatch
+):
+    """What a restarted service does at each topic's first load: ask, not start a child."""
+    from app.jobs import scheduler
+    from app.jobs.ingest import ingest_day
+    from tests.factories import activate_model_dir
+
+    activate_model_dir(sessions, tiny_model_dir)
+    report = ingest_day(sessions, dt.date(2025, 3, 19), settings, model=holder.for_scoring)
+    assert report.fetched > 0 and report.scored == report.fetched  # scored as they are stored
+    job = DailyJob(sessions, settings, holder, isolated=True)
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("a child process was started with nothing to score")
+
+    monkeypatch.setattr(scheduler, "in_child_process", no_child)
+    assert job.lock.take()  # a job runs: the answer comes at once all the same
+    try:
+        started = time.monotonic()
+        assert job.rescore(wait=30) == 0
+        assert time.monotonic() - started < 5
     finally:
         job.lock.give()
 
