@@ -108,10 +108,19 @@ def fill_scores(sessions, version_id: int, days: list[dt.date]) -> None:  # type
 def wrk(url: str, connections: int, duration: int, script: Path | None = None) -> dict[str, float]:
     """One wrk thread drives the connections: it needs a fraction of a core for this load, and a
     second thread would only take CPU from the server on a two-core machine."""
+    command = wrk_command(url, connections, duration, script)
+    return wrk_result(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def wrk_command(url: str, connections: int, duration: int, script: Path | None) -> list[str]:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
     if script:
         command += ["-s", str(script)]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    return [*command, url]
+
+
+def wrk_result(out: str) -> dict[str, float]:
+    """wrk's report: requests, 50% and 99% latency (ms), errors, requests per second."""
     result: dict[str, float] = {}
     for label in ("50%", "99%"):
         match = re.search(rf"^\s*{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
