@@ -52,6 +52,11 @@ Version = tuple[int, ...]
 # Migration 0010's notifications: a transaction that changed a table a page shows, committed.
 CHANGES_CHANNEL = "arxiv_reco_changed"
 DRAIN_SECONDS = 30.0
+# How long a request waits for a list's fresh rendering, after a change that every topic shares,
+# before it is answered the list as it was: the night's ingestion changes every reader's every
+# list at once, and thirty renderings queued behind each other held requests for 300-470 ms
+# (bench/lab.py). Alone, a rendering takes a few milliseconds, and the answer is fresh.
+STALE_WAIT_SECONDS = 0.02
 RECONNECT_SECONDS = 5.0
 
 
@@ -217,6 +222,14 @@ class ResponseCache:
     def get(self, key: Hashable) -> CachedBody | None:
         """The body rendered for ``key`` if nothing it depends on changed since: for a topic's
         list (``scope``), its topic's and the shared commits only."""
+        return self.lookup(key)[0]
+
+    def lookup(self, key: Hashable) -> tuple[CachedBody | None, CachedBody | None]:
+        """``(fresh, stale)``: the body for ``key`` if nothing it depends on changed since;
+        otherwise, for a topic's list that only what every topic shares changed under (the
+        night's ingestion, another reader's new topic), the body as it was, which a caller may
+        serve while the fresh one takes long to render (``STALE_WAIT_SECONDS``). A change of
+        the topic's own (a label, its scores, its model) never leaves a stale body."""
         with self._lock:
             entry = self._entries.get(key)
         if entry is not None and entry.scope is not None:
@@ -224,17 +237,25 @@ class ResponseCache:
         else:
             version = self.version()
         if version is None:
-            return None
+            return None, None
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.version == version:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return entry
-            if entry is not None:  # rendered before the last commit
-                del self._entries[key]
+                return entry, None
             self.misses += 1
-            return None
+            if entry is None:
+                return None, None
+            if entry.scope is not None and entry.version[1:] == version[1:]:
+                return None, entry  # kept until its fresh rendering replaces it
+            del self._entries[key]  # rendered before a commit of its own
+            return None, None
+
+    def forget(self, key: Hashable) -> None:
+        """Drop ``key``'s body (its fresh rendering failed: the list is gone or broken)."""
+        with self._lock:
+            self._entries.pop(key, None)
 
     def put(
         self,

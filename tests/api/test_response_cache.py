@@ -242,3 +242,75 @@ def test_a_commit_re_renders_the_lists_of_the_topic_it_changed_only(
 def wait_for_notifications(cache) -> None:
     """PostgreSQL's notifications arrive a moment after the commit."""
     time.sleep(0.2 if cache._postgresql is not None else 0)
+
+
+def test_a_slow_rendering_after_a_shared_change_answers_the_list_as_it_was_meanwhile(
+    client, served, sessions, monkeypatch
+):
+    """The night's ingestion changes every list at once: rather than wait behind thirty
+    renderings, a request gets the list as it was when its fresh one is not ready within
+    STALE_WAIT_SECONDS, and the next one after the rendering gets the fresh one. A change of
+    the topic's own (a label) is always waited for, as is a list that failed to render."""
+    import threading
+
+    from app.core.cache import STALE_WAIT_SECONDS
+    from app.store import queries
+    from app.store.schema import Paper
+
+    before = client.get("/recommendations", params=DAY)
+    cache = cache_of(client)
+    slow_query, released = queries.day_recommendations, threading.Event()
+
+    def slow(*args, **kwargs):
+        released.wait(10)
+        return slow_query(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "day_recommendations", slow)
+    shown = before.json()["papers"][0]["id"]
+    with session_scope(sessions) as session:  # what every topic shares: a paper's title
+        session.get_one(Paper, shown).title = "A title changed by the night's ingestion"
+    wait_for_notifications(cache)
+    started = time.monotonic()
+    stale = client.get("/recommendations", params=DAY)
+    assert stale.status_code == 200 and stale.content == before.content
+    assert time.monotonic() - started < 5  # not the 10 s the rendering would have taken
+    assert STALE_WAIT_SECONDS < 0.1
+    released.set()
+    deadline = time.monotonic() + 10
+    while (fresh := client.get("/recommendations", params=DAY)).content == before.content:
+        assert time.monotonic() < deadline, "the fresh list never came"
+        time.sleep(0.05)
+    assert fresh.json()["papers"][0]["title"] == "A title changed by the night's ingestion"
+
+    released.clear()
+    threading.Timer(0.5, released.set).start()
+    with session_scope(sessions) as session:  # the topic's own change (its scores): waited for
+        session.execute(update(Score).where(Score.paper_id == shown).values(probability=0.0))
+    wait_for_notifications(cache)
+    rescored = client.get("/recommendations", params=DAY).json()
+    assert shown not in {p["id"] for p in rescored["papers"]}
+
+
+def test_a_list_whose_fresh_rendering_fails_is_never_answered_as_it_was(
+    client, served, sessions, monkeypatch
+):
+    from app.store import queries
+    from app.store.schema import Paper
+
+    before = client.get("/recommendations", params=DAY)
+    assert before.status_code == 200
+
+    def broken(*args, **kwargs):
+        time.sleep(0.1)  # slower than STALE_WAIT_SECONDS: the first request gets the old list
+        raise RuntimeError("the rendering failed")
+
+    monkeypatch.setattr(queries, "day_recommendations", broken)
+    with session_scope(sessions) as session:
+        session.get_one(Paper, before.json()["papers"][0]["id"]).title = "changed"
+    wait_for_notifications(cache_of(client))
+    local = local_client(client.app, raise_server_exceptions=False)
+    first = local.get("/recommendations", params=DAY)
+    assert first.status_code == 200 and first.content == before.content
+    time.sleep(0.5)  # its rendering failed meanwhile
+    answers = [local.get("/recommendations", params=DAY) for _ in range(2)]
+    assert [a.status_code for a in answers] == [500, 500]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from app.api.deps import CallerDep, ServicesDep, require_model
 from app.api.errors import READER_ERRORS, JSONRoute, error_responses, validation_error
 from app.api.schemas import ModelVersionPublic, PaperPublic, RecommendationsResponse, ScoredPaper
-from app.core.cache import CachedBody
+from app.core.cache import STALE_WAIT_SECONDS, CachedBody
 from app.runtime.services import Services
 from app.serving.day import list_day
 from app.store import queries
@@ -79,7 +79,7 @@ async def recommendations(
     topic = topic.strip().lower()
     key = ("recommendations", caller.reader_id, topic, day, limit, all, explain)
     cache = services.response_cache
-    entry = cache.get(key)
+    entry, stale = cache.lookup(key)
     if entry is None:
         # Concurrent misses of one list (for one database version) share a single rendering.
         flight = (key, cache.version())
@@ -102,8 +102,20 @@ async def recommendations(
                 anyio.to_thread.run_sync(render, limiter=services.render_limiter)
             )
             cache.rendering[flight] = rendering
-            rendering.add_done_callback(lambda _: cache.rendering.pop(flight, None))
-        entry = await asyncio.shield(rendering)
+
+            def rendered(done: asyncio.Future[CachedBody]) -> None:
+                cache.rendering.pop(flight, None)
+                if done.cancelled() or done.exception() is not None:
+                    cache.forget(key)  # a stale body is not served in its place again
+
+            rendering.add_done_callback(rendered)
+        if stale is None:
+            entry = await asyncio.shield(rendering)
+        else:  # only a change every topic shares: the list as it was, if the new one is slow
+            try:
+                entry = await asyncio.wait_for(asyncio.shield(rendering), STALE_WAIT_SECONDS)
+            except TimeoutError:
+                entry = stale
     if request.headers.get("if-none-match") == entry.etag:
         return Response(status_code=304, headers={"ETag": entry.etag})
     return Response(entry.body, media_type="application/json", headers={"ETag": entry.etag})
