@@ -16,6 +16,7 @@ from app.cli.common import open_database
 from app.core.access import is_loopback, stored_token
 from app.core.config import ENV_PREFIX, Settings
 from app.core.db import check_not_lost, sqlite_file
+from app.core.priority import lower_thread_priority
 from app.demo import prepare_demo
 from app.jobs.backup import BackupError, take_backup
 from app.main import create_app
@@ -91,6 +92,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stopping)
+    # Everything a worker does is background work beside the web processes: its threads (the
+    # scheduler's, those loading the models it re-scores with) inherit this, and the jobs'
+    # children run at least as nice (app.jobs.child).
+    lower_thread_priority(settings.background_nice)
     services = start_services(settings.model_copy(update={"scheduler_enabled": True}))
     print(f"worker {os.getpid()} running the jobs ({settings.schedule_cron} UTC)", flush=True)
     try:

@@ -45,7 +45,8 @@ def _child_setup(nice: int, log_level: str, parent: int) -> None:
         level=log_level, format="%(asctime)s %(levelname)s [job %(process)d] %(name)s: %(message)s"
     )
     if nice > 0 and hasattr(os, "nice"):
-        os.nice(nice)
+        # At least ``nice``: a worker's child starts as nice as the worker already is.
+        os.nice(max(0, nice - os.nice(0)))
     threading.Thread(
         # The parent's pid as the parent gave it: asked here, after a parent that ended while
         # this process started, getppid() is the reaper's (1), and the child was kept forever.

@@ -296,6 +296,13 @@ def test_serve_workers_and_a_worker_a_retrain_on_the_page_is_rescored_by_the_wor
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(url, time.monotonic() + 90)
+        # The worker's own threads run at the background niceness (the default, 10), as its
+        # children do: all it does is background work beside the web processes.
+        deadline = time.monotonic() + 60
+        while os.getpriority(os.PRIO_PROCESS, worker.pid) != 10:
+            assert time.monotonic() < deadline, "the worker runs at the web processes' priority"
+            time.sleep(0.2)
+        assert os.getpriority(os.PRIO_PROCESS, web.pid) == os.getpriority(os.PRIO_PROCESS, 0)
         started = httpx.post(f"{url}/retrain", timeout=30)
         assert started.status_code == 202, started.text
         deadline = time.monotonic() + 120
