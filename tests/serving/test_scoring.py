@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 import app.serving.scoring as scoring
 from app.jobs.ingest import ingest_day
@@ -26,7 +26,20 @@ def test_re_scoring_reads_and_scores_one_chunk_at_a_time(
         "score_inputs",
         lambda model, inputs, **k: sizes.append(len(inputs)) or real(model, inputs, **k),
     )
-    total = scoring.score_pending(sessions, holder.get(), days=None)
+    statements: list[str] = []
+
+    def seen(connection, cursor, statement, *rest):
+        statements.append(statement)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        total = scoring.score_pending(sessions, holder.get(), days=None)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # Which papers wait is asked once, not again for every chunk (on PostgreSQL each asking
+    # hashed every score of the model: a re-scoring quadratic in the papers).
+    assert sum("NOT (EXISTS" in statement for statement in statements) == 1
     with sessions() as session:
         papers = session.scalar(select(func.count()).select_from(Paper))
         scored = session.scalar(select(func.count()).select_from(Score))
