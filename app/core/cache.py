@@ -23,6 +23,12 @@ the triggers bump, read again when the commit counter moves; PostgreSQL: the cha
 the notification's payload). So the nightly retrains and re-scorings of thirty topics re-render
 one topic's lists at a time, not every reader's at every commit. A label, too, re-renders its
 own topic's lists only.
+
+A change every topic shares re-renders every list, and the night's ingestion makes several:
+while other lists are rendering, a request whose list only such a change made stale waits
+``STALE_WAIT_SECONDS`` for its fresh one, then is answered the list as it was (``lookup``), and
+the next one after the rendering gets the fresh list. A list rendering alone is always waited
+for, as is a change of the topic's own (a label, its scores, its model).
 """
 
 from __future__ import annotations
@@ -52,10 +58,10 @@ Version = tuple[int, ...]
 # Migration 0010's notifications: a transaction that changed a table a page shows, committed.
 CHANGES_CHANNEL = "arxiv_reco_changed"
 DRAIN_SECONDS = 30.0
-# How long a request waits for a list's fresh rendering, after a change that every topic shares,
-# before it is answered the list as it was: the night's ingestion changes every reader's every
-# list at once, and thirty renderings queued behind each other held requests for 300-470 ms
-# (bench/lab.py). Alone, a rendering takes a few milliseconds, and the answer is fresh.
+# How long a request waits for a list's fresh rendering, after a change that every topic shares
+# and while other lists render too, before it is answered the list as it was: the night's
+# ingestion changes every reader's every list at once, and thirty renderings queued behind each
+# other held requests for 300-470 ms (bench/lab.py). A rendering alone is always waited for.
 STALE_WAIT_SECONDS = 0.02
 RECONNECT_SECONDS = 5.0
 

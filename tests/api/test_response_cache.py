@@ -247,17 +247,19 @@ def wait_for_notifications(cache) -> None:
 def test_a_slow_rendering_after_a_shared_change_answers_the_list_as_it_was_meanwhile(
     client, served, sessions, monkeypatch
 ):
-    """The night's ingestion changes every list at once: rather than wait behind thirty
-    renderings, a request gets the list as it was when its fresh one is not ready within
-    STALE_WAIT_SECONDS, and the next one after the rendering gets the fresh one. A change of
-    the topic's own (a label) is always waited for, as is a list that failed to render."""
+    """The night's ingestion changes every list at once: rather than wait behind the other
+    lists' renderings, a request gets the list as it was when its fresh one is not ready within
+    STALE_WAIT_SECONDS, and the next one after the rendering gets the fresh one. A list
+    rendering alone is waited for, as is a change of the topic's own (its scores)."""
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from app.core.cache import STALE_WAIT_SECONDS
     from app.store import queries
     from app.store.schema import Paper
 
-    before = client.get("/recommendations", params=DAY)
+    short = {**DAY, "limit": "5"}  # a second list
+    before, before_short = (client.get("/recommendations", params=p) for p in (DAY, short))
     cache = cache_of(client)
     slow_query, released = queries.day_recommendations, threading.Event()
 
@@ -270,20 +272,38 @@ def test_a_slow_rendering_after_a_shared_change_answers_the_list_as_it_was_meanw
     with session_scope(sessions) as session:  # what every topic shares: a paper's title
         session.get_one(Paper, shown).title = "A title changed by the night's ingestion"
     wait_for_notifications(cache)
-    started = time.monotonic()
-    stale = client.get("/recommendations", params=DAY)
-    assert stale.status_code == 200 and stale.content == before.content
-    assert time.monotonic() - started < 5  # not the 10 s the rendering would have taken
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(client.get, "/recommendations", params=DAY)  # renders, alone
+        deadline = time.monotonic() + 10
+        while not cache.rendering:
+            assert time.monotonic() < deadline, "the first list never started rendering"
+            time.sleep(0.01)
+        started = time.monotonic()
+        stale = client.get("/recommendations", params=short)  # beside it: not waited for
+        assert stale.status_code == 200 and stale.content == before_short.content
+        assert time.monotonic() - started < 5  # not the 10 s the rendering would have taken
+        assert not waiting.done()
+        released.set()
+        fresh = waiting.result(timeout=10)
     assert STALE_WAIT_SECONDS < 0.1
-    released.set()
-    deadline = time.monotonic() + 10
-    while (fresh := client.get("/recommendations", params=DAY)).content == before.content:
-        assert time.monotonic() < deadline, "the fresh list never came"
-        time.sleep(0.05)
     assert fresh.json()["papers"][0]["title"] == "A title changed by the night's ingestion"
+    deadline = time.monotonic() + 10
+    while (fresh_short := client.get("/recommendations", params=short)).content == stale.content:
+        assert time.monotonic() - started < 10, "the fresh list never came"
+        time.sleep(0.05)
+    assert fresh_short.json()["papers"][0]["title"] == "A title changed by the night's ingestion"
 
-    released.clear()
-    threading.Timer(0.5, released.set).start()
+    def a_bit_slow(*args, **kwargs):
+        time.sleep(0.3)
+        return slow_query(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "day_recommendations", a_bit_slow)
+    with session_scope(sessions) as session:  # a shared change, and one reader: waited for
+        session.get_one(Paper, shown).title = "Changed again"
+    wait_for_notifications(cache)
+    assert client.get("/recommendations", params=DAY).json()["papers"][0]["title"] == (
+        "Changed again"
+    )
     with session_scope(sessions) as session:  # the topic's own change (its scores): waited for
         session.execute(update(Score).where(Score.paper_id == shown).values(probability=0.0))
     wait_for_notifications(cache)
@@ -294,23 +314,39 @@ def test_a_slow_rendering_after_a_shared_change_answers_the_list_as_it_was_meanw
 def test_a_list_whose_fresh_rendering_fails_is_never_answered_as_it_was(
     client, served, sessions, monkeypatch
 ):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from app.store import queries
     from app.store.schema import Paper
 
-    before = client.get("/recommendations", params=DAY)
-    assert before.status_code == 200
+    short = {**DAY, "limit": "5"}
+    before, before_short = (client.get("/recommendations", params=p) for p in (DAY, short))
+    real, released = queries.day_recommendations, threading.Event()
 
-    def broken(*args, **kwargs):
-        time.sleep(0.1)  # slower than STALE_WAIT_SECONDS: the first request gets the old list
-        raise RuntimeError("the rendering failed")
+    def rendering(*args, **kwargs):
+        if kwargs.get("limit") == 5:  # the short list's rendering fails, slowly
+            time.sleep(0.1)
+            raise RuntimeError("the rendering failed")
+        released.wait(10)  # the other list renders meanwhile: the service is busy
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(queries, "day_recommendations", broken)
+    monkeypatch.setattr(queries, "day_recommendations", rendering)
     with session_scope(sessions) as session:
         session.get_one(Paper, before.json()["papers"][0]["id"]).title = "changed"
-    wait_for_notifications(cache_of(client))
+    cache = cache_of(client)
+    wait_for_notifications(cache)
     local = local_client(client.app, raise_server_exceptions=False)
-    first = local.get("/recommendations", params=DAY)
-    assert first.status_code == 200 and first.content == before.content
-    time.sleep(0.5)  # its rendering failed meanwhile
-    answers = [local.get("/recommendations", params=DAY) for _ in range(2)]
-    assert [a.status_code for a in answers] == [500, 500]
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(client.get, "/recommendations", params=DAY)
+        deadline = time.monotonic() + 10
+        while not cache.rendering:
+            assert time.monotonic() < deadline, "the first list never started rendering"
+            time.sleep(0.01)
+        first = local.get("/recommendations", params=short)
+        assert first.status_code == 200 and first.content == before_short.content
+        time.sleep(0.5)  # its rendering failed meanwhile; the other list still renders
+        answers = [local.get("/recommendations", params=short) for _ in range(2)]
+        assert [a.status_code for a in answers] == [500, 500]
+        released.set()
+        assert waiting.result(timeout=10).status_code == 200

@@ -109,9 +109,12 @@ async def recommendations(
                     cache.forget(key)  # a stale body is not served in its place again
 
             rendering.add_done_callback(rendered)
-        if stale is None:
+        # Only a change every topic shares, with other lists rendering too (the night's
+        # ingestion changed them all at once): the list as it was, if the new one is slow. A
+        # reader alone on the service always waits for the fresh list.
+        if stale is None or len(cache.rendering) < 2:
             entry = await asyncio.shield(rendering)
-        else:  # only a change every topic shares: the list as it was, if the new one is slow
+        else:
             try:
                 entry = await asyncio.wait_for(asyncio.shield(rendering), STALE_WAIT_SECONDS)
             except TimeoutError:
