@@ -24,11 +24,14 @@ the notification's payload). So the nightly retrains and re-scorings of thirty t
 one topic's lists at a time, not every reader's at every commit. A label, too, re-renders its
 own topic's lists only.
 
-A change every topic shares re-renders every list, and the night's ingestion makes several:
-while other lists are rendering, a request whose list only such a change made stale waits
-``STALE_WAIT_SECONDS`` for its fresh one, then is answered the list as it was (``lookup``), and
-the next one after the rendering gets the fresh list. A list rendering alone is always waited
-for, as is a change of the topic's own (a label, its scores, its model).
+Changes the job makes are not waited for when their rendering is slow (``lookup``): a request
+whose list only its topic's new scores made stale (a re-scoring commits every few seconds for
+minutes; migration 0013 tells scores apart), or, while other lists render too, only a change
+every topic shares (the night's ingestion re-renders every list at once), waits
+``STALE_WAIT_SECONDS`` for its fresh list, then is answered the list as it was; the next one
+after the rendering gets the fresh list. A shared change's list rendering alone (a reader alone
+on the service, after their own ingestion) is always waited for, as is a change of the topic's
+own (a label, a skip, a model activated or switched to).
 """
 
 from __future__ import annotations
@@ -58,10 +61,11 @@ Version = tuple[int, ...]
 # Migration 0010's notifications: a transaction that changed a table a page shows, committed.
 CHANGES_CHANNEL = "arxiv_reco_changed"
 DRAIN_SECONDS = 30.0
-# How long a request waits for a list's fresh rendering, after a change that every topic shares
-# and while other lists render too, before it is answered the list as it was: the night's
-# ingestion changes every reader's every list at once, and thirty renderings queued behind each
-# other held requests for 300-470 ms (bench/lab.py). A rendering alone is always waited for.
+# How long a request waits for a list's fresh rendering after a change the job made, before it
+# is answered the list as it was (``ResponseCache.lookup``): the night's ingestion changes every
+# reader's every list at once (thirty renderings queued behind each other held requests for
+# 300-470 ms), and a re-scoring changes its topic's lists every few seconds (100-300 ms each
+# under load; bench/lab.py).
 STALE_WAIT_SECONDS = 0.02
 RECONNECT_SECONDS = 5.0
 
@@ -74,6 +78,15 @@ class CachedBody:
     # The topic whose list it is (its version is then ``scoped_version``'s): a commit or a
     # model switch of another topic leaves it as it is.
     scope: int | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the cache holds for a request: see ``ResponseCache.lookup``."""
+
+    fresh: CachedBody | None = None
+    stale: CachedBody | None = None
+    rescored: bool = False  # only the topic's scores changed since ``stale`` was rendered
 
 
 class ResponseCache:
@@ -167,6 +180,7 @@ class ResponseCache:
                 self._scoped.get(0, 0),
                 self._scoped.get(scope, 0),
                 self._generations.get(scope, 0),
+                self._scoped.get(-scope, 0),  # its scores (migration 0013)
             )
 
     def invalidate(self, scope: int) -> None:
@@ -202,9 +216,10 @@ class ResponseCache:
                 for notification in raw.notifies(timeout=0):
                     self._changes += 1
                     payload = notification.payload
-                    scopes = payload[2:].split(",") if payload.startswith("t:") else ["0"]
-                    for scope in scopes:
-                        key = int(scope) if scope.isdigit() else 0
+                    scoped = payload[:2] in ("t:", "s:")  # a topic's, or its scores
+                    sign = -1 if payload.startswith("s:") else 1
+                    for scope in payload[2:].split(",") if scoped else ["0"]:
+                        key = sign * int(scope) if scope.isdigit() else 0
                         self._scoped[key] = self._scoped.get(key, 0) + 1
                 return self._changes
             except Exception as err:  # the server away: uncached until it is back
@@ -228,14 +243,16 @@ class ResponseCache:
     def get(self, key: Hashable) -> CachedBody | None:
         """The body rendered for ``key`` if nothing it depends on changed since: for a topic's
         list (``scope``), its topic's and the shared commits only."""
-        return self.lookup(key)[0]
+        return self.lookup(key).fresh
 
-    def lookup(self, key: Hashable) -> tuple[CachedBody | None, CachedBody | None]:
-        """``(fresh, stale)``: the body for ``key`` if nothing it depends on changed since;
-        otherwise, for a topic's list that only what every topic shares changed under (the
-        night's ingestion, another reader's new topic), the body as it was, which a caller may
-        serve while the fresh one takes long to render (``STALE_WAIT_SECONDS``). A change of
-        the topic's own (a label, its scores, its model) never leaves a stale body."""
+    def lookup(self, key: Hashable) -> Lookup:
+        """The body for ``key`` if nothing it depends on changed since (``fresh``); otherwise,
+        for a topic's list that only the job's changes made stale, the body as it was
+        (``stale``), which a caller may answer while the fresh one takes long to render
+        (``STALE_WAIT_SECONDS``): its topic's new scores (``rescored``: a re-scoring commits
+        every few seconds), or what every topic shares (the night's ingestion, another reader's
+        new topic). A change of the topic's own (a label, a skip, a model activated or
+        switched to) never leaves a stale body."""
         with self._lock:
             entry = self._entries.get(key)
         if entry is not None and entry.scope is not None:
@@ -243,20 +260,21 @@ class ResponseCache:
         else:
             version = self.version()
         if version is None:
-            return None, None
+            return Lookup()
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.version == version:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return entry, None
+                return Lookup(fresh=entry)
             self.misses += 1
             if entry is None:
-                return None, None
-            if entry.scope is not None and entry.version[1:] == version[1:]:
-                return None, entry  # kept until its fresh rendering replaces it
-            del self._entries[key]  # rendered before a commit of its own
-            return None, None
+                return Lookup()
+            if entry.scope is not None and entry.version[1:3] == version[1:3]:
+                # Kept until its fresh rendering replaces it.
+                return Lookup(stale=entry, rescored=entry.version[0] == version[0])
+            del self._entries[key]  # rendered before a change of its topic's own
+            return Lookup()
 
     def forget(self, key: Hashable) -> None:
         """Drop ``key``'s body (its fresh rendering failed: the list is gone or broken)."""

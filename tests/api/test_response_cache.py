@@ -244,13 +244,14 @@ def wait_for_notifications(cache) -> None:
     time.sleep(0.2 if cache._postgresql is not None else 0)
 
 
-def test_a_slow_rendering_after_a_shared_change_answers_the_list_as_it_was_meanwhile(
-    client, served, sessions, monkeypatch
+def test_a_slow_rendering_after_the_jobs_changes_answers_the_list_as_it_was_meanwhile(
+    client, served, sessions, monkeypatch, tiny_model_dir, tmp_path
 ):
     """The night's ingestion changes every list at once: rather than wait behind the other
     lists' renderings, a request gets the list as it was when its fresh one is not ready within
-    STALE_WAIT_SECONDS, and the next one after the rendering gets the fresh one. A list
-    rendering alone is waited for, as is a change of the topic's own (its scores)."""
+    STALE_WAIT_SECONDS, and the next one after the rendering gets the fresh one; so does a
+    re-scoring's commit of the topic's new scores. A shared change's list rendering alone is
+    waited for, as is a change of the topic's own (a model activated)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -304,11 +305,22 @@ def test_a_slow_rendering_after_a_shared_change_answers_the_list_as_it_was_meanw
     assert client.get("/recommendations", params=DAY).json()["papers"][0]["title"] == (
         "Changed again"
     )
-    with session_scope(sessions) as session:  # the topic's own change (its scores): waited for
+    # The topic's new scores (a re-scoring's commit, the job's): answered as it was meanwhile,
+    # even with no other list rendering.
+    as_it_was = client.get("/recommendations", params=DAY)
+    with session_scope(sessions) as session:
         session.execute(update(Score).where(Score.paper_id == shown).values(probability=0.0))
     wait_for_notifications(cache)
-    rescored = client.get("/recommendations", params=DAY).json()
-    assert shown not in {p["id"] for p in rescored["papers"]}
+    assert client.get("/recommendations", params=DAY).content == as_it_was.content
+    deadline = time.monotonic() + 10
+    while shown in {p["id"] for p in client.get("/recommendations", params=DAY).json()["papers"]}:
+        assert time.monotonic() < deadline, "the rescored list never came"
+        time.sleep(0.05)
+    # The topic's own change (a model activated, as a reader's retrain does): waited for.
+    strict = copy_with_threshold(tiny_model_dir, tmp_path / "strict", 1.0)
+    new_id = activate_model_dir(sessions, strict, name="strict")
+    wait_for_notifications(cache)
+    assert client.get("/recommendations", params=DAY).json()["active_model_id"] == new_id
 
 
 def test_a_list_whose_fresh_rendering_fails_is_never_answered_as_it_was(

@@ -79,7 +79,8 @@ async def recommendations(
     topic = topic.strip().lower()
     key = ("recommendations", caller.reader_id, topic, day, limit, all, explain)
     cache = services.response_cache
-    entry, stale = cache.lookup(key)
+    found = cache.lookup(key)
+    entry, stale = found.fresh, found.stale
     if entry is None:
         # Concurrent misses of one list (for one database version) share a single rendering.
         flight = (key, cache.version())
@@ -109,10 +110,10 @@ async def recommendations(
                     cache.forget(key)  # a stale body is not served in its place again
 
             rendering.add_done_callback(rendered)
-        # Only a change every topic shares, with other lists rendering too (the night's
-        # ingestion changed them all at once): the list as it was, if the new one is slow. A
-        # reader alone on the service always waits for the fresh list.
-        if stale is None or len(cache.rendering) < 2:
+        # Only the job's changes: the list as it was, if the new one is slow (its topic's new
+        # scores; or what every topic shares while other lists render too, as after the night's
+        # ingestion: a reader alone after their own ingestion waits for the fresh list).
+        if stale is None or not (found.rescored or len(cache.rendering) >= 2):
             entry = await asyncio.shield(rendering)
         else:
             try:
