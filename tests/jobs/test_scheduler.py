@@ -128,9 +128,8 @@ def test_a_newly_served_model_scores_every_stored_day_newest_first(
 def test_a_rescore_waits_for_a_running_job_and_gives_up_after_its_wait(
     sessions, settings, holder, tiny_model_dir
 ):
-    from tests.factories import activate_model_dir
-
     from app.jobs.ingest import ingest_day
+    from tests.factories import activate_model_dir
 
     ingest_day(sessions, dt.date(2025, 3, 19), settings)  # no model: stored, to be re-scored
     activate_model_dir(sessions, tiny_model_dir)
