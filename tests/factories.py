@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from fastapi import FastAPI
@@ -20,6 +23,8 @@ from app.store.schema import Paper, Score, utcnow
 from app.store.topics import create_topic
 from training.inference.artifact import META_FILE, ModelMeta
 from training.inference.layout import csv_frame
+
+T = TypeVar("T")
 
 SIGNAL_AUTHOR = "Ada Signal"  # an author of many interesting papers in with_metadata()
 SIGNAL_COMMENT = "Code and models: https://github.com/example/project"
@@ -128,3 +133,14 @@ def topic_with_a_lower_threshold(
         topic_id = topic.id
     assert score_other_topics(sessions, holders) > 0
     return topic_id
+
+
+def eventually(get: Callable[[], T], done: Callable[[T], bool], seconds: float = 10.0) -> T:
+    """``get()`` again until ``done`` says so: a list the job's commits (its scores) made stale
+    may be answered as it was while its fresh one renders (``app.core.cache``), at most one
+    rendering behind."""
+    deadline = time.monotonic() + seconds
+    while not done(value := get()):
+        assert time.monotonic() < deadline, f"still {value!r} after {seconds} s"
+        time.sleep(0.05)
+    return value

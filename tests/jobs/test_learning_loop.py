@@ -13,7 +13,7 @@ from app.jobs.scheduler import DailyJob
 from app.store.labels import import_labels_csv
 from app.store.schema import Paper, Score
 from tests.conftest import LABELS_CSV
-from tests.factories import activate_model_dir, copy_with_threshold
+from tests.factories import activate_model_dir, copy_with_threshold, eventually
 
 WEDNESDAY, THURSDAY = dt.date(2025, 3, 19), dt.date(2025, 3, 20)
 
@@ -54,7 +54,10 @@ def test_a_new_model_keeps_the_previous_scores_until_it_reaches_a_day(
     assert any("keep the previous model's scores" in w for w in status["warnings"])
 
     DailyJob(sessions, settings, holder).rescore()
-    listing = client.get("/recommendations", params={"date": "2025-03-20"}).json()
+    listing = eventually(
+        lambda: client.get("/recommendations", params={"date": "2025-03-20"}).json(),
+        lambda listing: listing["rescoring"] is False,
+    )
     assert listing["rescoring"] is False and listing["model"]["id"] == second
     assert listing["recommended"] == listing["total_papers"]  # threshold 0
     status = client.get("/status").json()
