@@ -154,7 +154,7 @@ def embeddings(frame: pd.DataFrame, cache: Path) -> dict[str, np.ndarray]:
 
     from bench._shared import minilm_dir
     from training.inference.artifact import compose_text
-    from training.inference.predictor import embed_texts
+    from training.inference.encoder import embed_texts
 
     directory = minilm_dir()
     tokenizer = AutoTokenizer.from_pretrained(directory)

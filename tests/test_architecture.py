@@ -143,10 +143,13 @@ def test_the_api_never_imports_the_page() -> None:
     assert not {m for m in modules if m.startswith("app.web")}
 
 
-def test_the_service_starts_without_the_trainer() -> None:
+def test_the_service_starts_without_the_trainer_or_the_encoder_stack() -> None:
+    """torch and transformers load when an encoder model is opened (training.inference.encoder),
+    not with the service: a service of tfidf models starts in a second and a third the memory."""
     modules = _loaded_after("import app.main")
     trainer = {"training.train", "training.methods", "training.metrics", "training.report"}
     assert not trainer & modules
+    assert not {m for m in modules if m.split(".")[0] in ("torch", "transformers")}
 
 
 def test_the_store_never_loads_the_model_stack() -> None:

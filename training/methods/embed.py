@@ -11,8 +11,8 @@ from transformers import AutoModel
 from training.config import TrainConfig
 from training.inference.artifact import EMBED_CLASSIFIER_FILE, ENCODER_DIR, save_pickle
 from training.inference.device import pick_device
+from training.inference.encoder import embed_texts
 from training.inference.layout import texts_of
-from training.inference.predictor import embed_texts
 from training.methods import FitResult, encoder_max_length, load_base
 from training.methods.linear import choose_c, recency_weights
 from training.split import DateSplit

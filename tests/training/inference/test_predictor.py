@@ -16,9 +16,8 @@ from training.inference.artifact import (
     compose_text,
 )
 from training.inference.device import pick_device
+from training.inference.encoder import INT8_CHECK, INT8_SCHEME
 from training.inference.predictor import (
-    INT8_CHECK,
-    INT8_SCHEME,
     load_predictor,
     score_papers,
     score_papers_raw,
