@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -195,23 +194,6 @@ def check_range(
             f"{first}..{last} is {days} days, more than {settings.max_ingest_days} "
             f"(ARXIV_RECO_MAX_INGEST_DAYS); ingest it in parts, or raise the setting"
         )
-
-
-@dataclass(frozen=True)
-class CancelFlag:
-    """A request to stop a running ingestion after the day it is on: a file beside the job's
-    lock, so that it reaches a child process or another command (a CLI backfill) too."""
-
-    path: Path
-
-    def request(self) -> None:
-        self.path.touch()
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-    def __call__(self) -> bool:
-        return self.path.exists()
 
 
 def ingest_range(

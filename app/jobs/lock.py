@@ -6,7 +6,9 @@ processes see. On SQLite that is a file lock in the data directory (a CLI backfi
 server on this host); on PostgreSQL it is the database's (an advisory lock, held on a connection
 of its own), which every host sharing the database sees, and which a dead worker's connection
 releases with it (``job_lock``). Whoever takes it for a job records what it is, its process and
-since when, so that a refusal can name what runs.
+since when, so that a refusal can name what runs. A cancel of the running ingestion goes where
+its lock is: a file beside the file lock, a stamp on the lock holder's row in the database
+(``cancel_flag``).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from sqlalchemy import Connection, Engine, delete, insert, select, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.db import unpooled_connection
+from app.core.db import session_scope, unpooled_connection
 from app.store.schema import JobLockHolder
 
 logger = logging.getLogger(__name__)
@@ -283,7 +285,66 @@ def job_lock(
 ) -> JobLock | DatabaseJobLock:  # type: ignore[type-arg]
     """The database's lock on PostgreSQL (every host sharing it sees it), the data directory's
     file lock otherwise."""
-    engine = sessions.kw.get("bind") if sessions is not None else None
-    if isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+    if sessions is not None and (engine := _postgresql(sessions)) is not None:
         return DatabaseJobLock(engine)
     return JobLock(data_dir)
+
+
+def _postgresql(sessions: sessionmaker[Session]) -> Engine | None:
+    engine = sessions.kw.get("bind")
+    return engine if isinstance(engine, Engine) and engine.dialect.name == "postgresql" else None
+
+
+@dataclass(frozen=True)
+class CancelFlag:
+    """A request to stop a running ingestion after the day it is on: a file beside the job's
+    file lock, so that it reaches a child process or another command (a CLI backfill) too."""
+
+    path: Path
+
+    def request(self) -> None:
+        self.path.touch()
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def __call__(self) -> bool:
+        return self.path.exists()
+
+
+class DatabaseCancelFlag:
+    """The cancel where the job's lock is the database's: stamped on ``job_lock_holder``'s row,
+    which the job's taker wrote and which goes with the lock, so that a web process on one host
+    stops the worker's ingestion on another, and no cancel outlives its job."""
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions = sessions
+
+    def request(self) -> None:
+        with session_scope(self.sessions) as session:
+            session.execute(
+                update(JobLockHolder)
+                .where(JobLockHolder.id == HOLDER_ROW)
+                .values(cancel_requested=dt.datetime.now(dt.timezone.utc))
+            )
+
+    def clear(self) -> None:
+        """Nothing to do: each taker writes the row anew and giving the lock deletes it, so a
+        cancel never reaches the next job (and clearing never fails beside a lost database)."""
+
+    def __call__(self) -> bool:
+        with self.sessions() as session:
+            stamp = session.scalar(
+                select(JobLockHolder.cancel_requested).where(JobLockHolder.id == HOLDER_ROW)
+            )
+        return stamp is not None
+
+
+def cancel_flag(
+    data_dir: str | Path, sessions: sessionmaker[Session]
+) -> CancelFlag | DatabaseCancelFlag:
+    """Where a cancel of the running ingestion is asked and seen: beside the job's lock
+    (``job_lock``), in the database on PostgreSQL, in the data directory otherwise."""
+    if _postgresql(sessions) is not None:
+        return DatabaseCancelFlag(sessions)
+    return CancelFlag(Path(data_dir) / "ingest.cancel")

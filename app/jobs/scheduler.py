@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from app.core.db import session_scope
 from app.core.priority import lower_thread_priority
 from app.core.private_files import private_directory
 from app.jobs.child import child_state, in_child_process
-from app.jobs.ingest import CancelFlag, IngestReport, ingest_range
+from app.jobs.ingest import IngestReport, ingest_range
 from app.jobs.lock import (
     DAILY_JOB,
     JOB_WAITS_FOR_RETRAIN_SECONDS,
@@ -33,6 +32,7 @@ from app.jobs.lock import (
     RETRAINS,
     JobBusy,
     LockHolder,
+    cancel_flag,
     job_lock,
 )
 from app.jobs.rescore import (
@@ -92,7 +92,7 @@ class DailyJob:
         self.isolated = isolated
         private_directory(settings.data_dir)
         self.lock = job_lock(settings.data_dir, sessions)
-        self.cancel_flag = CancelFlag(Path(settings.data_dir) / "ingest.cancel")
+        self.cancel_flag = cancel_flag(settings.data_dir, sessions)
         self.last_backup_error: str | None = None
 
     @property
@@ -233,7 +233,7 @@ class DailyJob:
                     last,
                     trigger=trigger,
                     nightly=nightly,
-                    cancelled=self.cancel_flag,
+                    cancellable=True,
                     categories=categories,
                 )
             lower_thread_priority(self.settings.background_nice)
@@ -258,8 +258,9 @@ class DailyJob:
             self.lock.give()
 
     def cancel(self) -> bool:
-        """Ask the running ingestion (here, in a child, or a CLI backfill on the same data
-        directory) to stop after the day it is on; False when none runs."""
+        """Ask the running ingestion (here, in a child, a CLI backfill on the same data
+        directory, or, on PostgreSQL, a worker on any host) to stop after the day it is on;
+        False when none runs."""
         if not self.is_running():
             return False
         self.cancel_flag.request()
@@ -387,10 +388,13 @@ def _ingest_range_in_child(
     *,
     trigger: str,
     nightly: bool = False,
-    cancelled: CancelFlag | None = None,
+    cancellable: bool = False,
     categories: Sequence[str] | None = None,
 ) -> list[IngestReport]:
+    """``cancellable``: stops at the job's cancel (``DailyJob.cancel``), which the child reads
+    where the parent's is, beside the job's lock."""
     with child_state(settings) as (sessions, holder):
+        cancelled = cancel_flag(settings.data_dir, sessions) if cancellable else None
         holders = ModelHolders(sessions, settings, default=holder)
         reports = ingest_range(
             sessions,

@@ -250,7 +250,8 @@ class FollowedCategory(Base):
 
 class JobLockHolder(Base):
     """What holds the job's one lock where the lock is the database's (PostgreSQL's advisory
-    lock, ``app.jobs.lock``): one row, id 1, written by the taker, deleted when it gives it."""
+    lock, ``app.jobs.lock``): one row, id 1, written by the taker, deleted when it gives it; a
+    cancel of the job is stamped on it, so it goes with the job."""
 
     __tablename__ = "job_lock_holder"
 
@@ -259,6 +260,8 @@ class JobLockHolder(Base):
     pid: Mapped[int] = mapped_column(Integer)
     host: Mapped[str] = mapped_column(String(255))
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # When a cancel of the running ingestion was asked (``DELETE /ingest``, from any host).
+    cancel_requested: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class OnboardingSkip(Base):

@@ -322,3 +322,36 @@ def test_serve_workers_and_a_worker_a_retrain_on_the_page_is_rescored_by_the_wor
     assert worker.returncode == 0, output
     assert f"worker {worker.pid} running the jobs" in output
     assert f"scored {len(ids)}/{len(ids)}" in output  # the worker re-scored the day
+
+
+def test_a_cancel_from_another_host_stops_the_workers_ingestion(postgres, database, standin):
+    """``DELETE /ingest`` on a web process whose data directory is not the worker's: the
+    cancel is stamped where the lock is, in the database, and the worker's job child reads it
+    there. Nothing of it is left for the next job."""
+    from app.jobs.scheduler import DailyJob
+
+    worker_settings = postgres.model_copy(update={"data_dir": postgres.data_dir / "worker"})
+    web_settings = postgres.model_copy(update={"data_dir": postgres.data_dir / "web"})
+    worker = DailyJob(database.sessions, worker_settings, None, isolated=True)
+    web = DailyJob(database.sessions, web_settings, None)
+    assert not web.cancel()  # nothing runs
+    standin.inject("timeout")  # the first day's request hangs a while: time to cancel
+    assert worker.start_range(dt.date(2025, 3, 17), dt.date(2025, 3, 21), trigger="api")
+    deadline = time.monotonic() + 60
+    while not _days(database):  # the first day has begun, in the worker's job child
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert web.cancel()
+    while worker.is_running():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert _days(database) == [dt.date(2025, 3, 17)]  # the day it was on, then no more
+    assert list(web_settings.data_dir.iterdir()) == []  # no file: another host would not see it
+    # A cancel is for the running job only: the next one runs every day.
+    assert worker.run_range(dt.date(2025, 3, 18), dt.date(2025, 3, 19), trigger="api")
+    assert _days(database) == [dt.date(2025, 3, d) for d in (17, 18, 19)]
+
+
+def _days(database) -> list[dt.date]:
+    with database.sessions() as session:
+        return list(session.scalars(select(IngestRun.day).order_by(IngestRun.day)))
