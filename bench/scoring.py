@@ -28,8 +28,7 @@ import torch
 
 from app.demo.standin import listing_files, read_listing
 from bench._shared import minilm_dir
-from training.inference.artifact import ModelMeta, compose_text
-from training.inference.encoder import INT8_MAX_AP_CHANGE
+from training.inference.artifact import INT8_MAX_AP_CHANGE, ModelMeta, compose_text
 from training.inference.predictor import load_predictor, score_papers
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -57,9 +57,14 @@ def test_training_never_imports_the_service_or_a_database() -> None:
     assert _importers("training", ("app", "sqlalchemy", "alembic", "fastapi", "migrations")) == {}
 
 
-def test_training_alone_loads_no_database_library() -> None:
-    modules = _loaded_after("import training.train, training.inference.predictor, training.cli")
+def test_training_alone_loads_no_database_library_and_a_tfidf_fit_no_torch() -> None:
+    modules = _loaded_after(
+        "import training.train, training.inference.predictor, training.cli, training.early, "
+        "training.methods.tfidf"
+    )
     assert not {m for m in modules if m.split(".")[0] in ("sqlalchemy", "app", "alembic")}
+    # A retrain of the fast methods, the service's default, loads no encoder stack either.
+    assert not {m for m in modules if m.split(".")[0] in ("torch", "transformers")}
 
 
 # The rooms of app/, lowest first: each may import only the rooms before it (app/__init__.py).

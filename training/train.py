@@ -21,9 +21,16 @@ from sklearn.metrics import average_precision_score
 
 from training.calibrate import fit_platt
 from training.config import ConfigError, TrainConfig
-from training.inference.artifact import ROWS_FILE, TRAIN_CONFIG_FILE, ModelMeta, atomic_directory
+from training.inference.artifact import (
+    INT8_CHECK,
+    INT8_MAX_AP_CHANGE,
+    INT8_SCHEME,
+    ROWS_FILE,
+    TRAIN_CONFIG_FILE,
+    ModelMeta,
+    atomic_directory,
+)
 from training.inference.device import pick_device
-from training.inference.encoder import INT8_CHECK, INT8_MAX_AP_CHANGE, INT8_SCHEME
 from training.inference.layout import data_hash, load_labelled_csv, paper_inputs
 from training.inference.predictor import load_predictor, score_papers
 from training.methods import FitResult, get_method

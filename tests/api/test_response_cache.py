@@ -289,6 +289,7 @@ def test_a_slow_rendering_after_the_jobs_changes_answers_the_list_as_it_was_mean
         started = time.monotonic()
         stale = client.get("/recommendations", params=short)  # beside it: not waited for
         assert stale.status_code == 200 and stale.content == before_short.content
+        assert stale.headers["cache-status"] == "arxiv-reco; hit; detail=stale"
         assert time.monotonic() - started < 5  # not the 10 s the rendering would have taken
         assert not waiting.done()
         released.set()
@@ -300,6 +301,7 @@ def test_a_slow_rendering_after_the_jobs_changes_answers_the_list_as_it_was_mean
         assert time.monotonic() - started < 10, "the fresh list never came"
         time.sleep(0.05)
     assert fresh_short.json()["papers"][0]["title"] == "A title changed by the night's ingestion"
+    assert "cache-status" not in fresh.headers and "cache-status" not in fresh_short.headers
 
     def a_bit_slow(*args, **kwargs):
         time.sleep(0.3)
@@ -318,7 +320,8 @@ def test_a_slow_rendering_after_the_jobs_changes_answers_the_list_as_it_was_mean
     with session_scope(sessions) as session:
         session.execute(update(Score).where(Score.paper_id == shown).values(probability=0.0))
     wait_for_notifications(cache)
-    assert client.get("/recommendations", params=DAY).content == as_it_was.content
+    answered = client.get("/recommendations", params=DAY)
+    assert answered.content == as_it_was.content and "cache-status" in answered.headers
     deadline = time.monotonic() + 10
     while shown in {p["id"] for p in client.get("/recommendations", params=DAY).json()["papers"]}:
         assert time.monotonic() < deadline, "the rescored list never came"

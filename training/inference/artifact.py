@@ -33,6 +33,11 @@ ENCODER_DIR = "encoder"
 # test. The service's retrain gate reads which rows the served model was fit on.
 ROWS_FILE = "rows.csv"
 FORMAT_VERSION = 1
+# A fine-tuned model's int8 CPU scoring (training.inference.encoder), checked at training time.
+INT8_CHECK = "int8_check"  # key in ModelMeta.info: the int8-vs-fp32 accuracy check
+INT8_MAX_AP_CHANGE = 0.005
+# The quantisation the check ran with; a check of another scheme does not vouch for this one.
+INT8_SCHEME = "dynamic-per-channel"
 
 Method = Literal["finetune", "tfidf", "embed"]
 METHODS: tuple[Method, ...] = ("finetune", "tfidf", "embed")

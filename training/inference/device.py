@@ -1,12 +1,17 @@
-"""Device choice happens when a model is loaded, never at import."""
+"""Device choice happens when a model is loaded, never at import (nor does torch's import)."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def pick_device(preference: str = "auto") -> torch.device:
     """``auto`` prefers CUDA, then Apple's MPS, then the CPU; a named device must exist."""
+    import torch
+
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

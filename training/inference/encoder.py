@@ -26,6 +26,8 @@ from transformers import (
 from training.inference.artifact import (
     EMBED_CLASSIFIER_FILE,
     ENCODER_DIR,
+    INT8_CHECK,
+    INT8_SCHEME,
     ModelMeta,
     load_pickled,
 )
@@ -101,12 +103,6 @@ def embed_texts(
         progress=progress,
         desc="embedding",
     )
-
-
-INT8_CHECK = "int8_check"  # key in ModelMeta.info: the int8-vs-fp32 accuracy check
-INT8_MAX_AP_CHANGE = 0.005
-# The quantisation the check ran with; a check of another scheme does not vouch for this one.
-INT8_SCHEME = "dynamic-per-channel"
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:

@@ -22,6 +22,9 @@ router = APIRouter(
     tags=["recommendations"], route_class=JSONRoute, responses=error_responses(*READER_ERRORS)
 )
 
+# An answer given as the list was while its new rendering was not ready (RFC 9211's header).
+STALE_CACHE_STATUS = "arxiv-reco; hit; detail=stale"
+
 
 def _parse_day(value: str) -> dt.date:
     try:
@@ -36,6 +39,16 @@ def _parse_day(value: str) -> dt.date:
     "/recommendations",
     response_model=RecommendationsResponse,
     responses={
+        200: {
+            "headers": {
+                "Cache-Status": {
+                    "description": f"``{STALE_CACHE_STATUS}`` when the list is answered as "
+                    "it was before the job's latest commit, while its new rendering is not "
+                    "ready; absent on a fresh list",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
         304: {"description": "Not modified since the ETag in If-None-Match"},
         **error_responses(
             404,
@@ -73,6 +86,9 @@ async def recommendations(
 
     The rendered list is kept until the next database commit (see ``app.core.cache``), so repeated
     reads cost no query and no model work; each answer carries an ETag for conditional requests.
+    While the nightly job commits, a list it changed may be answered as it was (at most one
+    rendering behind) rather than wait: such an answer carries
+    ``Cache-Status: arxiv-reco; hit; detail=stale``, and the next request gets the new list.
     """
     day = _parse_day(date) if date is not None else None
     # The topic is looked up on a miss only: a cached list costs no query.
@@ -120,9 +136,12 @@ async def recommendations(
                 entry = await asyncio.wait_for(asyncio.shield(rendering), STALE_WAIT_SECONDS)
             except TimeoutError:
                 entry = stale
+    headers = {"ETag": entry.etag}
+    if entry is stale:  # says so (RFC 9211): the fresh list is the next request's
+        headers["Cache-Status"] = STALE_CACHE_STATUS
     if request.headers.get("if-none-match") == entry.etag:
-        return Response(status_code=304, headers={"ETag": entry.etag})
-    return Response(entry.body, media_type="application/json", headers={"ETag": entry.etag})
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type="application/json", headers=headers)
 
 
 def _render(

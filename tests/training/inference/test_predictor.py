@@ -8,6 +8,8 @@ import pytest
 
 from tests.factories import SIGNAL_AUTHOR, SIGNAL_COMMENT
 from training.inference.artifact import (
+    INT8_CHECK,
+    INT8_SCHEME,
     META_FILE,
     ArtifactError,
     ModelMeta,
@@ -16,7 +18,6 @@ from training.inference.artifact import (
     compose_text,
 )
 from training.inference.device import pick_device
-from training.inference.encoder import INT8_CHECK, INT8_SCHEME
 from training.inference.predictor import (
     load_predictor,
     score_papers,
