@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -63,6 +64,24 @@ def test_compose_accepts_the_file():
     command = [*compose, "-f", "docker-compose.yml", "config", "-q"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+    # The lab profile as compose resolves it, with the README's .env: the password reaches the
+    # web side's and the worker's database URL, and the web side runs two web processes.
+    lab = subprocess.run(
+        [*compose, "-f", "docker-compose.yml", "--profile", "lab", "config"],
+        cwd=ROOT,
+        env={**os.environ, "POSTGRES_PASSWORD": "0f1e2d3c", "ARXIV_RECO_WEB_WORKERS": "2"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lab.returncode == 0, lab.stderr
+    services = yaml.safe_load(lab.stdout)["services"]
+    assert {"postgres", "lab-web", "lab-worker"} <= set(services)
+    assert services["lab-web"]["command"] == ["arxiv-reco", "serve", "--workers", "2"]
+    for name in ("lab-web", "lab-worker"):
+        url = services[name]["environment"]["ARXIV_RECO_DATABASE_URL"]
+        assert url == "postgresql+psycopg://reco:0f1e2d3c@postgres:5432/arxiv_reco"
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "0f1e2d3c"
 
 
 def test_the_lab_profile_is_postgresql_two_web_processes_and_a_worker():
