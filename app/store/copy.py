@@ -6,8 +6,9 @@ transaction on the target, which must be empty (migrated to the newest revision,
 but the default topic and the first reader). Each table's rows are counted on both sides before
 the commit: a count that differs rolls the whole copy back. Integer ids keep their values, and
 PostgreSQL's sequences are moved past them, so the rows made after the move never collide. The
-source is only read. Derived data is not copied but rebuilt by the target: its full-text index,
-filled by its own triggers as the papers arrive.
+source is only read, in one transaction: what it held when the copy began. Derived data is not
+copied but rebuilt by the target: its full-text index, filled by its own triggers as the papers
+arrive.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def copy_database(
         raise CopyRefused("the source and the target are the same database")
     copied = []
     with source.connect() as reading, target.begin() as writing:
+        _read_as_of_now(reading)
         check_empty(writing)
         # The default topic and the first reader come from the source.
         writing.execute(delete(Topic))
@@ -125,6 +127,18 @@ def copy_database(
                 + ", ".join(f"{c.name} {c.source_rows} → {c.target_rows}" for c in wrong)
             )
     return copied
+
+
+def _read_as_of_now(connection: Connection) -> None:
+    """Every table read in one transaction, as the source was when the copy began: a row written
+    meanwhile (a label through a web process left running) is in none of them, never in one
+    table and missing from the one it refers to."""
+    if connection.dialect.name == "sqlite":
+        # The driver opens no transaction for reads; in WAL mode one keeps its snapshot while
+        # writers go on.
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.execution_options(isolation_level="REPEATABLE READ")
 
 
 def _highest_used(connection: Connection, table: Table) -> int:

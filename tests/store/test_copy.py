@@ -110,3 +110,39 @@ def test_a_database_of_someone_elses_is_refused_before_anything_is_created(
         main(["migrate-to", postgres_target])
     assert inspect(engine).get_table_names() == ["invoices"]
     engine.dispose()
+
+
+def test_a_row_written_to_the_source_during_the_copy_is_in_none_of_the_tables(
+    install, postgres_target, sessions
+):
+    """The source is read as it was when the copy began: a paper and its label written between
+    the copies of the two tables (a web process left running) break nothing, and are not
+    moved; the target holds the source as of the copy's start, every count equal."""
+    from app.store.copy import copy_database
+
+    before = _counts(install.resolved_database_url)
+
+    def write_meanwhile(line: str) -> None:
+        if line.startswith("papers:") and "copied" in line:
+            with session_scope(sessions) as session:
+                session.add(
+                    Paper(
+                        id="2503.99999",
+                        title="Written during the move",
+                        abstract="A paper stored while the copy ran.",
+                        authors=["A. Writer"],
+                        categories=["cs.LG"],
+                        submitted_on=DAY,
+                        submitted_at=dt.datetime(2025, 3, 19, 12, tzinfo=dt.timezone.utc),
+                    )
+                )
+            with session_scope(sessions) as session:
+                set_label(session, paper_id="2503.99999", interest=1, source="web")
+
+    with (
+        Database(install.resolved_database_url, migrate=False) as source,
+        Database(postgres_target) as target,
+    ):
+        copy_database(source.engine, target.engine, progress=write_meanwhile)
+    assert _counts(postgres_target) == before
+    assert _counts(install.resolved_database_url)["labels"] == before["labels"] + 1
