@@ -245,6 +245,9 @@ def author_matches(wanted: str, author: str) -> bool:
     return bool(_words(wanted)) and set(_words(wanted)) <= set(words)
 
 
+STOP_POLL_SECONDS = 0.02
+
+
 class ArxivStandIn:
     """A threaded HTTP server on 127.0.0.1 that plays the arXiv export API.
 
@@ -273,7 +276,13 @@ class ArxivStandIn:
         self.faults.extend(faults)
 
     def start(self) -> ArxivStandIn:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            # How often the loop looks for stop(): the default 0.5 s was half a second at the
+            # end of every test that used a stand-in (most of the suite), and of the demo.
+            kwargs={"poll_interval": STOP_POLL_SECONDS},
+            daemon=True,
+        )
         self._thread.start()
         return self
 
