@@ -248,9 +248,10 @@ class DailyJob:
                 cancelled=self.cancel_flag,
                 categories=categories,
             )
-            if nightly and not self.cancel_flag():
+            stopped = self.cancel_flag()  # asked once: on PostgreSQL it is a query
+            if nightly and not stopped:
                 after_ingestion(self.sessions, self.settings, self.holder, holders=self.holders)
-            elif not self.cancel_flag():
+            elif not stopped:
                 score_other_topics(self.sessions, self.holders)
             return reports
         finally:
