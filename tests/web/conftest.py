@@ -29,8 +29,10 @@ def served_url(settings, sessions, holder, tiny_model_dir) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium (and playwright's driver) for a module's tests: starting them took a few
+    CPU seconds a test. Each test's ``new_page`` is a context of its own (cookies, storage)."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed")
